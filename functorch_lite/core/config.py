@@ -1,0 +1,63 @@
+"""Global flags, set with ``config.update(name, value)`` as in JAX.
+
+JAX's ``jax_``-prefixed spellings are accepted too (``jax_enable_x64``)."""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+
+class Config:
+    """A small flag registry. Read a flag as an attribute: ``config.enable_x64``."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._listeners: dict[str, list[Callable[[Any], None]]] = {}
+
+    def define(self, name: str, default: Any, env: str | None = None,
+               parse: Callable[[str], Any] = str) -> None:
+        value = default
+        if env and env in os.environ:
+            value = parse(os.environ[env])
+        self._values[name] = value
+
+    def _canonical(self, name: str) -> str:
+        if name not in self._values and name.startswith("jax_") and name[4:] in self._values:
+            return name[4:]
+        if name not in self._values:
+            known = ", ".join(sorted(self._values))
+            raise AttributeError(f"unknown config option {name!r}; known options: {known}")
+        return name
+
+    def update(self, name: str, value: Any) -> None:
+        name = self._canonical(name)
+        self._values[name] = value
+        for listener in self._listeners.get(name, ()):
+            listener(value)
+
+    def on_change(self, name: str, listener: Callable[[Any], None]) -> None:
+        """Call ``listener(new_value)`` whenever ``name`` is updated (used to clear caches)."""
+        self._listeners.setdefault(self._canonical(name), []).append(listener)
+
+    def read(self, name: str) -> Any:
+        return self._values[self._canonical(name)]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._values[self._canonical(name)]
+        except AttributeError:
+            raise AttributeError(name) from None
+
+
+def _parse_bool(s: str) -> bool:
+    return s.strip().lower() in ("1", "true", "yes", "on")
+
+
+config = Config()
+config.define("enable_x64", False, env="JAX_ENABLE_X64", parse=_parse_bool)
+config.define("debug_nans", False, env="JAX_DEBUG_NANS", parse=_parse_bool)
+config.define("log_compiles", False, env="JAX_LOG_COMPILES", parse=_parse_bool)
+config.define("compilation_cache_dir", None, env="FUNCTORCH_LITE_COMPILATION_CACHE_DIR")
+config.define("platform_name", None, env="FUNCTORCH_LITE_PLATFORM")

@@ -1,0 +1,97 @@
+"""``Primitive``: a named array operation and the rules each transformation uses for it.
+
+A primitive is declared once in ``functorch_lite.lax`` with all its rules side by side::
+
+    add_p = Primitive("add")
+    add_p.def_shape(binary_shape_rule)      # avals in -> aval(s) out
+    add_p.def_jvp(...)                       # forward-mode derivative
+    add_p.def_transpose(...)                 # for linear primitives: reverse mode
+    add_p.def_batch(...)                     # vmap
+
+The lowering to StableHLO is registered by ``xla_bridge`` against the same object.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from functorch_lite.core import trace as trace_mod
+
+# Set by the backend (xla_bridge) at import: apply_primitive(primitive, args, params) -> outs.
+_backend_apply: Callable | None = None
+
+
+def register_backend(apply_primitive: Callable) -> None:
+    global _backend_apply
+    _backend_apply = apply_primitive
+
+
+class Primitive:
+    """A named operation. Call ``bind`` to apply it; transformations read its rules."""
+
+    #: every primitive ever declared, by name; a test walks it to check that no rule is missing
+    registry: dict[str, "Primitive"] = {}
+
+    def __init__(self, name: str, *, multiple_results: bool = False):
+        if name in Primitive.registry:
+            raise ValueError(f"a primitive named {name!r} is already declared")
+        Primitive.registry[name] = self
+        self.name = name
+        self.multiple_results = multiple_results
+        self.shape_rule: Callable | None = None
+        self.jvp_rule: Callable | None = None
+        self.transpose_rule: Callable | None = None
+        self.batch_rule: Callable | None = None
+        self._impl: Callable | None = None
+        # Primitives whose derivative is zero everywhere (comparisons, argmax, ...).
+        self.non_differentiable = False
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def bind(self, *args, **params):
+        return trace_mod.bind(self, *args, **params)
+
+    # -- rule registration (each returns the rule so it can be used as a decorator) ----------
+    def def_shape(self, rule: Callable) -> Callable:
+        self.shape_rule = rule
+        return rule
+
+    def def_jvp(self, rule: Callable) -> Callable:
+        self.jvp_rule = rule
+        return rule
+
+    def def_transpose(self, rule: Callable) -> Callable:
+        self.transpose_rule = rule
+        return rule
+
+    def def_batch(self, rule: Callable) -> Callable:
+        self.batch_rule = rule
+        return rule
+
+    def def_impl(self, impl: Callable) -> Callable:
+        """Override eager evaluation (the default runs the primitive through the backend)."""
+        self._impl = impl
+        return impl
+
+    # -- evaluation -------------------------------------------------------------------------
+    def impl(self, *args, **params):
+        if self._impl is not None:
+            return self._impl(*args, **params)
+        if _backend_apply is None:
+            raise RuntimeError("no backend is registered: import functorch_lite (which "
+                               "registers xla_bridge) before applying primitives")
+        outs = _backend_apply(self, args, params)
+        return outs if self.multiple_results else outs[0]
+
+    def abstract_eval(self, *avals, **params) -> list:
+        """Output avals, always as a list."""
+        if self.shape_rule is None:
+            raise NotImplementedError(f"primitive {self.name!r} has no shape rule")
+        out = self.shape_rule(*avals, **params)
+        return list(out) if self.multiple_results else [out]
+
+
+def missing_rule(primitive: Primitive, transformation: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"primitive {primitive.name!r} has no {transformation} rule; differentiation/"
+        f"vectorization through it is not supported yet")

@@ -1,0 +1,261 @@
+"""Tracers, traces and the interpreter stack.
+
+Every array operation ends in ``bind(primitive, *args, **params)``. ``bind`` looks at the
+arguments, finds the innermost active transformation among them (the *top trace*), lifts
+every argument into that trace, and lets the trace interpret the primitive. A trace that
+needs to compute on its tracers' contents (a jvp trace computing primal and tangent) calls
+``bind`` again on the contents, which belong to lower traces: that recursion is how
+transformations compose.
+
+The stack holds one ``MainTrace`` per active transformation, numbered by level. Level 0 is
+always eager evaluation. ``jit``/``make_ir`` install a staging main as the *dynamic* trace:
+while it is active, operations on plain arrays are staged into the program rather than run.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+from typing import Any, Iterator, Sequence
+
+from functorch_lite.core import avals as avals_mod
+from functorch_lite.core.errors import (ConcretizationTypeError, TracerBoolConversionError,
+                                        TracerIntegerConversionError, UnexpectedTracerError)
+
+
+class MainTrace:
+    """One active transformation on the stack. ``global_data`` is per-transformation state
+    (the IR builder for staging, the axis name and size for vmap, ...)."""
+
+    __slots__ = ("level", "trace_type", "global_data", "alive", "description")
+
+    def __init__(self, level: int, trace_type: type, global_data: Any = None,
+                 description: str = ""):
+        self.level = level
+        self.trace_type = trace_type
+        self.global_data = global_data
+        self.alive = True
+        self.description = description or trace_type.transformation_name
+
+    def with_trace(self) -> "Trace":
+        return self.trace_type(self)
+
+    def __repr__(self) -> str:
+        return f"MainTrace({self.level}, {self.trace_type.__name__})"
+
+
+class Trace:
+    """How one transformation interprets primitives. Subclasses override the ``process_*``
+    methods; ``pure`` and ``lift`` turn constants and lower-level tracers into this trace's
+    tracers."""
+
+    transformation_name = "a transformation"
+
+    def __init__(self, main: MainTrace):
+        self.main = main
+
+    def pure(self, val: Any) -> "Tracer":
+        raise NotImplementedError
+
+    def lift(self, tracer: "Tracer") -> "Tracer":
+        raise NotImplementedError
+
+    def process_primitive(self, primitive, tracers: Sequence["Tracer"], params: dict):
+        raise NotImplementedError
+
+    def full_raise(self, val: Any):
+        if not isinstance(val, Tracer):
+            return self.pure(val)
+        main = val._trace.main
+        if main is self.main:
+            return val
+        if not main.alive:
+            raise escaped_tracer_error(val)
+        if main.level < self.main.level:
+            return self.lift(val)
+        raise escaped_tracer_error(val, detail=(
+            f"it was used inside {self.main.description} at level {self.main.level}, while it "
+            f"belongs to {main.description} at level {main.level}"))
+
+
+class EvalTrace(Trace):
+    """Level 0: apply each primitive to concrete values."""
+
+    transformation_name = "eager evaluation"
+
+    def pure(self, val):
+        return val
+
+    lift = pure
+
+    def process_primitive(self, primitive, values, params):
+        return primitive.impl(*values, **params)
+
+
+def escaped_tracer_error(tracer: "Tracer", detail: str = "") -> UnexpectedTracerError:
+    main = tracer._trace.main
+    msg = (f"Encountered an unexpected tracer {tracer.aval.str_short()} created by "
+           f"{main.description}. A tracer escaped the transformation that made it: it was "
+           "stored (in a global, a closure, an attribute) while the function was being "
+           "transformed and used after that transformation ended. Return the value from "
+           "the transformed function instead of storing it.")
+    if detail:
+        msg += f" ({detail})"
+    return UnexpectedTracerError(msg)
+
+
+class Tracer:
+    """A stand-in for an array while a transformation runs. Array methods and operators are
+    attached by ``functorch_lite.numpy`` so tracers behave like ``Array``."""
+
+    __slots__ = ("_trace",)
+    __array_priority__ = 1000
+
+    @property
+    def aval(self) -> avals_mod.ShapedArray:
+        raise NotImplementedError
+
+    @property
+    def shape(self):
+        return self.aval.shape
+
+    @property
+    def dtype(self):
+        return self.aval.dtype
+
+    @property
+    def ndim(self):
+        return self.aval.ndim
+
+    @property
+    def size(self):
+        return self.aval.size
+
+    @property
+    def weak_type(self):
+        return self.aval.weak_type
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of unsized object (a 0-d traced array)")
+        return self.shape[0]
+
+    def _concretization_error(self, what: str, cls=ConcretizationTypeError):
+        main = self._trace.main
+        hint = ("use lax.cond / lax.select / fnp.where for data-dependent branches, "
+                "lax.while_loop / lax.fori_loop for data-dependent loops")
+        if main.description.startswith("jit"):
+            hint += (", or mark the argument static with jit(..., static_argnums=...) / "
+                     "static_argnames=...")
+        return cls(f"{what} was called on an abstract value {self.aval.str_short()} made by "
+                   f"{main.description}; its concrete value is not known while tracing. "
+                   f"Instead, {hint}.")
+
+    def __bool__(self):
+        raise self._concretization_error("bool() (a Python `if`, `while`, `and`/`or`)",
+                                         TracerBoolConversionError)
+
+    def __int__(self):
+        raise self._concretization_error("int()", TracerIntegerConversionError)
+
+    def __index__(self):
+        raise self._concretization_error("__index__ (using a traced value as a Python "
+                                         "integer, e.g. as a list index or a shape)",
+                                         TracerIntegerConversionError)
+
+    def __float__(self):
+        raise self._concretization_error("float()")
+
+    def __complex__(self):
+        raise self._concretization_error("complex()")
+
+    def __array__(self, dtype=None, copy=None):
+        raise self._concretization_error("numpy.asarray() (converting to a NumPy array)")
+
+    def __hash__(self):
+        raise TypeError(f"unhashable type: traced array {self.aval.str_short()}")
+
+    def item(self):
+        raise self._concretization_error(".item()")
+
+    def tolist(self):
+        raise self._concretization_error(".tolist()")
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d traced array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __repr__(self):
+        return f"Traced<{self.aval.str_short()}>with<{type(self._trace).__name__}>"
+
+    def full_lower(self):
+        return self
+
+
+# ---------------------------------------------------------------------------------------
+# The stack
+
+_stack: list[MainTrace] = [MainTrace(0, EvalTrace)]
+_dynamic: list[MainTrace] = [_stack[0]]
+
+
+@contextlib.contextmanager
+def new_main(trace_type: type, global_data: Any = None, *, dynamic: bool = False,
+             description: str = "") -> Iterator[MainTrace]:
+    """Push a transformation onto the stack for the duration of the ``with`` block."""
+    main = MainTrace(len(_stack), trace_type, global_data, description)
+    _stack.append(main)
+    if dynamic:
+        _dynamic.append(main)
+    try:
+        yield main
+    finally:
+        main.alive = False
+        if dynamic:
+            _dynamic.pop()
+        _stack.pop()
+
+
+def current_dynamic() -> MainTrace:
+    return _dynamic[-1]
+
+
+def find_top_trace(args: Sequence[Any]) -> Trace:
+    top = _dynamic[-1]
+    for x in args:
+        if isinstance(x, Tracer):
+            main = x._trace.main
+            if main.level > top.level:
+                top = main
+    if not top.alive:
+        for x in args:
+            if isinstance(x, Tracer) and x._trace.main is top:
+                raise escaped_tracer_error(x)
+    return top.with_trace()
+
+
+def bind(primitive, *args, **params):
+    """Hand ``primitive(*args, **params)`` to the innermost transformation among ``args``."""
+    trace = find_top_trace(args)
+    tracers = [trace.full_raise(a) for a in args]
+    outs = trace.process_primitive(primitive, tracers, params)
+    if primitive.multiple_results:
+        return [full_lower(o) for o in outs]
+    return full_lower(outs)
+
+
+def full_lower(val):
+    if isinstance(val, Tracer):
+        return val.full_lower()
+    return val
+
+
+def get_aval(x):
+    return avals_mod.get_aval(x)
+
+
+_counter = itertools.count()
+
+
+def fresh_id() -> int:
+    return next(_counter)

@@ -1,0 +1,114 @@
+"""Staging: run a function on abstract tracers and record every primitive into a Program.
+
+This is what ``make_ir`` and ``jit`` use. The staging trace is installed as the *dynamic*
+trace, so even operations on concrete arrays (closed-over constants) are recorded rather
+than executed; such constants become the program's ``constvars``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from functorch_lite.core import trace as trace_mod
+from functorch_lite.core.avals import ShapedArray, TypedScalar, get_aval
+from functorch_lite.core.ir import ClosedProgram, Eqn, Literal, Program, Var
+
+
+class StagingTracer(trace_mod.Tracer):
+    __slots__ = ("_aval",)
+
+    def __init__(self, trace: "StagingTrace", aval: ShapedArray):
+        self._trace = trace
+        self._aval = aval
+
+    @property
+    def aval(self) -> ShapedArray:
+        return self._aval
+
+
+class ProgramBuilder:
+    """Collects equations; maps tracers to variables and constants to constvars."""
+
+    def __init__(self):
+        self.eqns: list[Eqn] = []
+        self.tracer_vars: dict[int, Var] = {}
+        self.tracers: list[StagingTracer] = []  # keeps ids stable while building
+        self.const_vars: dict[int, tuple[Var, Any, StagingTracer]] = {}
+
+    def new_tracer(self, trace, aval: ShapedArray) -> tuple[StagingTracer, Var]:
+        t = StagingTracer(trace, aval)
+        v = Var(aval)
+        self.tracers.append(t)
+        self.tracer_vars[id(t)] = v
+        return t, v
+
+    def var_of(self, t: StagingTracer) -> Var:
+        return self.tracer_vars[id(t)]
+
+    def add_const(self, trace, val: Any) -> StagingTracer:
+        entry = self.const_vars.get(id(val))
+        if entry is None:
+            t, v = self.new_tracer(trace, get_aval(val))
+            entry = (v, val, t)
+            self.const_vars[id(val)] = entry
+        return entry[2]
+
+    def build(self, in_tracers: Sequence[StagingTracer], outs: Sequence[Any]) -> ClosedProgram:
+        invars = [self.var_of(t) for t in in_tracers]
+        outvars = [self.var_of(o) for o in outs]
+        constvars = [v for v, _, _ in self.const_vars.values()]
+        consts = [c for _, c, _ in self.const_vars.values()]
+        return ClosedProgram(Program(constvars, invars, self.eqns, outvars), consts)
+
+
+def _is_literal_scalar(x: Any) -> bool:
+    return type(x) in (bool, int, float, complex, TypedScalar) or isinstance(x, np.generic)
+
+
+class StagingTrace(trace_mod.Trace):
+    transformation_name = "staging (jit / make_ir)"
+
+    @property
+    def builder(self) -> ProgramBuilder:
+        return self.main.global_data
+
+    def pure(self, val: Any) -> StagingTracer:
+        # Scalars become literals at their use sites; arrays become constvars.
+        if _is_literal_scalar(val):
+            aval = get_aval(val)
+            if isinstance(val, TypedScalar):
+                val = val.value
+            t, _ = self.builder.new_tracer(self, aval)
+            self.builder.tracer_vars[id(t)] = Literal(val, aval)  # type: ignore[assignment]
+            return t
+        return self.builder.add_const(self, val)
+
+    def lift(self, tracer) -> StagingTracer:
+        # A tracer of an outer transformation captured by the function: a constant here.
+        return self.builder.add_const(self, tracer)
+
+    def process_primitive(self, primitive, tracers, params):
+        builder = self.builder
+        in_atoms = [builder.tracer_vars[id(t)] for t in tracers]
+        out_avals = primitive.abstract_eval(*[t.aval for t in tracers], **params)
+        outs, out_vars = [], []
+        for aval in out_avals:
+            t, v = builder.new_tracer(self, aval)
+            outs.append(t)
+            out_vars.append(v)
+        builder.eqns.append(Eqn(primitive, in_atoms, out_vars, params))
+        return outs if primitive.multiple_results else outs[0]
+
+
+def trace_to_program(fun: Callable, in_avals: Sequence[ShapedArray],
+                     description: str = "jit") -> ClosedProgram:
+    """Trace flat ``fun(*tracers) -> list`` on abstract inputs; return the closed program."""
+    builder = ProgramBuilder()
+    with trace_mod.new_main(StagingTrace, builder, dynamic=True,
+                            description=description) as main:
+        trace = main.with_trace()
+        in_tracers = [builder.new_tracer(trace, a)[0] for a in in_avals]
+        outs = fun(*in_tracers)
+        outs = [trace.full_raise(o) for o in outs]
+        return builder.build(in_tracers, outs)

@@ -1,0 +1,109 @@
+"""Every call into jax/jaxlib's runtime lives here, so a jaxlib upgrade touches one file.
+
+We use jaxlib only as the XLA runtime: the PJRT client (platforms and devices), compiling a
+StableHLO module, executing it, and moving buffers between host and device. Device buffers
+are jaxlib's array objects; ``xla_bridge.array.Array`` wraps them.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Sequence
+
+import numpy as np
+
+import jax  # noqa: F401  (initializes the runtime and its plugins)
+import jaxlib
+from jax.extend import backend as _jex_backend
+from jaxlib import xla_client as _xc
+
+Device = _xc.Device
+
+
+def jaxlib_version() -> str:
+    return jaxlib.__version__
+
+
+@functools.lru_cache(maxsize=None)
+def client(platform: str | None = None):
+    """The PJRT client for ``platform`` ('cpu', 'gpu', 'tpu'), or the best available."""
+    return _jex_backend.get_backend(platform)
+
+
+def client_platform(c) -> str:
+    """Platform name in our vocabulary: 'cpu', 'cuda', 'rocm' or 'tpu'."""
+    name = c.platform
+    if name == "gpu":
+        version = (c.platform_version or "").lower()
+        return "rocm" if "rocm" in version else "cuda"
+    return name
+
+
+def platform_version(c) -> str:
+    return f"{c.platform} {c.platform_version}"
+
+
+def local_devices(c) -> list:
+    return list(c.local_devices())
+
+
+def compile(c, module_text: str, devices: Sequence[Any]):
+    """Compile StableHLO text into a loaded executable on ``devices``."""
+    options = _xc.CompileOptions()
+    return c.compile_and_load(module_text, _xc.DeviceList(tuple(devices)), options)
+
+
+def serialize_executable(c, exe) -> bytes:
+    return c.serialize_executable(exe)
+
+
+def deserialize_executable(c, data: bytes, devices: Sequence[Any]):
+    return c.deserialize_executable(data, _xc.DeviceList(tuple(devices)), _xc.CompileOptions())
+
+
+def execute(exe, buffers: Sequence[Any]) -> list:
+    return exe.execute(list(buffers))
+
+
+def to_device(value: np.ndarray, device) -> Any:
+    return jax.device_put(value, device)
+
+
+def to_host(buffer) -> np.ndarray:
+    return np.asarray(buffer)
+
+
+def copy_to_device(buffer, device) -> Any:
+    return jax.device_put(buffer, device)
+
+
+def buffer_device(buffer):
+    return next(iter(buffer.devices()))
+
+
+def block_until_ready(buffer) -> None:
+    buffer.block_until_ready()
+
+
+def is_deleted(buffer) -> bool:
+    return buffer.is_deleted()
+
+
+def delete(buffer) -> None:
+    buffer.delete()
+
+
+def cost_analysis(exe) -> dict:
+    return dict(exe.cost_analysis())
+
+
+def memory_stats(exe):
+    return exe.get_compiled_memory_stats()
+
+
+def is_runtime_error(e: BaseException) -> bool:
+    return type(e).__name__ in ("JaxRuntimeError", "XlaRuntimeError")
+
+
+def set_x64(enabled: bool) -> None:
+    """Keep the runtime's 64-bit flag equal to ours, so transfers never narrow dtypes."""
+    jax.config.update("jax_enable_x64", bool(enabled))

@@ -1,0 +1,168 @@
+"""``Array``: an n-dimensional array living in a device buffer.
+
+Arithmetic, indexing and the NumPy-style methods are attached by ``functorch_lite.numpy``
+(the same methods tracers get), so this class only owns storage, transfer and placement."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from functorch_lite.core import avals as avals_mod
+from functorch_lite.core import dtypes
+from functorch_lite.core.avals import ShapedArray
+from xla_bridge import _jaxlib, runtime
+
+
+class DeletedArrayError(RuntimeError):
+    pass
+
+
+class Array:
+    """An immutable array on one device. ``np.asarray(a)`` copies it to the host."""
+
+    __slots__ = ("_buf", "aval", "__weakref__")
+    __array_priority__ = 100
+
+    def __init__(self, buf: Any, aval: ShapedArray):
+        self._buf = buf
+        self.aval = aval
+
+    # -- type --------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.aval.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.aval.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.aval.ndim
+
+    @property
+    def size(self) -> int:
+        return self.aval.size
+
+    @property
+    def weak_type(self) -> bool:
+        return self.aval.weak_type
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    # -- storage -----------------------------------------------------------------------------
+    @property
+    def buffer(self):
+        """The device buffer; raises if the array was donated to a computation."""
+        if _jaxlib.is_deleted(self._buf):
+            raise DeletedArrayError(
+                f"Array {self.aval.str_short()} has been deleted: it was donated to a jitted "
+                "computation (donate_argnums) or deleted explicitly; use the computation's "
+                "output instead")
+        return self._buf
+
+    def is_deleted(self) -> bool:
+        return _jaxlib.is_deleted(self._buf)
+
+    def delete(self) -> None:
+        _jaxlib.delete(self._buf)
+
+    def devices(self) -> set:
+        return {_jaxlib.buffer_device(self.buffer)}
+
+    @property
+    def device(self):
+        return _jaxlib.buffer_device(self.buffer)
+
+    def block_until_ready(self) -> "Array":
+        _jaxlib.block_until_ready(self.buffer)
+        return self
+
+    def __array__(self, dtype=None, copy=None):
+        out = _jaxlib.to_host(self.buffer)
+        if dtype is not None and out.dtype != dtype:
+            out = out.astype(dtype)
+        return out
+
+    def _value(self) -> np.ndarray:
+        return _jaxlib.to_host(self.buffer)
+
+    def item(self, *args):
+        return self._value().item(*args)
+
+    def tolist(self):
+        return self._value().tolist()
+
+    def __bool__(self):
+        return bool(self._value())
+
+    def __int__(self):
+        return int(self._value())
+
+    def __float__(self):
+        return float(self._value())
+
+    def __complex__(self):
+        return complex(self._value())
+
+    def __index__(self):
+        if not dtypes.is_int(self.dtype):
+            raise TypeError(f"only integer arrays can be used as an index, got {self.dtype}")
+        return int(self._value())
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of unsized object (a 0-d array)")
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __hash__(self):
+        raise TypeError("unhashable type: 'Array'")
+
+    def __repr__(self) -> str:
+        if self.is_deleted():
+            return f"Array(<deleted>, shape={self.shape}, dtype={self.dtype})"
+        body = np.array2string(self._value(), separator=", ", prefix="Array(")
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"Array({body}, dtype={self.dtype}{weak})"
+
+    def __str__(self) -> str:
+        return str(self._value())
+
+    def __format__(self, spec):
+        if not spec:
+            return str(self)
+        return format(self._value() if self.ndim else self._value().item(), spec)
+
+    def __reduce__(self):  # copy.deepcopy support; no pickle files are ever read
+        return (from_numpy, (self._value(), None, self.weak_type))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+def from_numpy(value: Any, device=None, weak_type: bool = False) -> Array:
+    """Copy a NumPy array (or scalar) to ``device``, canonicalizing its dtype (x64 flag)."""
+    arr = np.asarray(value)
+    dtype = dtypes.canonicalize_dtype(arr.dtype)
+    if arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    buf = _jaxlib.to_device(arr, device or runtime.default_device())
+    return Array(buf, ShapedArray(arr.shape, dtype, weak_type))
+
+
+def _array_aval(x: Array) -> ShapedArray:
+    return x.aval
+
+
+avals_mod.aval_handlers[Array] = _array_aval

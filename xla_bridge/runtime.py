@@ -1,0 +1,53 @@
+"""Platform choice and devices.
+
+The platform is the best one whose PJRT plugin is installed (a GPU or TPU when present,
+else the CPU), unless ``FUNCTORCH_LITE_PLATFORM`` or ``config.update("platform_name", ...)``
+names one."""
+from __future__ import annotations
+
+import functools
+
+from functorch_lite.core.config import config
+from xla_bridge import _jaxlib
+
+_PLATFORM_ALIASES = {"cuda": "gpu", "rocm": "gpu", "gpu": "gpu", "cpu": "cpu", "tpu": "tpu"}
+
+
+@functools.lru_cache(maxsize=None)
+def _client_for(name: str | None):
+    if name is None:
+        return _jaxlib.client(None)
+    key = _PLATFORM_ALIASES.get(name.lower())
+    if key is None:
+        raise ValueError(f"unknown platform {name!r}; expected one of cpu, cuda, rocm, tpu")
+    return _jaxlib.client(key)
+
+
+def client(platform: str | None = None):
+    return _client_for(platform or config.platform_name)
+
+
+def default_backend() -> str:
+    """The platform arrays and computations go to by default: 'cpu', 'cuda', 'rocm' or 'tpu'."""
+    return _jaxlib.client_platform(client())
+
+
+def devices(backend: str | None = None) -> list:
+    """The devices of ``backend`` (default: the default platform)."""
+    return _jaxlib.local_devices(client(backend))
+
+
+def local_devices(backend: str | None = None) -> list:
+    return devices(backend)
+
+
+def device_count(backend: str | None = None) -> int:
+    return len(devices(backend))
+
+
+def default_device():
+    return devices()[0]
+
+
+def client_of_device(device):
+    return device.client
