@@ -1,0 +1,31 @@
+"""functorch_lite: composable transformations (grad, jit, vmap) of pure array programs,
+compiled and run by XLA.
+
+    import functorch_lite as fl
+    import functorch_lite.numpy as fnp
+    from functorch_lite import lax
+"""
+from __future__ import annotations
+
+import xla_bridge as _xla_bridge  # registers the XLA backend; attaches Array methods
+from functorch_lite import lax, numpy, tree, tree_util  # noqa: F401
+from functorch_lite.api import block_until_ready, jit, make_ir  # noqa: F401
+from functorch_lite.core.config import config  # noqa: F401
+from functorch_lite.core.errors import (ConcretizationTypeError,  # noqa: F401
+                                        TracerBoolConversionError,
+                                        TracerIntegerConversionError, UnexpectedTracerError)
+from functorch_lite.lax import stop_gradient  # noqa: F401
+from xla_bridge import Array, default_backend, devices, local_devices  # noqa: F401
+from xla_bridge.runtime import device_count  # noqa: F401
+
+numpy.ndarray = Array
+
+
+def device_put(x, device=None):
+    """Place every array leaf of ``x`` on ``device`` (default: the default device)."""
+    from functorch_lite.core import pytree
+    leaves, treedef = pytree.tree_flatten(x)
+    return pytree.tree_unflatten(treedef, [lax.device_put(leaf, device) for leaf in leaves])
+
+
+__version__ = "0.1.0"

@@ -48,3 +48,35 @@ def compile_program(program: Program, device=None, name: str = "main") -> Execut
     text = lower_program(program, name=name, platform=runtime.default_backend())
     exe = compile_text(text, device)
     return Executable(exe, program.out_avals, device, text, name)
+
+
+def lower(program: Program, name: str = "main") -> str:
+    return lower_program(program, name=name, platform=runtime.default_backend())
+
+
+class Compiled:
+    """An ahead-of-time compiled program (``jit(f).lower(...).compile()``)."""
+
+    def __init__(self, executable: Executable):
+        self.executable = executable
+
+    def __call__(self, *arrays):
+        from xla_bridge.array import Array
+        from xla_bridge.eager import _to_array
+        device = self.executable.device
+        bufs = [_to_array(a, device).buffer for a in arrays]
+        outs = self.executable.execute(bufs)
+        return [Array(b, aval) for b, aval in zip(outs, self.executable.out_avals)]
+
+    def as_text(self) -> str:
+        return self.executable.text
+
+    def cost_analysis(self) -> dict:
+        return self.executable.cost_analysis()
+
+    def memory_analysis(self):
+        return self.executable.memory_analysis()
+
+
+def compile_for_call(program: Program, name: str = "main", device=None) -> Compiled:
+    return Compiled(compile_program(program, device, name))

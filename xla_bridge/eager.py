@@ -92,3 +92,14 @@ def apply_primitive(primitive, args: Sequence[Any], params: dict) -> list:
 def _move(a: Array, device):
     from xla_bridge import _jaxlib
     return _jaxlib.copy_to_device(a.buffer, device)
+
+
+def device_put(value: Any, device=None, weak_type: bool = False) -> Array:
+    """Place ``value`` (an Array, NumPy array or scalar) on ``device`` (default device)."""
+    if type(value) is Array:
+        if device is None or value.device == device:
+            return value
+        return Array(_move(value, device), value.aval)
+    if type(value) is TypedScalar:
+        return from_numpy(value.value, device, weak_type=value.aval.weak_type)
+    return from_numpy(np.asarray(value), device, weak_type=weak_type)

@@ -15,14 +15,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from functorch_lite.core import trace as trace_mod
+from functorch_lite.core.backend import backend
 
-# Set by the backend (xla_bridge) at import: apply_primitive(primitive, args, params) -> outs.
-_backend_apply: Callable | None = None
-
-
-def register_backend(apply_primitive: Callable) -> None:
-    global _backend_apply
-    _backend_apply = apply_primitive
+def backend_device_put(value: Any, device: Any = None, weak_type: bool = False):
+    return backend.device_put(value, device, weak_type)
 
 
 class Primitive:
@@ -77,10 +73,7 @@ class Primitive:
     def impl(self, *args, **params):
         if self._impl is not None:
             return self._impl(*args, **params)
-        if _backend_apply is None:
-            raise RuntimeError("no backend is registered: import functorch_lite (which "
-                               "registers xla_bridge) before applying primitives")
-        outs = _backend_apply(self, args, params)
+        outs = backend.apply_primitive(self, args, params)
         return outs if self.multiple_results else outs[0]
 
     def abstract_eval(self, *avals, **params) -> list:

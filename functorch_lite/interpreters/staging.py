@@ -26,11 +26,24 @@ class StagingTracer(trace_mod.Tracer):
     def aval(self) -> ShapedArray:
         return self._aval
 
+    def _concretization_error(self, what, cls=None):
+        err = super()._concretization_error(what, *(() if cls is None else (cls,)))
+        builder = self._trace.main.global_data
+        names = builder.depends_on(self)
+        if names:
+            err.args = (err.args[0] + f" The value depends on the input(s) {', '.join(names)}.",)
+        else:
+            err.args = (err.args[0] + " The value does not depend on any input: it is built "
+                        "from constants inside the traced function.",)
+        return err
+
 
 class ProgramBuilder:
     """Collects equations; maps tracers to variables and constants to constvars."""
 
-    def __init__(self):
+    def __init__(self, input_labels: Sequence[str] | None = None):
+        self.input_labels = list(input_labels or [])
+        self.input_vars: list[Var] = []
         self.eqns: list[Eqn] = []
         self.tracer_vars: dict[int, Var] = {}
         self.tracers: list[StagingTracer] = []  # keeps ids stable while building
@@ -53,6 +66,16 @@ class ProgramBuilder:
             entry = (v, val, t)
             self.const_vars[id(val)] = entry
         return entry[2]
+
+    def depends_on(self, tracer: StagingTracer) -> list[str]:
+        """Labels of the inputs ``tracer``'s value is computed from (for error messages)."""
+        target = self.tracer_vars.get(id(tracer))
+        needed = {target}
+        for eqn in reversed(self.eqns):
+            if any(v in needed for v in eqn.outputs):
+                needed.update(a for a in eqn.inputs if isinstance(a, Var))
+        labels = self.input_labels or [f"argument {i}" for i in range(len(self.input_vars))]
+        return [lab for v, lab in zip(self.input_vars, labels) if v in needed]
 
     def build(self, in_tracers: Sequence[StagingTracer], outs: Sequence[Any]) -> ClosedProgram:
         invars = [self.var_of(t) for t in in_tracers]
@@ -102,13 +125,19 @@ class StagingTrace(trace_mod.Trace):
 
 
 def trace_to_program(fun: Callable, in_avals: Sequence[ShapedArray],
-                     description: str = "jit") -> ClosedProgram:
-    """Trace flat ``fun(*tracers) -> list`` on abstract inputs; return the closed program."""
-    builder = ProgramBuilder()
+                     description: str = "jit",
+                     input_labels: Sequence[str] | None = None) -> ClosedProgram:
+    """Trace flat ``fun(*tracers) -> list`` on abstract inputs; return the closed program.
+    ``input_labels`` name the inputs in error messages ("x", "params['w']")."""
+    builder = ProgramBuilder(input_labels)
     with trace_mod.new_main(StagingTrace, builder, dynamic=True,
                             description=description) as main:
         trace = main.with_trace()
-        in_tracers = [builder.new_tracer(trace, a)[0] for a in in_avals]
+        in_tracers = []
+        for a in in_avals:
+            t, v = builder.new_tracer(trace, a)
+            in_tracers.append(t)
+            builder.input_vars.append(v)
         outs = fun(*in_tracers)
         outs = [trace.full_raise(o) for o in outs]
         return builder.build(in_tracers, outs)

@@ -35,7 +35,7 @@ REAL_NUM = "iuf"
 def _unary_shape(name, kinds, out_dtype, aval, **params):
     check_dtype(name, aval, kinds)
     dt = out_dtype(aval.dtype) if out_dtype else aval.dtype
-    return ShapedArray(aval.shape, dt, aval.weak_type and out_dtype is None)
+    return ShapedArray(aval.shape, dt, aval.weak_type and dt != np.bool_)  # bool is never weak
 
 
 def unary(name: str, kinds: str, out_dtype=None) -> Primitive:
@@ -169,7 +169,7 @@ def _binary_shape(name, kinds, out_bool, x, y, **params):
     shape = _broadcast_shapes(name, x, y)
     if out_bool:
         return ShapedArray(shape, np.bool_, False)
-    return ShapedArray(shape, x.dtype, x.weak_type and y.weak_type)
+    return ShapedArray(shape, x.dtype, x.weak_type and y.weak_type and x.dtype != np.bool_)
 
 
 def binary(name: str, kinds: str, out_bool: bool = False) -> Primitive:
@@ -305,7 +305,8 @@ def _select_n_shape(which, *cases):
     if which.shape and which.shape != first.shape:
         raise TypeError(f"select_n: `which` shape {which.shape} must be () or equal to the "
                         f"cases' shape {first.shape}")
-    return ShapedArray(first.shape, first.dtype, all(c.weak_type for c in cases))
+    return ShapedArray(first.shape, first.dtype,
+                       all(c.weak_type for c in cases) and first.dtype != np.bool_)
 
 
 def select_n(which: Any, *cases: Any):
@@ -346,7 +347,10 @@ convert_element_type_p = Primitive("convert_element_type")
 
 @convert_element_type_p.def_shape
 def _convert_shape(x, *, new_dtype, weak_type):
-    return ShapedArray(x.shape, new_dtype, weak_type)
+    if new_dtype == dtypes.float0 or x.dtype == dtypes.float0:
+        raise TypeError(f"convert_element_type cannot convert {x.dtype} to {new_dtype}: "
+                        "float0 (the tangent type of integers) holds no values")
+    return ShapedArray(x.shape, new_dtype, weak_type and new_dtype != np.bool_)
 
 
 def convert_element_type(x: Any, new_dtype: Any, weak_type: bool = False):

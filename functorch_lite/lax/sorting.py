@@ -1,2 +1,121 @@
-"""(being written)"""
-__all__: list = []
+"""Sorting: ``sort`` (one or several arrays along a dimension, by one or more keys),
+``sort_key_val`` and ``top_k``.
+
+Floating-point keys sort the way NumPy and JAX sort them: ascending, ``-0.0`` equal to
+``0.0`` (a stable sort keeps their order), and every NaN, whatever its sign, after
+``+inf``. Complex keys sort by real part, then imaginary part.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from functorch_lite.core import dtypes
+from functorch_lite.core.avals import ShapedArray, get_aval
+from functorch_lite.core.primitive import Primitive
+from functorch_lite.lax._common import as_operand, check_dtype, normalize_axis
+
+__all__ = ["sort", "sort_key_val", "top_k"]
+
+
+# ---------------------------------------------------------------------------------------
+# sort
+
+sort_p = Primitive("sort", multiple_results=True)
+
+
+@sort_p.def_shape
+def _sort_shape(*operands, dimension, is_stable, num_keys):
+    if not operands:
+        raise TypeError("sort needs at least one operand")
+    first = operands[0]
+    if any(a.shape != first.shape for a in operands[1:]):
+        raise TypeError("sort: all operands must have the same shape, got "
+                        + ", ".join(str(a.shape) for a in operands))
+    if first.ndim == 0:
+        raise TypeError("sort: operands must have rank >= 1, got a rank-0 array")
+    if isinstance(dimension, bool) or not isinstance(dimension, int) \
+            or not 0 <= dimension < first.ndim:
+        raise ValueError(f"sort: dimension {dimension!r} is out of bounds for an array of "
+                         f"rank {first.ndim} (shape {first.shape})")
+    if not isinstance(is_stable, bool):
+        raise TypeError(f"sort: is_stable must be a bool, got {is_stable!r}")
+    if isinstance(num_keys, bool) or not isinstance(num_keys, int) \
+            or not 1 <= num_keys <= len(operands):
+        raise ValueError(f"sort: num_keys must be between 1 and the number of operands "
+                         f"({len(operands)}), got {num_keys!r}")
+    return list(operands)
+
+
+def sort(operand: Any, dimension: int = -1, is_stable: bool = True, num_keys: int = 1):
+    """Sort ``operand`` along ``dimension``, ascending.
+
+    ``operand`` is an array, or a sequence of arrays of one shape that are permuted
+    together: the first ``num_keys`` of them are the keys, compared lexicographically,
+    and a tuple of sorted arrays is returned. ``is_stable=True`` keeps equal keys in their
+    original order. Example: ``sort((k, v), num_keys=1)`` with ``k: f32[2, 5]`` and
+    ``v: i32[2, 5]`` sorts each row of ``k`` and applies the same permutation to ``v``.
+    """
+    single = not isinstance(operand, (list, tuple))
+    operands = [as_operand(x) for x in ([operand] if single else operand)]
+    if not operands:
+        raise TypeError("sort needs at least one operand")
+    ndim = get_aval(operands[0]).ndim
+    if ndim == 0:
+        raise TypeError("sort: operands must have rank >= 1, got a rank-0 array")
+    dimension = normalize_axis("sort", dimension, ndim)
+    if isinstance(num_keys, bool) or not isinstance(num_keys, (int, np.integer)):
+        raise TypeError(f"sort: num_keys must be an integer, got {num_keys!r}")
+    outs = sort_p.bind(*operands, dimension=dimension, is_stable=bool(is_stable),
+                       num_keys=int(num_keys))
+    return outs[0] if single else tuple(outs)
+
+
+def sort_key_val(keys: Any, values: Any, dimension: int = -1, is_stable: bool = True):
+    """Sort ``keys`` along ``dimension`` and permute ``values`` (same shape) the same way.
+
+    Returns ``(sorted_keys, permuted_values)``. Example: ``sort_key_val(k, iota)`` with
+    ``k: f32[5]`` and ``iota = [0, 1, 2, 3, 4]`` gives the sorted keys and a stable argsort.
+    """
+    return sort((keys, values), dimension=dimension, is_stable=is_stable, num_keys=1)
+
+
+# ---------------------------------------------------------------------------------------
+# top_k
+
+top_k_p = Primitive("top_k", multiple_results=True)
+
+
+@top_k_p.def_shape
+def _top_k_shape(operand, *, k):
+    check_dtype("top_k", operand, "biuf")
+    if operand.ndim == 0:
+        raise TypeError("top_k: operand must have rank >= 1, got a rank-0 array")
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"top_k: k must be an integer, got {k!r}")
+    n = operand.shape[-1]
+    if not 0 <= k <= n:
+        raise ValueError(f"top_k: k must be between 0 and the size of the last axis; got "
+                         f"k={k} for shape {operand.shape}")
+    if n - 1 > dtypes.iinfo(np.int32).max:
+        raise ValueError(f"top_k: the last axis of shape {operand.shape} is too long for "
+                         "int32 indices")
+    shape = operand.shape[:-1] + (k,)
+    return [ShapedArray(shape, operand.dtype, operand.weak_type),
+            ShapedArray(shape, np.int32, False)]
+
+
+
+def top_k(operand: Any, k: int):
+    """The ``k`` largest elements along the last axis, largest first, and their indices.
+
+    Returns ``(values, indices)`` with shape ``operand.shape[:-1] + (k,)``; indices are
+    int32. Equal values come in index order. Floats are ordered as by ``jax.lax.top_k``
+    (IEEE total order: NaN first, then +inf, ..., ``0.0`` before ``-0.0``, and ``-NaN``
+    last). Example: ``top_k(x, 2)`` with ``x: f32[3, 10]`` gives ``f32[3, 2], i32[3, 2]``.
+    """
+    operand = as_operand(operand)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"top_k: k must be an integer, got {k!r}")
+    return tuple(top_k_p.bind(operand, k=int(k)))

@@ -15,6 +15,13 @@ def _bcast(ctx, x, aval, out_aval):
     return ctx.broadcast_in_dim(x, aval, out_aval.shape, ())
 
 
+def _splat(ctx, value, aval):
+    """``value`` broadcast to ``aval``: a rank-0 constant and a broadcast_in_dim (this also
+    works for size-0 shapes, where a dense constant of the full shape cannot be written)."""
+    scalar = aval.update(shape=())
+    return ctx.broadcast_in_dim(ctx.constant(value, scalar), scalar, aval.shape, ())
+
+
 def _operands(ctx, avals_in, out_shape, args):
     outs, avals = [], []
     for a, x in zip(avals_in, args):
@@ -32,7 +39,7 @@ def _simple(op_name):
 
 
 _SIMPLE = {
-    ew.neg_p: "stablehlo.negate", ew.abs_p: "stablehlo.abs", ew.sign_p: "stablehlo.sign",
+    ew.neg_p: "stablehlo.negate",
     ew.floor_p: "stablehlo.floor", ew.ceil_p: "stablehlo.ceil",
     ew.is_finite_p: "stablehlo.is_finite", ew.exp_p: "stablehlo.exponential",
     ew.log_p: "stablehlo.log", ew.log1p_p: "stablehlo.log_plus_one",
@@ -59,6 +66,23 @@ for _p, _name in _SIMPLE.items():
     register(_p)(_simple(_name))
 
 
+# stablehlo.abs and stablehlo.sign reject unsigned integers: |x| is x, sign(x) is (x != 0).
+@register(ew.abs_p)
+def _abs(ctx, avals_in, aval_out, x):
+    if dtypes.is_unsigned(aval_out.dtype):
+        return x
+    return ctx.op("stablehlo.abs", [x], avals_in, aval_out)
+
+
+@register(ew.sign_p)
+def _sign(ctx, avals_in, aval_out, x):
+    aval = avals_in[0]
+    if dtypes.is_unsigned(aval.dtype):
+        nonzero = compare(ctx, x, _splat(ctx, 0, aval), aval, "NE")
+        return ctx.convert(nonzero, aval.update(dtype=np.bool_), aval.dtype)
+    return ctx.op("stablehlo.sign", [x], avals_in, aval_out)
+
+
 @register(ew.round_p)
 def _round(ctx, avals_in, aval_out, x, *, rounding_method):
     op = "stablehlo.round_nearest_even" if rounding_method == 1 else "stablehlo.round_nearest_afz"
@@ -67,7 +91,7 @@ def _round(ctx, avals_in, aval_out, x, *, rounding_method):
 
 @register(ew.exp2_p)
 def _exp2(ctx, avals_in, aval_out, x):
-    ln2 = ctx.full(np.log(2.0), aval_out)
+    ln2 = _splat(ctx, np.log(2.0), aval_out)
     return ctx.op("stablehlo.exponential",
                   [ctx.op("stablehlo.multiply", [x, ln2], [aval_out] * 2, aval_out)],
                   [aval_out], aval_out)
@@ -123,9 +147,9 @@ def _integer_pow(ctx, avals_in, aval_out, x, *, y):
         if n:
             base = ctx.op("stablehlo.multiply", [base, base], [aval, aval], aval)
     if acc is None:
-        acc = ctx.full(1, aval)
+        acc = _splat(ctx, 1, aval)
     if y < 0:
-        acc = ctx.op("stablehlo.divide", [ctx.full(1, aval), acc], [aval, aval], aval)
+        acc = ctx.op("stablehlo.divide", [_splat(ctx, 1, aval), acc], [aval, aval], aval)
     return acc
 
 
@@ -145,7 +169,7 @@ def _select_n(ctx, avals_in, aval_out, which, *cases):
         if hi - lo == 1:
             return cases[lo]
         mid = (lo + hi) // 2
-        pred = compare(ctx, which, ctx.full(mid, which_aval), which_aval, "LT")
+        pred = compare(ctx, which, _splat(ctx, mid, which_aval), which_aval, "LT")
         return ctx.op("stablehlo.select", [pred, pick(lo, mid), pick(mid, hi)],
                       [which_aval.update(dtype=np.bool_), aval_out, aval_out], aval_out)
     return pick(0, len(cases))
@@ -162,7 +186,7 @@ def _convert(ctx, avals_in, aval_out, x, *, new_dtype, weak_type):
     if aval.dtype == aval_out.dtype:
         return x
     if aval_out.dtype == np.bool_:  # x != 0, the way NumPy casts to bool
-        return compare(ctx, x, ctx.full(0, aval), aval, "NE")
+        return compare(ctx, x, _splat(ctx, 0, aval), aval, "NE")
     if dtypes.is_complex(aval.dtype) and not dtypes.is_complex(aval_out.dtype):
         x = ctx.op("stablehlo.real", [x], [aval], aval.update(dtype=ew._real_dtype(aval.dtype)))
         aval = aval.update(dtype=ew._real_dtype(aval.dtype))

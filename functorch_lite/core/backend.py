@@ -1,0 +1,36 @@
+"""The interface through which the core reaches an executor. ``xla_bridge`` registers
+itself here at import; a test double or another backend could register instead.
+
+    apply_primitive(primitive, args, params) -> list of arrays     (eager evaluation)
+    device_put(value, device, weak_type) -> array                  (host -> device)
+    lower(program, name) -> str                                    (the module text)
+    compile(program, name) -> compiled object: __call__(*arrays) -> list of arrays,
+                              cost_analysis() -> dict, memory_analysis(), as_text()
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+class _Backend:
+    apply_primitive: Callable | None = None
+    device_put: Callable | None = None
+    lower: Callable | None = None
+    compile: Callable | None = None
+
+    def __getattribute__(self, name: str) -> Any:
+        value = object.__getattribute__(self, name)
+        if value is None:
+            raise RuntimeError(f"no backend provides {name!r}: import functorch_lite (which "
+                               "registers xla_bridge) first")
+        return value
+
+
+backend = _Backend()
+
+
+def register(**hooks: Callable) -> None:
+    for name, fn in hooks.items():
+        if not hasattr(_Backend, name):
+            raise TypeError(f"unknown backend hook {name!r}")
+        setattr(backend, name, fn)

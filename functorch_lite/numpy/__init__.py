@@ -1,0 +1,102 @@
+"""``functorch_lite.numpy``: NumPy's API over functorch_lite arrays, written on ``lax``.
+
+Names, broadcasting and dtype promotion follow ``jax.numpy``."""
+from __future__ import annotations
+
+import numpy as _np
+
+from functorch_lite.core import dtypes as _dtypes
+from functorch_lite.core.dtypes import (bfloat16, bool_, complex64, complex128, float16,  # noqa
+                                        float32, float64, int8, int16, int32, int64, uint8,
+                                        uint16, uint32, uint64, finfo, iinfo, issubdtype,
+                                        promote_types)
+from functorch_lite.core.trace import Tracer as _Tracer
+from functorch_lite.numpy import array_methods as _array_methods
+from functorch_lite.numpy import linalg  # noqa: F401
+from functorch_lite.numpy.creation import *  # noqa: F401,F403
+from functorch_lite.numpy.creation import array, asarray  # noqa: F401
+from functorch_lite.numpy.einsum import einsum, einsum_path  # noqa: F401
+from functorch_lite.numpy.indexing import take, take_along_axis  # noqa: F401
+from functorch_lite.numpy.linalg_ops import (dot, inner, kron, matmul, outer,  # noqa: F401
+                                             tensordot, vdot)
+from functorch_lite.numpy.reductions import *  # noqa: F401,F403
+from functorch_lite.numpy.reductions import all, any, max, min, sum  # noqa: F401
+from functorch_lite.numpy.shapes import *  # noqa: F401,F403
+from functorch_lite.numpy.sorting import argsort, lexsort, sort  # noqa: F401
+from functorch_lite.numpy.ufuncs import *  # noqa: F401,F403
+from functorch_lite.numpy.ufuncs import abs, divmod, pow, round  # noqa: F401
+
+pi = _np.pi
+e = _np.e
+inf = _np.inf
+nan = _np.nan
+euler_gamma = _np.euler_gamma
+newaxis = None
+float_ = float32
+int_ = int32
+complex_ = complex64
+dtype = _np.dtype
+ndarray = None  # set by functorch_lite to its Array type
+integer, floating, inexact, number = _np.integer, _np.floating, _np.inexact, _np.number
+signedinteger, unsignedinteger = _np.signedinteger, _np.unsignedinteger
+complexfloating = _np.complexfloating
+
+
+def result_type(*args):
+    """The dtype ``args`` promote to (JAX's lattice, x64 flag honored)."""
+    return _dtypes.result_type(*args)
+
+
+def can_cast(from_, to, casting="safe"):
+    return _np.can_cast(from_, to, casting)
+
+
+def shape(a):
+    return _np.shape(a) if not hasattr(a, "shape") else tuple(a.shape)
+
+
+def ndim(a):
+    return len(shape(a))
+
+
+def size(a, axis=None):
+    s = shape(a)
+    if axis is None:
+        return int(_np.prod(s, dtype=_np.int64))
+    return s[axis]
+
+
+def isscalar(element):
+    return _np.isscalar(element) or (hasattr(element, "shape") and shape(element) == ()
+                                     and not isinstance(element, _np.ndarray))
+
+
+def iscomplexobj(x):
+    return _dtypes.is_complex(_dtypes.dtype_of(x))
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return all(isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Elementwise |a - b| <= atol + rtol * |b| (NaNs equal when ``equal_nan``)."""
+    from functorch_lite.numpy._util import promote_args_inexact
+    a, b = promote_args_inexact("isclose", a, b)
+    close = less_equal(absolute(subtract(a, b)), add(atol, multiply(rtol, absolute(b))))
+    close = logical_or(close, equal(a, b))  # infinities of the same sign
+    if equal_nan:
+        close = logical_or(close, logical_and(isnan(a), isnan(b)))
+    return close
+
+
+def array_equal(a1, a2, equal_nan=False):
+    if shape(a1) != shape(a2):
+        return asarray(False)
+    eq = equal(a1, a2)
+    if equal_nan:
+        eq = logical_or(eq, logical_and(isnan(a1), isnan(a2)))
+    return all(eq)
+
+
+_array_methods.attach(_Tracer)

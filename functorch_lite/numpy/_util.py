@@ -1,0 +1,129 @@
+"""Argument handling shared by functorch_lite.numpy: conversion, dtype promotion and
+NumPy broadcasting, all expressed with lax operations."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from functorch_lite import lax
+from functorch_lite.core import dtypes
+from functorch_lite.core.avals import TypedScalar, get_aval
+from functorch_lite.core.trace import Tracer
+from functorch_lite.lax._common import PY_SCALARS, normalize_axis, normalize_axes  # noqa: F401
+
+
+def check_arraylike(name: str, *args: Any) -> None:
+    for i, a in enumerate(args):
+        if isinstance(a, Tracer) or type(a) in PY_SCALARS or type(a) is TypedScalar:
+            continue
+        if isinstance(a, (np.ndarray, np.generic)) or hasattr(a, "aval"):
+            continue
+        raise TypeError(f"{name} requires ndarray or scalar arguments, got {type(a).__name__} "
+                        f"at position {i} (convert lists with functorch_lite.numpy.asarray)")
+
+
+def is_scalar(x: Any) -> bool:
+    return type(x) in PY_SCALARS
+
+
+def shape_of(x: Any) -> tuple:
+    return () if is_scalar(x) else get_aval(x).shape
+
+
+def dtype_of(x: Any) -> np.dtype:
+    return get_aval(x).dtype
+
+
+def broadcast_shapes(*shapes: Sequence[int], name: str = "broadcast_shapes") -> tuple:
+    """NumPy's broadcasting of shapes; a ValueError names every shape when they clash."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(ndim):
+        sizes = {s[i - ndim + len(s)] for s in shapes if i - ndim + len(s) >= 0}
+        sizes.discard(1)
+        if len(sizes) > 1:
+            raise ValueError(f"{name}: incompatible shapes for broadcasting: "
+                             + ", ".join(str(tuple(s)) for s in shapes))
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def broadcast_to_shape(x: Any, shape: Sequence[int], name: str = "broadcast_to"):
+    """Broadcast ``x`` to ``shape`` following NumPy rules (rank-0 inputs stay rank 0
+    when the target is too)."""
+    shape = tuple(shape)
+    xshape = shape_of(x)
+    if xshape == shape:
+        return x
+    if len(xshape) > len(shape) or broadcast_shapes(xshape, shape, name=name) != shape:
+        raise ValueError(f"{name}: cannot broadcast array of shape {xshape} to shape {shape}")
+    if is_scalar(x):
+        x = TypedScalar(x, *dtypes.lattice_result_type(x))
+    lead = len(shape) - len(xshape)
+    # Drop size-1 dims that grow, then broadcast_in_dim maps the rest.
+    keep = [i for i, d in enumerate(xshape) if d == shape[lead + i]]
+    if len(keep) != len(xshape):
+        x = lax.reshape(x, tuple(xshape[i] for i in keep))
+    return lax.broadcast_in_dim(x, shape, tuple(lead + i for i in keep))
+
+
+def promote_dtypes(name: str, *args: Any) -> list:
+    """Convert ``args`` to their common (lattice) dtype; Python scalars become weak typed
+    scalars of that dtype, so nothing is transferred for them."""
+    check_arraylike(name, *args)
+    dtype, weak = dtypes.lattice_result_type(*args)
+    out = []
+    for a in args:
+        if is_scalar(a):
+            out.append(TypedScalar(a, dtype, weak))
+            continue
+        aval = get_aval(a)
+        if aval.dtype != dtype or (aval.weak_type and not weak):
+            a = lax.convert_element_type(a, dtype, weak_type=weak)
+        out.append(a)
+    return out
+
+
+def promote_dtypes_inexact(name: str, *args: Any) -> list:
+    """Promote, then make the common dtype inexact (ints and bools become float)."""
+    args = promote_dtypes(name, *args)
+    out = []
+    for a in args:
+        aval = get_aval(a)
+        target = dtypes.float_dtype_for(aval.dtype)
+        if target != aval.dtype:
+            a = (TypedScalar(a.value, target, aval.weak_type) if type(a) is TypedScalar
+                 else lax.convert_element_type(a, target, weak_type=aval.weak_type))
+        out.append(a)
+    return out
+
+
+def promote_shapes(name: str, *args: Any) -> list:
+    """Broadcast array operands to one shape; rank-0 operands are left for lax to broadcast."""
+    shapes = [shape_of(a) for a in args]
+    if all(s == shapes[0] for s in shapes):
+        return list(args)
+    shape = broadcast_shapes(*shapes, name=name)
+    return [a if not shape_of(a) else broadcast_to_shape(a, shape, name) for a in args]
+
+
+def promote_args(name: str, *args: Any) -> list:
+    return promote_shapes(name, *promote_dtypes(name, *args))
+
+
+def promote_args_inexact(name: str, *args: Any) -> list:
+    return promote_shapes(name, *promote_dtypes_inexact(name, *args))
+
+
+def canonical_axis(name: str, axis, ndim: int) -> tuple[int, ...]:
+    """``axis`` (None, int or tuple) as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        return tuple(sorted(normalize_axes(name, tuple(axis), ndim)))
+    return (normalize_axis(name, axis, ndim),)
+
+
+def canonicalize_dtype_arg(dtype: Any) -> np.dtype | None:
+    return None if dtype is None else dtypes.canonicalize_dtype(dtype)

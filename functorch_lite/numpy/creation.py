@@ -1,0 +1,275 @@
+"""Array creation: array/asarray, zeros/ones/full (and *_like), arange, linspace, eye,
+identity, tri/tril/triu."""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from functorch_lite import lax
+from functorch_lite.core import dtypes
+from functorch_lite.core.avals import TypedScalar, get_aval
+from functorch_lite.core.primitive import Primitive
+from functorch_lite.core.trace import Tracer
+from functorch_lite.lax._common import PY_SCALARS, canonical_shape
+from functorch_lite.numpy._util import canonicalize_dtype_arg, shape_of
+
+def _is_backend_array(x: Any) -> bool:
+    return hasattr(x, "aval") and hasattr(x, "_buf")
+
+
+def _contains_tracer(obj: Any) -> bool:
+    if isinstance(obj, Tracer):
+        return True
+    if isinstance(obj, (list, tuple)):
+        return any(_contains_tracer(o) for o in obj)
+    return False
+
+
+def _from_host(value: np.ndarray, weak_type: bool = False):
+    if weak_type:
+        return lax.device_put(TypedScalar(value, value.dtype, True))
+    return lax.device_put(value)
+
+
+def array(object: Any, dtype: Any = None, copy: bool = True, ndmin: int = 0):
+    """Create an array from an array, NumPy array, scalar, or (nested) list/tuple of those.
+
+    >>> fnp.array([[1, 2], [3, 4]], dtype=fnp.float32).shape
+    (2, 2)
+    """
+    dtype = canonicalize_dtype_arg(dtype)
+    if isinstance(object, Tracer) or _is_backend_array(object):
+        out = object
+        if dtype is not None and get_aval(out).dtype != dtype:
+            out = lax.convert_element_type(out, dtype)
+    elif isinstance(object, (list, tuple)) and _contains_tracer(object):
+        from functorch_lite.numpy.shapes import stack
+        out = stack([array(o, dtype) for o in object])
+    elif type(object) in PY_SCALARS:
+        aval_dtype = dtype or dtypes.dtype_of(object)
+        out = _from_host(np.asarray(object, aval_dtype), weak_type=dtype is None
+                         and type(object) is not bool)
+    else:
+        if isinstance(object, (list, tuple)):
+            object = [np.asarray(o) if _is_backend_array(o) else o for o in object]
+        try:
+            host = np.asarray(object)
+        except Exception as e:
+            raise TypeError(f"array: cannot convert {type(object).__name__} to an array: "
+                            f"{e}") from None
+        if host.dtype == object_dtype or host.dtype.kind in "USVMmO":
+            raise TypeError(f"array: unsupported input of dtype {host.dtype} (strings, "
+                            "objects and dates are not array data)")
+        target = dtype or dtypes.canonicalize_dtype(host.dtype)
+        out = _from_host(host.astype(target, copy=False))
+    if ndmin and get_aval(out).ndim < ndmin:
+        out = lax.reshape(out, (1,) * (ndmin - get_aval(out).ndim) + get_aval(out).shape)
+    return out
+
+
+object_dtype = np.dtype(object)
+
+
+def asarray(a: Any, dtype: Any = None, order: Any = None, *, copy: Any = None):
+    """Like ``array``, but returns its input unchanged when it already is an array of the
+    requested dtype."""
+    return array(a, dtype=dtype)
+
+
+def _fill(shape, fill_value, dtype, name):
+    shape = canonical_shape(name, shape)
+    if dtype is None:
+        if type(fill_value) in PY_SCALARS:
+            dtype = dtypes.dtype_of(fill_value)
+        else:
+            dtype = get_aval(fill_value).dtype
+    dtype = dtypes.canonicalize_dtype(dtype)
+    if type(fill_value) in PY_SCALARS or isinstance(fill_value, (np.generic, np.ndarray)):
+        fill_value = TypedScalar(np.asarray(fill_value).item(), dtype, False)
+    return lax.full(shape, fill_value, dtype)
+
+
+def zeros(shape: Any, dtype: Any = None):
+    """An array of zeros (float32 by default)."""
+    return _fill(shape, 0, dtype or dtypes.default_float_dtype(), "zeros")
+
+
+def ones(shape: Any, dtype: Any = None):
+    """An array of ones (float32 by default)."""
+    return _fill(shape, 1, dtype or dtypes.default_float_dtype(), "ones")
+
+
+def empty(shape: Any, dtype: Any = None):
+    """Like ``zeros`` (XLA arrays are always initialized)."""
+    return zeros(shape, dtype)
+
+
+def full(shape: Any, fill_value: Any, dtype: Any = None):
+    """An array of ``shape`` filled with ``fill_value`` (which may be an array that
+    broadcasts to ``shape``)."""
+    if type(fill_value) not in PY_SCALARS and shape_of(fill_value) != ():
+        from functorch_lite.numpy.shapes import broadcast_to
+        x = asarray(fill_value, dtype)
+        return broadcast_to(x, canonical_shape("full", shape))
+    return _fill(shape, fill_value, dtype, "full")
+
+
+def _like(a, dtype, shape):
+    aval = get_aval(a) if type(a) not in PY_SCALARS else get_aval(asarray(a))
+    return (aval.shape if shape is None else shape,
+            aval.dtype if dtype is None else dtype)
+
+
+def zeros_like(a: Any, dtype: Any = None, shape: Any = None):
+    shape, dtype = _like(a, dtype, shape)
+    return zeros(shape, dtype)
+
+
+def ones_like(a: Any, dtype: Any = None, shape: Any = None):
+    shape, dtype = _like(a, dtype, shape)
+    return ones(shape, dtype)
+
+
+def empty_like(a: Any, dtype: Any = None, shape: Any = None):
+    return zeros_like(a, dtype, shape)
+
+
+def full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Any = None):
+    shape, dtype = _like(a, dtype, shape)
+    return full(shape, fill_value, dtype)
+
+
+def _static_number(name: str, x: Any):
+    if isinstance(x, Tracer):
+        raise TypeError(f"{name}: this argument must be a concrete number because it "
+                        "determines the output shape; it is traced here (pass it as a "
+                        "static argument)")
+    return x.item() if hasattr(x, "item") and np.ndim(x) == 0 else x
+
+
+def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None):
+    """Evenly spaced values in [start, stop) (start/stop/step must be concrete)."""
+    start = _static_number("arange", start)
+    stop = _static_number("arange", stop) if stop is not None else None
+    step = _static_number("arange", step) if step is not None else None
+    if stop is None:
+        start, stop = 0, start
+    step = 1 if step is None else step
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    if dtype is None:
+        dtype = dtypes.result_type(*[v for v in (start, stop, step)])
+    dtype = dtypes.canonicalize_dtype(dtype)
+    n = max(0, math.ceil((stop - start) / step))
+    if isinstance(start, int) and isinstance(step, int) and dtypes.is_int(dtype) or \
+            (start == 0 and step == 1):
+        out = lax.iota(dtype, n)
+        if step != 1:
+            out = lax.mul(out, TypedScalar(step, dtype, False))
+        if start != 0:
+            out = lax.add(out, TypedScalar(start, dtype, False))
+        return out
+    return array(np.arange(start, stop, step).astype(dtype))
+
+
+def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
+             retstep: bool = False, dtype: Any = None, axis: int = 0):
+    """``num`` evenly spaced samples over [start, stop] (``stop`` excluded when
+    ``endpoint=False``). ``start``/``stop`` may be arrays; samples run along ``axis``."""
+    num = int(_static_number("linspace", num))
+    if num < 0:
+        raise ValueError(f"linspace: number of samples, {num}, must be non-negative")
+    dtype = canonicalize_dtype_arg(dtype)
+    comp = dtypes.float_dtype_for(dtypes.result_type(start, stop))
+    start_a, stop_a = asarray(start, comp), asarray(stop, comp)
+    bshape = np.broadcast_shapes(shape_of(start_a), shape_of(stop_a))
+    out_shape = (num, *bshape)
+    rest = tuple(range(1, len(out_shape)))
+    start_b = lax.broadcast_in_dim(start_a, out_shape, rest[len(rest) - len(shape_of(start_a)):])
+    stop_b = lax.broadcast_in_dim(stop_a, out_shape, rest[len(rest) - len(shape_of(stop_a)):])
+    div = (num - 1) if endpoint else num
+    idx = lax.broadcasted_iota(comp, out_shape, 0)
+    if div > 0:
+        step = lax.div(lax.sub(stop_b, start_b), TypedScalar(div, comp, False))
+        out = lax.add(start_b, lax.mul(idx, step))
+        if endpoint and num > 1:  # make the last sample exactly `stop`
+            out = lax.select(lax.eq(idx, TypedScalar(num - 1, comp, False)), stop_b, out)
+    else:
+        step = lax.full_like(start_b, float("nan"))
+        out = start_b
+    if axis != 0:
+        from functorch_lite.numpy.shapes import moveaxis
+        out = moveaxis(out, 0, axis)
+    if dtype is not None:
+        out = lax.convert_element_type(lax.floor(out) if dtypes.is_int(dtype) else out, dtype)
+    if retstep:
+        step_out = lax.reshape(lax.slice_in_dim(step, 0, 1, axis=0), bshape) if num else \
+            lax.full(bshape, float("nan"), comp)
+        return out, step_out
+    return out
+
+
+def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None):
+    """A 2-D array with ones on the ``k``-th diagonal."""
+    M = N if M is None else M
+    dtype = dtypes.canonicalize_dtype(dtype or dtypes.default_float_dtype())
+    rows = lax.broadcasted_iota(np.int32, (N, M), 0)
+    cols = lax.broadcasted_iota(np.int32, (N, M), 1)
+    return lax.convert_element_type(lax.eq(lax.add(rows, k), cols), dtype)
+
+
+def identity(n: int, dtype: Any = None):
+    return eye(n, dtype=dtype)
+
+
+def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = None):
+    """Ones at and below the ``k``-th diagonal."""
+    M = N if M is None else M
+    dtype = dtypes.canonicalize_dtype(dtype or dtypes.default_float_dtype())
+    rows = lax.broadcasted_iota(np.int32, (N, M), 0)
+    cols = lax.broadcasted_iota(np.int32, (N, M), 1)
+    return lax.convert_element_type(lax.ge(lax.add(rows, k), cols), dtype)
+
+
+def _tri_mask(name, m, k, lower):
+    shape = shape_of(m)
+    if len(shape) < 2:
+        raise ValueError(f"{name}: input must be at least 2-D, got shape {shape}")
+    mask = tri(*shape[-2:], k=k, dtype=np.bool_)
+    if not lower:
+        mask = lax.bitwise_not(tri(*shape[-2:], k=k - 1, dtype=np.bool_))
+    mask = lax.broadcast_in_dim(mask, shape, (len(shape) - 2, len(shape) - 1))
+    return lax.select(mask, m, lax.full_like(m, 0))
+
+
+def tril(m: Any, k: int = 0):
+    """Zero the elements above the ``k``-th diagonal (of the last two axes)."""
+    return _tri_mask("tril", asarray(m), k, True)
+
+
+def triu(m: Any, k: int = 0):
+    """Zero the elements below the ``k``-th diagonal."""
+    return _tri_mask("triu", asarray(m), k, False)
+
+
+def meshgrid(*xi: Any, indexing: str = "xy", sparse: bool = False, copy: bool = True):
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    xs = [asarray(x).reshape(-1) for x in xi]
+    shape = [shape_of(x)[0] for x in xs]
+    if indexing == "xy" and len(xs) >= 2:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for i, x in enumerate(xs):
+        axis = i
+        if indexing == "xy" and len(xs) >= 2 and i < 2:
+            axis = 1 - i
+        if sparse:
+            s = [1] * len(xs)
+            s[axis] = shape_of(x)[0]
+            out.append(lax.reshape(x, tuple(s)))
+        else:
+            out.append(lax.broadcast_in_dim(x, tuple(shape), (axis,)))
+    return out

@@ -1,0 +1,142 @@
+"""Products: dot, matmul (and ``@``), vdot, tensordot, outer, inner, kron; einsum lives in
+``einsum.py``."""
+from __future__ import annotations
+
+import numpy as np
+
+from functorch_lite import lax
+from functorch_lite.core.avals import get_aval
+from functorch_lite.numpy._util import (broadcast_shapes, broadcast_to_shape, check_arraylike,
+                                        normalize_axis, promote_dtypes, shape_of)
+from functorch_lite.numpy.creation import asarray
+
+
+def _prep(name, *args):
+    check_arraylike(name, *args)
+    args = [asarray(a) for a in args]
+    args = promote_dtypes(name, *args)
+    if get_aval(args[0]).dtype == np.bool_:
+        raise TypeError(f"{name}: boolean matrix products are not supported; cast to int "
+                        "or float first")
+    return args
+
+
+def matmul(a, b, *, precision=None, preferred_element_type=None):
+    """Matrix product with NumPy's rules: 1-D operands are promoted to matrices and the
+    added dim removed; leading (batch) dims broadcast.
+
+    >>> matmul(ones((5, 2, 3)), ones((3, 4))).shape
+    (5, 2, 4)
+    """
+    a, b = _prep("matmul", a, b)
+    sa, sb = shape_of(a), shape_of(b)
+    if not sa or not sb:
+        raise ValueError(f"matmul: operands must be at least 1-D, got shapes {sa} and {sb}")
+    a_vec, b_vec = len(sa) == 1, len(sb) == 1
+    if a_vec:
+        a = lax.reshape(a, (1, sa[0]))
+    if b_vec:
+        b = lax.reshape(b, (sb[0], 1))
+    sa, sb = shape_of(a), shape_of(b)
+    if sa[-1] != sb[-2]:
+        raise ValueError(f"matmul: contracting dimensions differ: shapes {shape_of(a)} and "
+                         f"{shape_of(b)} (inner sizes {sa[-1]} and {sb[-2]})")
+    batch = broadcast_shapes(sa[:-2], sb[:-2], name="matmul")
+    nb = len(batch)
+    if sa[:-2] != batch:
+        a = broadcast_to_shape(a, batch + sa[-2:], "matmul")
+    if sb[:-2] != batch:
+        b = broadcast_to_shape(b, batch + sb[-2:], "matmul")
+    bdims = tuple(range(nb))
+    out = lax.dot_general(a, b, (((nb + 1,), (nb,)), (bdims, bdims)), precision=precision,
+                          preferred_element_type=preferred_element_type)
+    shape = shape_of(out)
+    if a_vec and b_vec:
+        return lax.reshape(out, shape[:-2])
+    if a_vec:
+        return lax.reshape(out, shape[:-2] + shape[-1:])
+    if b_vec:
+        return lax.reshape(out, shape[:-1])
+    return out
+
+
+def dot(a, b, *, precision=None, preferred_element_type=None):
+    """NumPy's dot: scalar product, matrix product, or a sum over the last axis of ``a`` and
+    the second-to-last of ``b``."""
+    a, b = _prep("dot", a, b)
+    sa, sb = shape_of(a), shape_of(b)
+    if not sa or not sb:
+        return lax.mul(a, b)
+    contract_b = len(sb) - 2 if len(sb) >= 2 else 0
+    if sa[-1] != sb[contract_b]:
+        raise ValueError(f"dot: shapes {sa} and {sb} not aligned: {sa[-1]} (dim {len(sa) - 1})"
+                         f" != {sb[contract_b]} (dim {contract_b})")
+    return lax.dot_general(a, b, (((len(sa) - 1,), (contract_b,)), ((), ())),
+                           precision=precision, preferred_element_type=preferred_element_type)
+
+
+def vdot(a, b, *, precision=None):
+    from functorch_lite.numpy.ufuncs import conjugate
+    return dot(conjugate(asarray(a)).ravel(), asarray(b).ravel(), precision=precision)
+
+
+def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
+    """Sum products over ``axes`` (an int: the last n of ``a`` with the first n of ``b``;
+    or a pair of axis sequences)."""
+    a, b = _prep("tensordot", a, b)
+    na, nb = get_aval(a).ndim, get_aval(b).ndim
+    if isinstance(axes, (int, np.integer)):
+        n = int(axes)
+        if n < 0 or n > min(na, nb):
+            raise ValueError(f"tensordot: axes={n} is out of range for shapes {shape_of(a)} "
+                             f"and {shape_of(b)}")
+        ca, cb = tuple(range(na - n, na)), tuple(range(n))
+    else:
+        ax_a, ax_b = axes
+        ax_a = (ax_a,) if isinstance(ax_a, int) else tuple(ax_a)
+        ax_b = (ax_b,) if isinstance(ax_b, int) else tuple(ax_b)
+        if len(ax_a) != len(ax_b):
+            raise ValueError(f"tensordot: axes lists differ in length: {ax_a} and {ax_b}")
+        ca = tuple(normalize_axis("tensordot", x, na) for x in ax_a)
+        cb = tuple(normalize_axis("tensordot", x, nb) for x in ax_b)
+    for i, j in zip(ca, cb):
+        if shape_of(a)[i] != shape_of(b)[j]:
+            raise ValueError(f"tensordot: shape mismatch on axes {i} and {j}: shapes "
+                             f"{shape_of(a)} and {shape_of(b)}")
+    return lax.dot_general(a, b, ((ca, cb), ((), ())), precision=precision,
+                           preferred_element_type=preferred_element_type)
+
+
+def outer(a, b):
+    """Outer product of the flattened inputs."""
+    a, b = _prep("outer", a, b)
+    a = lax.reshape(a, (get_aval(a).size,))
+    b = lax.reshape(b, (get_aval(b).size,))
+    return lax.mul(lax.broadcast_in_dim(a, (shape_of(a)[0], shape_of(b)[0]), (0,)),
+                   lax.broadcast_in_dim(b, (shape_of(a)[0], shape_of(b)[0]), (1,)))
+
+
+def inner(a, b, *, precision=None):
+    """Sum of products over the last axes."""
+    a, b = _prep("inner", a, b)
+    sa, sb = shape_of(a), shape_of(b)
+    if not sa or not sb:
+        return lax.mul(a, b)
+    if sa[-1] != sb[-1]:
+        raise ValueError(f"inner: last dimensions differ: shapes {sa} and {sb}")
+    return lax.dot_general(a, b, (((len(sa) - 1,), (len(sb) - 1,)), ((), ())),
+                           precision=precision)
+
+
+def kron(a, b):
+    a, b = _prep("kron", a, b)
+    sa, sb = shape_of(a), shape_of(b)
+    nd = max(len(sa), len(sb))
+    sa = (1,) * (nd - len(sa)) + sa
+    sb = (1,) * (nd - len(sb)) + sb
+    a = lax.reshape(a, sa)
+    b = lax.reshape(b, sb)
+    big = tuple(x for pair in zip(sa, sb) for x in pair)
+    a2 = lax.broadcast_in_dim(a, big, tuple(range(0, 2 * nd, 2)))
+    b2 = lax.broadcast_in_dim(b, big, tuple(range(1, 2 * nd, 2)))
+    return lax.reshape(lax.mul(a2, b2), tuple(x * y for x, y in zip(sa, sb)))
