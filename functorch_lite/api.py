@@ -347,3 +347,318 @@ def block_until_ready(x: Any) -> Any:
         if hasattr(leaf, "block_until_ready"):
             leaf.block_until_ready()
     return x
+
+
+# ---------------------------------------------------------------------------------------
+# Differentiation
+
+from functorch_lite.core import dtypes  # noqa: E402
+from functorch_lite.interpreters import ad, partial_eval, transpose  # noqa: E402
+
+
+def _flatten_fun(fun: Callable, in_tree, out_tree_box: list, has_aux: bool = False):
+    """``fun`` over pytrees -> a function over flat leaves returning flat leaves."""
+    def flat(*leaves):
+        args = pytree.tree_unflatten(in_tree, leaves)
+        out = fun(*args)
+        if has_aux:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise TypeError("has_aux=True requires the function to return a pair "
+                                f"(output, aux), got {type(out).__name__}")
+            out, aux = out
+            out_tree_box.append(aux)
+        leaves_out, tree = pytree.tree_flatten(out)
+        out_tree_box.insert(0, tree)
+        return leaves_out
+    return flat
+
+
+def _check_arrays(name: str, leaves: Sequence[Any]) -> None:
+    for i, x in enumerate(leaves):
+        try:
+            get_aval(x)
+        except TypeError:
+            raise TypeError(f"{name}: input leaf {i} of type {type(x).__name__} is not an "
+                            "array or scalar") from None
+
+
+def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False):
+    """Forward mode: ``(fun(*primals), J(primals) @ tangents)``. ``primals`` and ``tangents``
+    are tuples (or lists) of pytrees of the same structure and types.
+
+    >>> jvp(fnp.sin, (0.0,), (1.0,))
+    (Array(0., dtype=float32, weak_type=True), Array(1., dtype=float32, weak_type=True))
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp: primals and tangents must be tuples or lists, got "
+                        f"{type(primals).__name__} and {type(tangents).__name__}")
+    p_leaves, p_tree = pytree.tree_flatten(tuple(primals))
+    t_leaves, t_tree = pytree.tree_flatten(tuple(tangents))
+    if p_tree != t_tree:
+        raise TypeError(f"jvp: primal and tangent arguments must have the same tree "
+                        f"structure, got {p_tree} and {t_tree}")
+    _check_arrays("jvp", p_leaves)
+    tangents_in = []
+    for i, (p, t) in enumerate(zip(p_leaves, t_leaves)):
+        pa, ta = get_aval(p), get_aval(t)
+        expect = ad.tangent_aval(pa)
+        if pa.shape != ta.shape or (ta.dtype != expect.dtype and not (
+                dtypes.is_inexact(pa.dtype) and dtypes.is_inexact(ta.dtype))):
+            raise TypeError(f"jvp: tangent {i} has type {ta.str_short()} but its primal "
+                            f"{pa.str_short()} needs a tangent of type {expect.str_short()}")
+        tangents_in.append(ad.Zero(expect) if expect.dtype == dtypes.float0 else t)
+    box: list = []
+    flat = _flatten_fun(fun, p_tree, box, has_aux)
+    outs, touts = ad.jvp_flat(lambda *xs: flat(*xs), p_leaves, tangents_in)
+    out_tree = box[0]
+    touts = [ad.instantiate(t) for t in touts]
+    result = (pytree.tree_unflatten(out_tree, outs), pytree.tree_unflatten(out_tree, touts))
+    return (*result, box[1]) if has_aux else result
+
+
+def linearize(fun: Callable, *primals):
+    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` evaluates the jvp at
+    ``primals`` from a linear program computed once."""
+    p_leaves, p_tree = pytree.tree_flatten(primals)
+    _check_arrays("linearize", p_leaves)
+    box: list = []
+    flat = _flatten_fun(fun, p_tree, box)
+    outs, linear = partial_eval.linearize_flat(flat, p_leaves)
+    out_tree = box[0]
+
+    def f_jvp(*tangents):
+        t_leaves, t_tree = pytree.tree_flatten(tangents)
+        if t_tree != p_tree:
+            raise TypeError(f"linearized function expects tangents with structure {p_tree}, "
+                            f"got {t_tree}")
+        return pytree.tree_unflatten(out_tree, linear(*t_leaves))
+
+    return pytree.tree_unflatten(out_tree, outs), f_jvp
+
+
+def _vjp_flat(name, fun, primals, has_aux):
+    p_leaves, p_tree = pytree.tree_flatten(tuple(primals))
+    _check_arrays(name, p_leaves)
+    box: list = []
+    flat = _flatten_fun(fun, p_tree, box, has_aux)
+    outs, linear = partial_eval.linearize_flat(flat, p_leaves)
+    return outs, linear, box, p_tree, p_leaves
+
+
+def _zero_cotangent(p):
+    aval = get_aval(p)
+    if dtypes.is_inexact(aval.dtype):
+        from functorch_lite import lax
+        return lax.full(aval.shape, 0, aval.dtype)
+    import numpy as np
+    return np.zeros(aval.shape, dtypes.float0)
+
+
+def vjp(fun: Callable, *primals, has_aux: bool = False):
+    """Reverse mode: ``(fun(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` returns a tuple with
+    one cotangent per primal (float0 zeros for integer inputs), as JAX does."""
+    outs, linear, box, p_tree, p_leaves = _vjp_flat("vjp", fun, primals, has_aux)
+    out_tree = box[0]
+    backward = transpose.vjp_of_linear(linear)
+
+    def vjp_fn(cotangent):
+        ct_leaves, ct_tree = pytree.tree_flatten(cotangent)
+        if ct_tree != out_tree:
+            raise TypeError(f"vjp_fn: cotangent structure {ct_tree} does not match the "
+                            f"output structure {out_tree}")
+        for i, (c, o) in enumerate(zip(ct_leaves, outs)):
+            ca, oa = get_aval(c), get_aval(o)
+            if ca.shape != oa.shape:
+                raise ValueError(f"vjp_fn: cotangent {i} has shape {ca.shape}, expected the "
+                                 f"primal output's shape {oa.shape}")
+        cts = backward(ct_leaves)
+        cts = [_zero_cotangent(p) if type(c) is ad.Zero else c for c, p in zip(cts, p_leaves)]
+        return tuple(pytree.tree_unflatten(p_tree, cts))
+
+    out = pytree.tree_unflatten(out_tree, outs)
+    return (out, vjp_fn, box[1]) if has_aux else (out, vjp_fn)
+
+
+def _check_scalar_output(name: str, out_leaves):
+    if len(out_leaves) != 1:
+        raise TypeError(f"{name} requires a function with a single scalar output, got "
+                        f"{len(out_leaves)} outputs; use vjp or jacrev for several outputs")
+    aval = get_aval(out_leaves[0])
+    if aval.shape != ():
+        raise TypeError(f"{name} requires a scalar output, got {aval.str_short()}; use vjp "
+                        "or jacrev for non-scalar outputs")
+    if not dtypes.is_float(aval.dtype):
+        raise TypeError(f"{name} requires a real floating-point output, got "
+                        f"{aval.str_short()}" + ("; use vjp or holomorphic differentiation "
+                                                 "for complex outputs"
+                                                 if dtypes.is_complex(aval.dtype) else ""))
+
+
+def _check_diff_inputs(name: str, args, argnums: tuple[int, ...]):
+    for i in argnums:
+        if i >= len(args):
+            raise TypeError(f"{name}: argnums {i} is out of range for {len(args)} "
+                            "positional arguments")
+        for leaf in pytree.tree_leaves(args[i]):
+            aval = get_aval(leaf)
+            if not dtypes.is_inexact(aval.dtype):
+                raise TypeError(f"{name} requires real- or complex-valued inputs (input "
+                                f"dtype that is a sub-dtype of np.inexact), but got "
+                                f"{aval.dtype.name} for argument {i}. If you want to use "
+                                "integer-valued inputs, use vjp or set allow_int=True.")
+
+
+def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False):
+    """``(fun(*args), d fun / d args[argnums])`` for a scalar-valued ``fun``.
+
+    >>> value_and_grad(lambda x: (x ** 2).sum())(fnp.arange(3.0))
+    (Array(5., dtype=float32), Array([0., 2., 4.], dtype=float32))
+    """
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    name = f"grad({_fun_name(fun)})"
+
+    def wrapped(*args, **kwargs):
+        nums_n = tuple(i + len(args) if i < 0 else i for i in nums)
+        _check_diff_inputs(name, args, nums_n)
+        diff_args = [args[i] for i in nums_n]
+
+        def f_diff(*d):
+            full = list(args)
+            for i, x in zip(nums_n, d):
+                full[i] = x
+            return fun(*full, **kwargs)
+
+        outs, linear, box, p_tree, p_leaves = _vjp_flat(name, f_diff, diff_args, has_aux)
+        _check_scalar_output(name, outs)
+        from functorch_lite import lax
+        seed = lax.full((), 1, get_aval(outs[0]).dtype)
+        cts = transpose.vjp_of_linear(linear)([seed])
+        cts = [_zero_cotangent(p) if type(c) is ad.Zero else c for c, p in zip(cts, p_leaves)]
+        grads = pytree.tree_unflatten(p_tree, cts)
+        g = grads[0] if single else tuple(grads)
+        value = pytree.tree_unflatten(box[0], outs)
+        return ((value, box[1]), g) if has_aux else (value, g)
+
+    functools.update_wrapper(wrapped, fun)
+    return wrapped
+
+
+def grad(fun: Callable, argnums=0, has_aux: bool = False):
+    """The gradient of scalar-valued ``fun`` with respect to ``args[argnums]`` (an int or a
+    tuple of ints), with the structure of those arguments.
+
+    >>> grad(lambda x: fnp.sin(x))(0.0)
+    Array(1., dtype=float32, weak_type=True)
+    """
+    vg = value_and_grad(fun, argnums, has_aux)
+
+    def wrapped(*args, **kwargs):
+        value, g = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    functools.update_wrapper(wrapped, fun)
+    return wrapped
+
+
+# ---------------------------------------------------------------------------------------
+# Vectorization
+
+from functorch_lite.interpreters import batching  # noqa: E402
+
+
+def _check_axes_spec(name: str, spec, what: str):
+    for leaf in pytree.tree_leaves(spec, is_leaf=lambda x: x is None):
+        if leaf is not None and not isinstance(leaf, int):
+            raise TypeError(f"{name}: {what} must be ints or None (or pytree prefixes of "
+                            f"them), got {leaf!r}")
+
+
+def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size: int | None = None):
+    """Vectorize ``fun`` over a new leading axis of its inputs (``in_axes`` picks which axis
+    of each argument, ``None`` for unbatched ones) and stack its outputs along ``out_axes``.
+
+    >>> vmap(fnp.dot)(ones((5, 3)), ones((5, 3))).shape     # per-row dot products
+    (5,)
+    """
+    if not callable(fun):
+        raise TypeError(f"vmap expects a callable, got {type(fun).__name__}")
+    if isinstance(in_axes, list):
+        in_axes = tuple(in_axes)
+    _check_axes_spec("vmap", in_axes, "in_axes")
+    _check_axes_spec("vmap", out_axes, "out_axes")
+    name = _fun_name(fun)
+
+    def wrapped(*args, **kwargs):
+        if kwargs:
+            # Keyword arguments are batched along axis 0, as JAX does.
+            return vmap(lambda *a: fun(*a[:-1], **a[-1]),
+                        in_axes=(*(in_axes if isinstance(in_axes, tuple)
+                                   else (in_axes,) * len(args)), 0),
+                        out_axes=out_axes, axis_name=axis_name, axis_size=axis_size)(
+                *args, kwargs)
+        if isinstance(in_axes, tuple) and len(in_axes) != len(args):
+            raise ValueError(f"vmap({name}): in_axes has {len(in_axes)} entries but the "
+                             f"function was called with {len(args)} positional arguments; "
+                             "in_axes must be an int, None, or a tuple with one entry per "
+                             "argument")
+        leaves, in_tree = pytree.tree_flatten(args)
+        try:
+            axes = pytree.broadcast_prefix(in_axes if isinstance(in_axes, tuple)
+                                           else (in_axes,) * len(args), args)
+        except ValueError as e:
+            raise ValueError(f"vmap({name}): in_axes {in_axes!r} does not match the argument "
+                             f"structure: {e}") from None
+        paths = [f"args{pytree.keystr(p)}" for p, _ in pytree.tree_flatten_with_path(args)[0]]
+        dims, sizes = [], []
+        for path, x, ax in zip(paths, leaves, axes):
+            if ax is None:
+                dims.append(None)
+                continue
+            aval = _check_leaf(f"vmap({name})", path, x)
+            if not -aval.ndim <= ax < aval.ndim:
+                raise ValueError(f"vmap({name}): in_axes {ax} is out of range for argument "
+                                 f"{path} of shape {aval.shape} (rank {aval.ndim})")
+            d = ax % aval.ndim
+            dims.append(d)
+            sizes.append((path, d, aval.shape[d]))
+        size_set = {s for _, _, s in sizes}
+        if axis_size is not None:
+            size_set.add(axis_size)
+        if len(size_set) > 1:
+            detail = "; ".join(f"{p} has axis {d} of size {s}" for p, d, s in sizes)
+            raise ValueError(f"vmap({name}) got inconsistent sizes for the mapped axis: "
+                             f"{detail}" + (f"; axis_size={axis_size}" if axis_size else ""))
+        if not size_set:
+            raise ValueError(f"vmap({name}) needs at least one batched argument (an in_axes "
+                             "entry that is not None) or axis_size=")
+        size = size_set.pop()
+        box: list = []
+        flat = _flatten_fun(fun, in_tree, box)
+        outs, out_dims = batching.batch_flat(lambda *xs: flat(*xs),
+                                             batching.AxisData(size, axis_name), leaves, dims)
+        out_tree = box[0]
+        out_structure = pytree.tree_unflatten(out_tree, list(range(len(outs))))
+        try:
+            out_ax = pytree.broadcast_prefix(out_axes, out_structure)
+        except ValueError as e:
+            raise ValueError(f"vmap({name}): out_axes {out_axes!r} does not match the output "
+                             f"structure: {e}") from None
+        results = []
+        for i, (o, d, ax) in enumerate(zip(outs, out_dims, out_ax)):
+            if ax is None:
+                if d is not None:
+                    raise ValueError(f"vmap({name}): out_axes=None for output {i}, but that "
+                                     "output depends on the mapped axis (it differs across "
+                                     "the batch); give it an integer out_axes")
+                results.append(o)
+                continue
+            nd = get_aval(o).ndim + (1 if d is None else 0)
+            if not -nd <= ax < nd:
+                raise ValueError(f"vmap({name}): out_axes {ax} is out of range for output {i} "
+                                 f"of rank {nd}")
+            results.append(batching.move_dim(o, d, ax % nd, size))
+        return pytree.tree_unflatten(out_tree, results)
+
+    functools.update_wrapper(wrapped, fun)
+    return wrapped

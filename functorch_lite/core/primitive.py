@@ -37,6 +37,9 @@ class Primitive:
         self.jvp_rule: Callable | None = None
         self.transpose_rule: Callable | None = None
         self.batch_rule: Callable | None = None
+        # For primitives carrying programs (jit_call, control flow): split the work when
+        # only some inputs are known during linearization. See interpreters/partial_eval.py.
+        self.partial_eval_rule: Callable | None = None
         self._impl: Callable | None = None
         # Primitives whose derivative is zero everywhere (comparisons, argmax, ...).
         self.non_differentiable = False
@@ -62,6 +65,10 @@ class Primitive:
 
     def def_batch(self, rule: Callable) -> Callable:
         self.batch_rule = rule
+        return rule
+
+    def def_partial_eval(self, rule: Callable) -> Callable:
+        self.partial_eval_rule = rule
         return rule
 
     def def_impl(self, impl: Callable) -> Callable:

@@ -26,6 +26,16 @@ class StagingTracer(trace_mod.Tracer):
     def aval(self) -> ShapedArray:
         return self._aval
 
+    def full_lower(self):
+        # While linearizing (partial evaluation), a known value is just that value, so
+        # the primal computation keeps running instead of being staged.
+        builder = self._trace.main.global_data
+        if builder.partial_eval:
+            known = builder.known_value(self)
+            if known is not _UNKNOWN:
+                return known
+        return self
+
     def _concretization_error(self, what, cls=None):
         err = super()._concretization_error(what, *(() if cls is None else (cls,)))
         builder = self._trace.main.global_data
@@ -38,16 +48,24 @@ class StagingTracer(trace_mod.Tracer):
         return err
 
 
-class ProgramBuilder:
-    """Collects equations; maps tracers to variables and constants to constvars."""
+_UNKNOWN = object()
 
-    def __init__(self, input_labels: Sequence[str] | None = None):
+
+class ProgramBuilder:
+    """Collects equations; maps tracers to variables and constants to constvars.
+
+    With ``partial_eval=True`` (linearize) the builder is not the dynamic trace: only
+    operations touching its unknown inputs are staged, and constants are *known* values."""
+
+    def __init__(self, input_labels: Sequence[str] | None = None, partial_eval: bool = False):
+        self.partial_eval = partial_eval
         self.input_labels = list(input_labels or [])
         self.input_vars: list[Var] = []
         self.eqns: list[Eqn] = []
         self.tracer_vars: dict[int, Var] = {}
         self.tracers: list[StagingTracer] = []  # keeps ids stable while building
         self.const_vars: dict[int, tuple[Var, Any, StagingTracer]] = {}
+        self.const_by_var: dict[Var, Any] = {}
 
     def new_tracer(self, trace, aval: ShapedArray) -> tuple[StagingTracer, Var]:
         t = StagingTracer(trace, aval)
@@ -65,7 +83,16 @@ class ProgramBuilder:
             t, v = self.new_tracer(trace, get_aval(val))
             entry = (v, val, t)
             self.const_vars[id(val)] = entry
+            self.const_by_var[v] = val
         return entry[2]
+
+    def known_value(self, tracer: StagingTracer) -> Any:
+        """The value of a constant/literal tracer, or ``_UNKNOWN``."""
+        var = self.tracer_vars.get(id(tracer))
+        if isinstance(var, Literal):
+            return var.val
+        entry = self.const_by_var.get(var)
+        return _UNKNOWN if entry is None else entry
 
     def depends_on(self, tracer: StagingTracer) -> list[str]:
         """Labels of the inputs ``tracer``'s value is computed from (for error messages)."""
@@ -112,6 +139,17 @@ class StagingTrace(trace_mod.Trace):
         return self.builder.add_const(self, tracer)
 
     def process_primitive(self, primitive, tracers, params):
+        builder = self.builder
+        if builder.partial_eval and primitive.partial_eval_rule is not None:
+            knowns = [builder.known_value(t) for t in tracers]
+            if any(k is not _UNKNOWN for k in knowns):
+                return primitive.partial_eval_rule(
+                    self, tracers, [None if k is _UNKNOWN else k for k in knowns],
+                    [k is _UNKNOWN for k in knowns], **params)
+        return self.stage(primitive, tracers, params)
+
+    def stage(self, primitive, tracers, params):
+        """Record ``primitive`` applied to ``tracers`` as an equation."""
         builder = self.builder
         in_atoms = [builder.tracer_vars[id(t)] for t in tracers]
         out_avals = primitive.abstract_eval(*[t.aval for t in tracers], **params)

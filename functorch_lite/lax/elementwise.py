@@ -311,6 +311,8 @@ def _select_n_shape(which, *cases):
 
 def select_n(which: Any, *cases: Any):
     """``cases[which]`` elementwise: ``which`` is bool (2 cases) or int32 (any number)."""
+    if not cases:
+        raise TypeError("select_n needs at least one case")
     cases = match_scalars("select_n", cases)
     return select_n_p.bind(as_operand(which), *cases)
 
@@ -333,7 +335,7 @@ def _clamp_shape(lo, x, hi):
             raise TypeError(f"clamp: {name} shape {a.shape} must be () or the operand's "
                             f"{x.shape}")
     check_dtype("clamp", x, "iuf")
-    return x
+    return x.update(weak_type=lo.weak_type and x.weak_type and hi.weak_type)
 
 
 def clamp(min: Any, x: Any, max: Any):
@@ -361,3 +363,280 @@ def convert_element_type(x: Any, new_dtype: Any, weak_type: bool = False):
     if aval.dtype == new_dtype and aval.weak_type == weak_type and not is_python_scalar(x):
         return x
     return convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=bool(weak_type))
+
+
+# ---------------------------------------------------------------------------------------
+# Derivative rules (jvp, and transpose for the linear primitives)
+
+from functorch_lite.interpreters import ad  # noqa: E402
+from functorch_lite.interpreters.transpose import is_undefined  # noqa: E402
+
+
+def _aval(x):
+    return x.aval if is_undefined(x) else get_aval(x)
+
+
+def _unbroadcast(aval: ShapedArray, ct):
+    """Sum a cotangent down to a rank-0 operand's shape (lax broadcasts rank-0 operands)."""
+    if ct is None or type(ct) is ad.Zero:
+        return ct
+    ct_shape = get_aval(ct).shape
+    if aval.shape == ct_shape:
+        return ct
+    from functorch_lite.lax.reductions import reduce_sum
+    return reduce_sum(ct, tuple(range(len(ct_shape))))
+
+
+def _c(value, like):
+    """A scalar constant with ``like``'s dtype (weak, so it never promotes)."""
+    from functorch_lite.lax._common import scalar_like
+    return scalar_like(value, get_aval(like).dtype)
+
+
+for _p in (sign_p, floor_p, ceil_p, round_p, is_finite_p, not_p, population_count_p,
+           nextafter_p, and_p, or_p, xor_p, shift_left_p, shift_right_arithmetic_p,
+           shift_right_logical_p):
+    ad.zero_jvp(_p)
+
+
+def _abs_jvp(g, x):
+    if dtypes.is_complex(get_aval(x).dtype):
+        # d|x| = Re(conj(x) g) / |x|
+        return div(real(mul(conj(x), g)), abs(x))
+    return mul(g, sign(x))
+
+
+ad.defjvp(abs_p, _abs_jvp)
+ad.defjvp_with_output(exp_p, lambda g, out, x: mul(g, out))
+ad.defjvp_with_output(exp2_p, lambda g, out, x: mul(g, mul(out, _c(np.log(2.0), out))))
+ad.defjvp(log_p, lambda g, x: div(g, x))
+ad.defjvp(log1p_p, lambda g, x: div(g, add(x, _c(1, x))))
+ad.defjvp_with_output(expm1_p, lambda g, out, x: mul(g, add(out, _c(1, out))))
+ad.defjvp_with_output(sqrt_p, lambda g, out, x: div(mul(g, _c(0.5, out)), out))
+ad.defjvp_with_output(rsqrt_p, lambda g, out, x: mul(g, mul(_c(-0.5, out), div(out, x))))
+ad.defjvp_with_output(cbrt_p, lambda g, out, x: mul(g, mul(_c(1 / 3, out),
+                                                            integer_pow(out, -2))))
+ad.defjvp(sin_p, lambda g, x: mul(g, cos(x)))
+ad.defjvp(cos_p, lambda g, x: neg(mul(g, sin(x))))
+ad.defjvp_with_output(tan_p, lambda g, out, x: mul(g, add(_c(1, out), mul(out, out))))
+ad.defjvp(asin_p, lambda g, x: mul(g, rsqrt(sub(_c(1, x), mul(x, x)))))
+ad.defjvp(acos_p, lambda g, x: neg(mul(g, rsqrt(sub(_c(1, x), mul(x, x))))))
+ad.defjvp(atan_p, lambda g, x: div(g, add(_c(1, x), mul(x, x))))
+ad.defjvp(sinh_p, lambda g, x: mul(g, cosh(x)))
+ad.defjvp(cosh_p, lambda g, x: mul(g, sinh(x)))
+ad.defjvp_with_output(tanh_p, lambda g, out, x: mul(g, sub(_c(1, out), mul(out, out))))
+ad.defjvp(asinh_p, lambda g, x: mul(g, rsqrt(add(mul(x, x), _c(1, x)))))
+ad.defjvp(acosh_p, lambda g, x: mul(g, rsqrt(mul(sub(x, _c(1, x)), add(x, _c(1, x))))))
+ad.defjvp(atanh_p, lambda g, x: div(g, sub(_c(1, x), mul(x, x))))
+ad.defjvp_with_output(logistic_p, lambda g, out, x: mul(g, mul(out, sub(_c(1, out), out))))
+ad.defjvp(erf_p, lambda g, x: mul(g, mul(_c(2 / np.sqrt(np.pi), x), exp(neg(mul(x, x))))))
+ad.defjvp(erfc_p, lambda g, x: mul(g, mul(_c(-2 / np.sqrt(np.pi), x), exp(neg(mul(x, x))))))
+ad.defjvp_with_output(erf_inv_p, lambda g, out, x: mul(g, mul(_c(np.sqrt(np.pi) / 2, out),
+                                                                exp(mul(out, out)))))
+ad.defjvp(lgamma_p, lambda g, x: mul(g, digamma(x)))
+
+
+def _trigamma(x):
+    """psi'(x) for x > 0: shift by 6 with the recurrence, then the asymptotic series."""
+    acc = None
+    for k in range(6):
+        xk = add(x, _c(float(k), x))
+        term = integer_pow(xk, -2)
+        acc = term if acc is None else add(acc, term)
+    z = add(x, _c(6.0, x))
+    iz = integer_pow(z, -1)
+    iz2 = mul(iz, iz)
+    # 1/z + 1/(2z^2) + 1/(6z^3) - 1/(30z^5) + 1/(42z^7) - 1/(30z^9)
+    series = mul(iz2, add(_c(1 / 6, z), mul(iz2, add(_c(-1 / 30, z), mul(
+        iz2, add(_c(1 / 42, z), mul(iz2, _c(-1 / 30, z))))))))
+    tail = add(iz, add(mul(_c(0.5, z), iz2), mul(iz, series)))
+    return add(acc, tail)
+
+
+ad.defjvp(digamma_p, lambda g, x: mul(g, _trigamma(x)))
+
+
+def _neg_transpose(ct, x):
+    return [neg(ct)]
+
+
+ad.deflinear(neg_p, _neg_transpose)
+ad.deflinear(real_p, lambda ct, x: [complex(ct, full_zero(ct))])
+ad.deflinear(imag_p, lambda ct, x: [complex(full_zero(ct), neg(ct))])
+ad.deflinear(conj_p, lambda ct, x: [conj(ct)])
+ad.deflinear(complex_p, lambda ct, x, y: [_unbroadcast(_aval(x), real(ct)),
+                                          _unbroadcast(_aval(y), neg(imag(ct)))])
+
+
+def full_zero(like):
+    from functorch_lite.lax.shapes import full_like
+    return full_like(like, 0)
+
+
+def _add_transpose(ct, x, y):
+    return [_unbroadcast(_aval(x), ct), _unbroadcast(_aval(y), ct)]
+
+
+def _sub_transpose(ct, x, y):
+    return [_unbroadcast(_aval(x), ct),
+            None if type(ct) is ad.Zero else _unbroadcast(_aval(y), neg(ct))]
+
+
+ad.deflinear(add_p, _add_transpose)
+ad.deflinear(sub_p, _sub_transpose)
+
+
+def _mul_transpose(ct, x, y):
+    if is_undefined(x) and is_undefined(y):
+        raise ValueError("mul is linear in one operand at a time; both were undefined")
+    if is_undefined(x):
+        return [_unbroadcast(x.aval, mul(ct, y)), None]
+    return [None, _unbroadcast(y.aval, mul(x, ct))]
+
+
+ad.defjvp(mul_p, lambda g, x, y: mul(g, y), lambda g, x, y: mul(x, g))
+mul_p.def_transpose(_mul_transpose)
+
+
+def _div_transpose(ct, x, y):
+    if is_undefined(y):
+        raise ValueError("div is linear only in its numerator")
+    return [_unbroadcast(x.aval, div(ct, y)), None]
+
+
+ad.defjvp_with_output(div_p, lambda g, out, x, y: div(g, y),
+                      lambda g, out, x, y: neg(mul(g, div(out, y))))
+div_p.def_transpose(_div_transpose)
+ad.defjvp(rem_p, lambda g, x, y: g,
+          lambda g, x, y: mul(neg(g), mul(sign(div(x, y)), floor(abs(div(x, y))))))
+
+
+def _pow_jvp_x(g, x, y):
+    # y * x^(y-1), with 0 where y == 0 (so 0^0 has derivative 0, as JAX)
+    jac = mul(y, pow(x, sub(y, _c(1, y))))
+    return mul(g, select(eq(y, _c(0, y)), full_zero(jac), jac))
+
+
+def _pow_jvp_y(g, out, x, y):
+    # log(x) * x^y, taken as 0 where x == 0 (log(1) = 0 there)
+    safe_x = select(eq(x, _c(0, x)), add(full_zero(x), _c(1, x)), x)
+    return mul(g, mul(log(safe_x), out))
+
+
+def _pow_jvp(primals, tangents):
+    x, y = primals
+    gx, gy = tangents
+    out = pow(x, y)
+    out_aval = get_aval(out)
+    acc = ad.Zero(ad.tangent_aval(out_aval))
+    if type(gx) is not ad.Zero:
+        acc = ad.add_tangents(acc, ad.match_shape(_pow_jvp_x(gx, x, y), out_aval))
+    if type(gy) is not ad.Zero:
+        acc = ad.add_tangents(acc, ad.match_shape(_pow_jvp_y(gy, out, x, y), out_aval))
+    return out, acc
+
+
+pow_p.def_jvp(_pow_jvp)
+
+
+def _minmax_jvp(pick):
+    # The gradient is split evenly between equal operands (as JAX does).
+    def contrib(g, x, y):
+        chosen = convert_element_type(pick(x, y), get_aval(x).dtype)
+        tie = convert_element_type(eq(x, y), get_aval(x).dtype)
+        return mul(g, add(chosen, mul(tie, _c(0.5, x))))
+    return contrib
+
+
+ad.defjvp(max_p, _minmax_jvp(gt), lambda g, x, y: _minmax_jvp(gt)(g, y, x))
+ad.defjvp(min_p, _minmax_jvp(lt), lambda g, x, y: _minmax_jvp(lt)(g, y, x))
+ad.defjvp(atan2_p, lambda g, x, y: mul(g, div(y, add(mul(x, x), mul(y, y)))),
+          lambda g, x, y: mul(g, div(neg(x), add(mul(x, x), mul(y, y)))))
+
+
+def _integer_pow_jvp(g, x, *, y):
+    if y == 0:
+        return full_zero(g)
+    if y == 1:
+        return g
+    return mul(g, mul(_c(y, x), x if y == 2 else integer_pow(x, y - 1)))
+
+
+ad.defjvp(integer_pow_p, _integer_pow_jvp)
+
+
+def _select_n_jvp(primals, tangents):
+    which, *cases = primals
+    out = select_n(which, *cases)
+    case_tangents = tangents[1:]
+    if all(type(t) is ad.Zero for t in case_tangents):
+        return out, ad.Zero(ad.tangent_aval(get_aval(out)))
+    return out, select_n(which, *[ad.instantiate(t) for t in case_tangents])
+
+
+def _select_n_transpose(ct, which, *cases):
+    if is_undefined(which):
+        raise ValueError("select_n is not linear in its predicate")
+    zeros = full_zero(ct) if type(ct) is not ad.Zero else None
+    out = [None]
+    for i, c in enumerate(cases):
+        if not is_undefined(c) or type(ct) is ad.Zero:
+            out.append(None)
+            continue
+        branches = [zeros] * len(cases)
+        branches[i] = ct
+        out.append(select_n(which, *branches))
+    return out
+
+
+select_n_p.def_jvp(_select_n_jvp)
+select_n_p.def_transpose(_select_n_transpose)
+
+
+def _clamp_jvp(primals, tangents):
+    lo, x, hi = primals
+    out = clamp(lo, x, hi)
+    out_aval = get_aval(out)
+    g_lo, g_x, g_hi = tangents
+    acc = ad.Zero(ad.tangent_aval(out_aval))
+    zero = full_zero(out)
+    if type(g_x) is not ad.Zero:
+        inside = bitwise_and(ge(x, lo), le(x, hi))
+        acc = ad.add_tangents(acc, select(inside, g_x, zero))
+    if type(g_lo) is not ad.Zero:
+        acc = ad.add_tangents(acc, select(gt(lo, x), ad.match_shape(g_lo, out_aval), zero))
+    if type(g_hi) is not ad.Zero:
+        acc = ad.add_tangents(acc, select(lt(hi, x), ad.match_shape(g_hi, out_aval), zero))
+    return out, acc
+
+
+clamp_p.def_jvp(_clamp_jvp)
+
+
+def _convert_jvp(primals, tangents, *, new_dtype, weak_type):
+    (x,), (g,) = primals, tangents
+    out = convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
+    out_aval = get_aval(out)
+    if type(g) is ad.Zero or not dtypes.is_inexact(new_dtype):
+        return out, ad.Zero(ad.tangent_aval(out_aval))
+    return out, convert_element_type_p.bind(g, new_dtype=new_dtype, weak_type=weak_type)
+
+
+def _convert_transpose(ct, x, *, new_dtype, weak_type):
+    aval = x.aval
+    if type(ct) is ad.Zero or not dtypes.is_inexact(aval.dtype):
+        return [None]
+    return [convert_element_type_p.bind(ct, new_dtype=aval.dtype, weak_type=aval.weak_type)]
+
+
+convert_element_type_p.def_jvp(_convert_jvp)
+convert_element_type_p.def_transpose(_convert_transpose)
+
+
+# ---------------------------------------------------------------------------------------
+# Batching rules: every elementwise primitive batches by aligning its operands.
+
+from functorch_lite.interpreters import batching  # noqa: E402
+
+batching.defbatch_elementwise(*[
+    p for p in list(globals().values()) if isinstance(p, Primitive)])

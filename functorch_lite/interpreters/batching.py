@@ -1,0 +1,156 @@
+"""Vectorization (vmap): run a function once on a batch of inputs.
+
+A ``BatchTracer`` holds a value with an extra *batch dimension* (or ``not_mapped`` when the
+value is the same for every batch member). Each primitive's ``batch_rule(axis, args, dims,
+**params) -> (out, out_dim)`` computes the batched result in one call, moving batch
+dimensions only when it must. ``axis`` carries the batch size and the axis name (for the
+collectives ``psum`` & co.).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from functorch_lite.core import trace as trace_mod
+from functorch_lite.core.avals import ShapedArray, get_aval
+from functorch_lite.core.primitive import Primitive, missing_rule
+
+not_mapped = None
+
+
+class AxisData:
+    __slots__ = ("size", "name")
+
+    def __init__(self, size: int, name: Any = None):
+        self.size = size
+        self.name = name
+
+
+class BatchTracer(trace_mod.Tracer):
+    __slots__ = ("val", "batch_dim")
+
+    def __init__(self, trace: "BatchTrace", val: Any, batch_dim: int | None):
+        self._trace = trace
+        self.val = val
+        self.batch_dim = batch_dim
+
+    @property
+    def aval(self) -> ShapedArray:
+        aval = get_aval(self.val)
+        if self.batch_dim is None:
+            return aval
+        shape = list(aval.shape)
+        del shape[self.batch_dim]
+        return aval.update(shape=tuple(shape))
+
+    def full_lower(self):
+        if self.batch_dim is None:
+            return trace_mod.full_lower(self.val)
+        return self
+
+
+class BatchTrace(trace_mod.Trace):
+    transformation_name = "vmap"
+
+    @property
+    def axis(self) -> AxisData:
+        return self.main.global_data
+
+    def pure(self, val: Any) -> BatchTracer:
+        return BatchTracer(self, val, not_mapped)
+
+    lift = pure
+
+    def process_primitive(self, primitive: Primitive, tracers: Sequence[BatchTracer], params):
+        vals = [t.val for t in tracers]
+        dims = [t.batch_dim for t in tracers]
+        axis_name = params.get("axis_name", None)
+        if all(d is None for d in dims) and not _names_axis(axis_name, self.axis.name):
+            return primitive.bind(*vals, **params)
+        rule = primitive.batch_rule
+        if rule is None:
+            raise missing_rule(primitive, "batching (vmap)")
+        out, out_dim = rule(self.axis, vals, dims, **params)
+        if primitive.multiple_results:
+            return [BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
+        return BatchTracer(self, out, out_dim)
+
+
+def _names_axis(axis_name: Any, name: Any) -> bool:
+    if axis_name is None or name is None:
+        return False
+    names = axis_name if isinstance(axis_name, tuple) else (axis_name,)
+    return name in names
+
+
+def batch_flat(fun: Callable, axis: AxisData, args: Sequence[Any],
+               dims: Sequence[int | None]) -> tuple[list, list]:
+    """Run flat ``fun`` with ``args`` batched along ``dims``; returns (outs, out_dims)."""
+    with trace_mod.new_main(BatchTrace, axis, description="vmap") as main:
+        trace = main.with_trace()
+        in_tracers = [BatchTracer(trace, a, d) if d is not None else a
+                      for a, d in zip(args, dims)]
+        outs = fun(*in_tracers)
+        vals, out_dims = [], []
+        for o in outs:
+            o = trace.full_raise(o)
+            vals.append(o.val)
+            out_dims.append(o.batch_dim)
+    return vals, out_dims
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers for batching rules
+
+def move_dim(x: Any, src: int | None, dst: int, size: int):
+    """Put ``x``'s batch dimension at ``dst``, broadcasting an unbatched ``x``."""
+    from functorch_lite import lax
+    aval = get_aval(x)
+    if src is None:
+        shape = list(aval.shape)
+        shape.insert(dst, size)
+        dims = tuple(i if i < dst else i + 1 for i in range(aval.ndim))
+        return lax.broadcast_in_dim(x, tuple(shape), dims)
+    if src == dst:
+        return x
+    perm = [i for i in range(aval.ndim) if i != src]
+    perm.insert(dst, src)
+    return lax.transpose(x, tuple(perm))
+
+
+def bdim_at_front(x: Any, bdim: int | None, size: int):
+    return move_dim(x, bdim, 0, size)
+
+
+def elementwise_batch_rule(primitive: Primitive) -> Callable:
+    """Batching for elementwise primitives whose operands share one shape, except rank-0
+    operands, which broadcast."""
+    def rule(axis, args, dims, **params):
+        from functorch_lite import lax
+        example_shape = ()
+        for a, d in zip(args, dims):
+            s = list(get_aval(a).shape)
+            if d is not None:
+                del s[d]
+            if s:
+                example_shape = tuple(s)
+        out_args = []
+        for a, d in zip(args, dims):
+            aval = get_aval(a)
+            if d is None:
+                if aval.ndim == 0:
+                    out_args.append(a)  # rank-0 operands broadcast inside the primitive
+                else:
+                    out_args.append(move_dim(a, None, 0, axis.size))
+                continue
+            a = move_dim(a, d, 0, axis.size)
+            if aval.ndim == 1 and example_shape:  # a batched scalar meets arrays
+                a = lax.broadcast_in_dim(a, (axis.size, *example_shape), (0,))
+            out_args.append(a)
+        out = primitive.bind(*out_args, **params)
+        return (out, [0] * len(out)) if primitive.multiple_results else (out, 0)
+    return rule
+
+
+def defbatch_elementwise(*primitives: Primitive) -> None:
+    for p in primitives:
+        p.def_batch(elementwise_batch_rule(p))
