@@ -7,16 +7,19 @@ compiled and run by XLA.
 """
 from __future__ import annotations
 
-import xla_bridge as _xla_bridge  # registers the XLA backend; attaches Array methods
+from xla_bridge.backend import install as _install_backend
 from functorch_lite import lax, numpy, tree, tree_util  # noqa: F401
-from functorch_lite.api import block_until_ready, jit, make_ir  # noqa: F401
+from functorch_lite.api import (block_until_ready, grad, jit, jvp, linearize,  # noqa: F401
+                                make_ir, value_and_grad, vjp, vmap)
 from functorch_lite.core.config import config  # noqa: F401
 from functorch_lite.core.errors import (ConcretizationTypeError,  # noqa: F401
                                         TracerBoolConversionError,
                                         TracerIntegerConversionError, UnexpectedTracerError)
 from functorch_lite.lax import stop_gradient  # noqa: F401
-from xla_bridge import Array, default_backend, devices, local_devices  # noqa: F401
-from xla_bridge.runtime import device_count  # noqa: F401
+from xla_bridge.array import Array  # noqa: F401
+from xla_bridge.runtime import default_backend, device_count, devices, local_devices  # noqa
+
+_install_backend()
 
 numpy.ndarray = Array
 

@@ -50,7 +50,8 @@ def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int],
 
     ``'VALID'``: no padding. ``'SAME'``: enough padding that the output has
     ``ceil(in / stride)`` elements, split evenly with the odd element at the end;
-    ``'SAME_LOWER'``: the same with the odd element at the start."""
+    ``'SAME_LOWER'``: the same with the odd element at the start.
+    Example: ``padtype_to_pads((5, 6), (3, 2), (1, 2), 'SAME')`` is ``[(1, 1), (0, 0)]``."""
     kind = padding.upper() if isinstance(padding, str) else None
     if kind not in ("VALID", "SAME", "SAME_LOWER"):
         raise ValueError(f"unknown padding {padding!r}: expected 'VALID', 'SAME', "

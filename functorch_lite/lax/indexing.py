@@ -42,7 +42,7 @@ from functorch_lite.lax import elementwise as ew
 from functorch_lite.lax import shapes
 from functorch_lite.lax._common import (as_operand, canonical_shape, check_dtype,
                                         is_python_scalar, match_scalars, normalize_axis,
-                                        shape_str)
+                                        scalar_like, shape_str)
 
 __all__ = [
     "GatherDimensionNumbers", "ScatterDimensionNumbers", "GatherScatterMode",
@@ -263,8 +263,8 @@ def _start_indices(name: str, operand_shape: Sequence[int], start_indices: Any,
     int_dtype = array_dtypes[0] if array_dtypes else dtypes.default_int_dtype()
     out = []
     for i, dim, neg_ok in zip(indices, operand_shape, allow):
-        if is_python_scalar(i) or isinstance(i, (np.ndarray, np.generic)):
-            value = int(i)
+        if is_python_scalar(i) or (isinstance(i, (np.ndarray, np.generic)) and np.ndim(i) == 0):
+            value = int(i)  # a concrete index: wrap it here rather than in the program
             if value < 0 and neg_ok:
                 value += dim
             elif value < 0 and not neg_ok:
@@ -274,11 +274,11 @@ def _start_indices(name: str, operand_shape: Sequence[int], start_indices: Any,
             info = dtypes.iinfo(dt)
             if not info.min <= value <= info.max:
                 value = info.max if value > info.max else info.min  # clamped by XLA anyway
-            out.append(TypedScalar(value, dt, weak_type=False))
+            out.append(scalar_like(value, dt, weak_type=False))
         elif neg_ok and not dtypes.is_unsigned(get_aval(i).dtype):
             dt = get_aval(i).dtype
-            wrapped = ew.add(i, TypedScalar(min(dim, dtypes.iinfo(dt).max), dt, False))
-            out.append(ew.select(ew.lt(i, TypedScalar(0, dt, False)), wrapped, i))
+            wrapped = ew.add(i, scalar_like(min(dim, dtypes.iinfo(dt).max), dt, weak_type=False))
+            out.append(ew.select(ew.lt(i, scalar_like(0, dt, weak_type=False)), wrapped, i))
         else:
             out.append(i)
     return out

@@ -26,7 +26,7 @@ from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.primitive import Primitive
 from functorch_lite.lax._common import match_scalars
 
-__all__ = ["Precision", "dot_general", "dot", "dot_general_p", "canonicalize_precision"]
+__all__ = ["Precision", "dot_general", "dot", "dot_general_p"]
 
 
 # ---------------------------------------------------------------------------------------

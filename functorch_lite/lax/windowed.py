@@ -28,8 +28,7 @@ from functorch_lite.lax.convolution import (dilate_dim, int_tuple, pad_pairs, pa
                                             strided_count)
 
 __all__ = ["reduce_window", "reduce_window_sum", "reduce_window_max", "reduce_window_min",
-           "reduce_window_sum_p", "reduce_window_max_p", "reduce_window_min_p",
-           "reduce_window_identity"]
+           "reduce_window_sum_p", "reduce_window_max_p", "reduce_window_min_p"]
 
 
 def reduce_window_identity(kind: str, dtype) -> Any:

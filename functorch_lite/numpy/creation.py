@@ -59,7 +59,8 @@ def array(object: Any, dtype: Any = None, copy: bool = True, ndmin: int = 0):
         except Exception as e:
             raise TypeError(f"array: cannot convert {type(object).__name__} to an array: "
                             f"{e}") from None
-        if host.dtype == object_dtype or host.dtype.kind in "USVMmO":
+        if host.dtype == object_dtype or host.dtype.kind in "USMmO" or (
+                host.dtype.kind == "V" and host.dtype not in dtypes.SUPPORTED_DTYPES):
             raise TypeError(f"array: unsupported input of dtype {host.dtype} (strings, "
                             "objects and dates are not array data)")
         target = dtype or dtypes.canonicalize_dtype(host.dtype)

@@ -16,6 +16,7 @@ inputs.
 """
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Callable, NamedTuple
 
@@ -53,7 +54,7 @@ CONVERT_DTYPES = (BOOL, I8, U8, I32, U32, F16, BF16, F32, C64)
 
 # Shapes are drawn from a small pool: rank 0..3, with size-0 dimensions.
 SHAPES = [(), (0,), (4,), (2, 3), (3, 0), (2, 1, 3)]
-EXAMPLES = 6
+EXAMPLES = 3  # per-row hypothesis examples, beyond the every-dtype sweep
 
 
 def dtype_id(dt) -> str:
@@ -93,9 +94,10 @@ def _real_values(rng, domain: str, shape) -> np.ndarray:
         v = rng.choice([-1.0, 1.0], size=shape) * u(0.5, 5)
     elif domain == "ties":  # few distinct values (ties in comparisons), some NaN
         v = rng.integers(-2, 3, shape).astype(np.float64)
-        v = np.where(rng.random(shape) < 0.1, np.nan, v)
     elif domain == "exponent":
         v = u(-2, 2)
+    elif domain == "cast":  # non-negative, exactly representable in bf16 and every int type
+        v = rng.integers(0, 128, shape) / 4
     else:
         raise ValueError(domain)
     return np.asarray(v, np.float64).reshape(shape)
@@ -122,6 +124,8 @@ def gen(rng, domain: str, dtype, shape) -> np.ndarray:
             v = rng.integers(info.min, info.max, size=shape, dtype=dt, endpoint=True)
         return np.asarray(v).astype(dt).reshape(shape)
     re = _real_values(rng, domain, shape)
+    if domain == "ties" and dt.kind == "f":  # NaN compares unordered (complex NaN: no order)
+        re = np.where(rng.random(shape) < 0.1, np.nan, re)
     if dt.kind == "c":
         if domain == "ties":
             im = rng.integers(-1, 2, shape).astype(np.float64)
@@ -317,6 +321,9 @@ BINARY = [
 # Where our dtype acceptance deliberately differs from jax.lax: (function, dtype) pairs that
 # functorch_lite accepts and jax.lax rejects.
 ACCEPTED_BEYOND_JAX = {("abs", U8), ("abs", U32)}
+# ... and the pairs jax.lax accepts that functorch_lite rejects (conj of a real array makes
+# it complex in jax; atan2 of complex numbers).
+REJECTED_BEYOND_JAX = {("conj", d) for d in FLOATS} | {("atan2", C64)}
 
 
 def _lax_fn(row: Op):
@@ -350,14 +357,13 @@ def _jax_aval(fn, *avals: ShapedArray):
 # ---------------------------------------------------------------------------------------
 # unary primitives
 
-@pytest.mark.parametrize("row", UNARY, ids=lambda r: r.id)
-@settings(max_examples=EXAMPLES)
-@given(data=st.data())
-def test_unary_matches_reference(row, data):
-    shape = data.draw(st.sampled_from(SHAPES), label="shape")
-    dt = data.draw(st.sampled_from(row.dtypes), label="dtype")
-    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
-    on_device = data.draw(st.booleans(), label="on_device")
+def _rotated_shapes(i):
+    """The pool starting where the every-dtype sweep starts for row ``i``, so hypothesis's
+    first (simplest) example reuses the sweep's executable instead of compiling another."""
+    return SHAPES[i % len(SHAPES):] + SHAPES[:i % len(SHAPES)]
+
+
+def _check_unary(row, dt, shape, seed, on_device):
     x = gen(np.random.default_rng(seed), row.domain, dt, shape)
     out = _lax_fn(row)(maybe_device(x, on_device))
     assert isinstance(out, xla_bridge.Array)
@@ -365,19 +371,36 @@ def test_unary_matches_reference(row, data):
     check_values(out, _ref(row, x), row.out_dtype(dt), row.tol)
 
 
+@pytest.mark.parametrize("i", range(len(UNARY)), ids=[r.id for r in UNARY])
+def test_unary_every_dtype(i):
+    """Each accepted dtype once (a new executable each), the shapes cycling over the pool."""
+    row = UNARY[i]
+    for j, dt in enumerate(row.dtypes):
+        _check_unary(row, dt, SHAPES[(i + j) % len(SHAPES)], seed=i, on_device=j % 2 == 0)
+
+
+@pytest.mark.parametrize("row", UNARY, ids=lambda r: r.id)
+@settings(max_examples=EXAMPLES)
+@given(data=st.data())
+def test_unary_matches_reference(row, data):
+    _check_unary(row, data.draw(st.sampled_from(row.dtypes), label="dtype"),
+                 data.draw(st.sampled_from(_rotated_shapes(UNARY.index(row))), label="shape"),
+                 data.draw(st.integers(0, 2**32 - 1), label="seed"),
+                 data.draw(st.booleans(), label="on_device"))
+
+
 @pytest.mark.parametrize("row", UNARY, ids=lambda r: r.id)
 def test_unary_types_match_jax(row):
     """Shape, dtype and weak_type of every accepted dtype, strong and weak, as jax.lax."""
     f = _lax_fn(row)
     for dt in row.dtypes:
-        for shape in [(), (2, 0, 3)]:
-            for weak in (False, True):
-                aval = ShapedArray(shape, dt, weak)
-                ours = trace_to_program(lambda x: [f(x)], [aval]).program.outvars[0].aval
-                if (row.fn, dt) in ACCEPTED_BEYOND_JAX:
-                    assert ours == ShapedArray(shape, row.out_dtype(dt), weak)
-                    continue
-                assert ours == _jax_aval(_jax_fn(row), aval), (dt, shape, weak)
+        for shape, weak in [((), False), ((), True), ((2, 0, 3), False)]:
+            aval = ShapedArray(shape, dt, weak)
+            ours = trace_to_program(lambda x: [f(x)], [aval]).program.outvars[0].aval
+            if (row.fn, dt) in ACCEPTED_BEYOND_JAX:
+                assert ours == ShapedArray(shape, row.out_dtype(dt), weak)
+                continue
+            assert ours == _jax_aval(_jax_fn(row), aval), (dt, shape, weak)
 
 
 def _rejected(dts):
@@ -394,15 +417,18 @@ def test_rejected_dtypes(row):
         name = "complex requires" if row.fn == "complex" else f"{row.prim} does not accept"
         with pytest.raises(TypeError, match=name):
             f(*[x] * nargs)
-        with pytest.raises(TypeError):
-            jax.eval_shape(_jax_fn(row), *[_sds((2,), dt)] * nargs)
+        if (row.fn, dt) not in REJECTED_BEYOND_JAX:
+            with pytest.raises(TypeError):
+                jax.eval_shape(_jax_fn(row), *[_sds((2,), dt)] * nargs)
 
 
 _SCALAR_FOR_DOMAIN = {"any": -1.5, "small": 0.75, "pos": 2.5, "unit": 0.5, "ge1": 1.5,
                       "gtm1": 0.5, "tan": 0.5, "halves": 2.5, "special": 3.25}
 
 
-@pytest.mark.parametrize("row", UNARY, ids=lambda r: r.id)
+@pytest.mark.parametrize("row", [r for r in UNARY if r.fn in {
+    "neg", "abs", "round", "is_finite", "exp", "log", "acosh", "erf_inv", "bitwise_not",
+    "population_count", "real", "conj"}], ids=lambda r: r.id)
 def test_unary_python_scalar_is_weak(row):
     """A Python scalar operand is a weak 32-bit value, and so is the result."""
     if F32 in row.dtypes:
@@ -414,7 +440,7 @@ def test_unary_python_scalar_is_weak(row):
     out = _lax_fn(row)(v)
     out_dt = row.out_dtype(dt)
     assert out.shape == () and out.dtype == out_dt and out.weak_type == (out_dt != BOOL)
-    jax_out = _jax_fn(row)(v)
+    jax_out = jax.eval_shape(_jax_fn(row), v)
     assert jax_out.dtype == out_dt
     assert jax_out.weak_type == out.weak_type or out_dt == BOOL  # jax has weak bools
     check_values(out, _ref(row, np.asarray(v, dt)), out_dt, row.tol)
@@ -449,18 +475,11 @@ def test_unary_special_values():
 # ---------------------------------------------------------------------------------------
 # binary primitives
 
-@pytest.mark.parametrize("row", BINARY, ids=lambda r: r.id)
-@settings(max_examples=EXAMPLES)
-@given(data=st.data())
-def test_binary_matches_reference(row, data):
-    shape = data.draw(st.sampled_from(SHAPES), label="shape")
-    dt = data.draw(st.sampled_from(row.dtypes), label="dtype")
-    # one operand may be rank 0 and broadcast against the other (lax.add(x, scalar_array))
-    scalar_side = data.draw(st.sampled_from([None, 0, 1]), label="rank0_operand")
-    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
-    on_device = data.draw(st.booleans(), label="on_device")
+def _check_binary(row, dt, shape, scalar_side, seed, on_device):
+    """``scalar_side`` (0, 1 or None) names the operand made rank 0, which broadcasts
+    against the other (lax.add(x, scalar_array))."""
     rng = np.random.default_rng(seed)
-    shapes = [() if scalar_side == i else shape for i in range(2)]
+    shapes = [() if scalar_side == k else shape for k in range(2)]
     x, y = (gen(rng, d, dt, s) for d, s in zip(row.domain, shapes))
     out = _lax_fn(row)(maybe_device(x, on_device), maybe_device(y, not on_device))
     out_dt = C64 if row.fn == "complex" else row.out_dtype(dt)
@@ -468,19 +487,39 @@ def test_binary_matches_reference(row, data):
     check_values(out, _ref(row, x, y), out_dt, row.tol)
 
 
+@pytest.mark.parametrize("i", range(len(BINARY)), ids=[r.id for r in BINARY])
+def test_binary_every_dtype(i):
+    """Each accepted dtype once, the shapes and the rank-0 operand cycling."""
+    row = BINARY[i]
+    for j, dt in enumerate(row.dtypes):
+        _check_binary(row, dt, SHAPES[(i + j) % len(SHAPES)], [None, 0, 1][j % 3], seed=i,
+                      on_device=j % 2 == 0)
+
+
+@pytest.mark.parametrize("row", BINARY, ids=lambda r: r.id)
+@settings(max_examples=EXAMPLES)
+@given(data=st.data())
+def test_binary_matches_reference(row, data):
+    _check_binary(row, data.draw(st.sampled_from(row.dtypes), label="dtype"),
+                  data.draw(st.sampled_from(_rotated_shapes(BINARY.index(row))), label="shape"),
+                  data.draw(st.sampled_from([None, 0, 1]), label="rank0_operand"),
+                  data.draw(st.integers(0, 2**32 - 1), label="seed"),
+                  data.draw(st.booleans(), label="on_device"))
+
+
 @pytest.mark.parametrize("row", BINARY, ids=lambda r: r.id)
 def test_binary_types_match_jax(row):
     """Shape, dtype and weak_type for each dtype, weak/strong combination and rank-0
     operand placement, as jax.eval_shape of jax.lax gives them."""
     f = _lax_fn(row)
+    combos = [((), (), wx, wy) for wx in (False, True) for wy in (False, True)]
+    combos += [((2, 3), (), False, True), ((), (2, 0), True, False), ((3,), (3,), True, True)]
     for dt in row.dtypes:
-        for sx, sy in [((), ()), ((2, 3), ()), ((), (2, 0)), ((3,), (3,))]:
-            for wx in (False, True):
-                for wy in (False, True):
-                    avals = [ShapedArray(sx, dt, wx), ShapedArray(sy, dt, wy)]
-                    prog = trace_to_program(lambda x, y: [f(x, y)], avals)
-                    ours = prog.program.outvars[0].aval
-                    assert ours == _jax_aval(_jax_fn(row), *avals), (dt, sx, sy, wx, wy)
+        for sx, sy, wx, wy in combos:
+            avals = [ShapedArray(sx, dt, wx), ShapedArray(sy, dt, wy)]
+            prog = trace_to_program(lambda x, y: [f(x, y)], avals)
+            ours = prog.program.outvars[0].aval
+            assert ours == _jax_aval(_jax_fn(row), *avals), (dt, sx, sy, wx, wy)
 
 
 def test_python_scalar_operands_weak_types():
@@ -515,11 +554,11 @@ def test_python_scalar_operands_weak_types():
 def test_rank0_operand_broadcasts():
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     s = np.array(2.0, np.float32)
-    for f, ref in [(lax.add, np.add), (lax.sub, np.subtract), (lax.div, np.divide),
-                   (lax.lt, np.less), (lax.pow, np.power)]:
-        np.testing.assert_allclose(np.asarray(f(x, s)), ref(x, s), rtol=1e-6)
-        np.testing.assert_allclose(np.asarray(f(s, x)), ref(s, x), rtol=1e-6)
-        np.testing.assert_array_equal(np.asarray(f(x, s)), np.asarray(getattr(jax.lax, f.__name__)(x, s)))
+    for f, ref in [(lax.sub, np.subtract), (lax.lt, np.less)]:
+        np.testing.assert_array_equal(np.asarray(f(x, s)), ref(x, s))
+        np.testing.assert_array_equal(np.asarray(f(s, x)), ref(s, x))
+        np.testing.assert_array_equal(np.asarray(f(x, s)),
+                                      np.asarray(getattr(jax.lax, f.__name__)(x, s)))
     e = np.zeros((0, 3), np.int32)
     assert lax.add(e, np.int32(4)).shape == (0, 3)
     assert lax.add(np.float32(1), np.float32(2)).shape == ()
@@ -592,7 +631,7 @@ def test_min_max_nan_and_complex():
 # ---------------------------------------------------------------------------------------
 # integer_pow, select_n, clamp
 
-@settings(max_examples=3 * EXAMPLES)
+@settings(max_examples=8)
 @given(shape=st.sampled_from(SHAPES), dt=st.sampled_from(NUM),
        y=st.integers(-4, 6), seed=st.integers(0, 2**32 - 1))
 def test_integer_pow(shape, dt, y, seed):
@@ -627,14 +666,14 @@ def test_integer_pow_special_exponents_and_weak_type():
     assert out.weak_type and out.dtype == F32 and float(np.asarray(out)) == 8.0
 
 
-@settings(max_examples=3 * EXAMPLES)
+@settings(max_examples=8)
 @given(shape=st.sampled_from(SHAPES), dt=st.sampled_from(ALL), n=st.integers(1, 4),
        which_kind=st.sampled_from(["bool", "int32"]), scalar_which=st.booleans(),
        seed=st.integers(0, 2**32 - 1))
 def test_select_n(shape, dt, n, which_kind, scalar_which, seed):
     rng = np.random.default_rng(seed)
     if which_kind == "bool":
-        n = min(n, 2)
+        n = 2
     wshape = () if scalar_which else shape
     which = (rng.random(wshape) < 0.5) if which_kind == "bool" \
         else rng.integers(0, n, wshape).astype(np.int32)
@@ -645,15 +684,21 @@ def test_select_n(shape, dt, n, which_kind, scalar_which, seed):
     expected = np.choose(np.broadcast_to(which.astype(np.int64), shape), cases) \
         if shape else cases[int(which)]
     np.testing.assert_array_equal(np.asarray(out), expected)
-    np.testing.assert_array_equal(np.asarray(out), np.asarray(jax.lax.select_n(which, *cases)))
 
 
 def test_select_n_weak_types_and_select():
     f16 = np.array([1.0, 2.0], np.float16)
     pred = np.array([True, False])
-    out = lax.select_n(pred, f16, 7.0)  # a Python scalar case takes the array's dtype
-    assert out.dtype == F16 and not out.weak_type
-    np.testing.assert_array_equal(np.asarray(out), [7.0, 2.0])
+    out = lax.select_n(np.bool_(True), np.float16(1.0), 7.0)  # a Python scalar case takes
+    assert out.dtype == F16 and not out.weak_type            # the array's dtype
+    assert float(np.asarray(out)) == 7.0
+    x = np.array([1.0, 2.0, 3.0], np.float32)
+    np.testing.assert_array_equal(  # the jax.lax oracle, bool and int32 `which`
+        np.asarray(lax.select_n(np.array([0, 2, 1], np.int32), x, -x, 2 * x)),
+        np.asarray(jax.lax.select_n(np.array([0, 2, 1], np.int32), x, -x, 2 * x)))
+    np.testing.assert_array_equal(np.asarray(lax.select_n(np.array([True, False, True]), x, -x)),
+                                  np.asarray(jax.lax.select_n(np.array([True, False, True]),
+                                                              x, -x)))
     out = lax.select_n(True, 1.0, 2.0)
     assert out.dtype == F32 and out.weak_type and float(np.asarray(out)) == 2.0
     out = lax.select_n(np.int32(2), 1, 2, 3)
@@ -667,7 +712,7 @@ def test_select_n_weak_types_and_select():
     np.testing.assert_array_equal(np.asarray(one), f16)
 
 
-@settings(max_examples=2 * EXAMPLES)
+@settings(max_examples=6)
 @given(shape=st.sampled_from(SHAPES), dt=st.sampled_from(INTS + FLOATS),
        bounds=st.sampled_from(["scalar", "array", "mixed", "python"]),
        seed=st.integers(0, 2**32 - 1))
@@ -688,8 +733,6 @@ def test_clamp(shape, dt, bounds, seed):
     expected = np.minimum(np.maximum(upcast(x), np.asarray(lo, dt).astype(upcast(x).dtype)),
                           np.asarray(hi, dt).astype(upcast(x).dtype))
     check_values(out, expected, dt)
-    if not isinstance(lo, (int, float)):
-        np.testing.assert_array_equal(np.asarray(out), np.asarray(jax.lax.clamp(lo, x, hi)))
 
 
 def test_clamp_weak_types():
@@ -698,9 +741,13 @@ def test_clamp_weak_types():
         avals = [ShapedArray((), F32, wl), ShapedArray((3,), F32, wx), ShapedArray((), F32, wh)]
         ours = trace_to_program(lambda a, b, c: [lax.clamp(a, b, c)], avals)
         assert ours.program.outvars[0].aval == _jax_aval(jax.lax.clamp, *avals)
-    out = lax.clamp(0.0, np.array([-1.0, 0.5, 3.0], np.float16), 1.0)
+    x = np.array([-1.0, 0.5, 3.0], np.float16)
+    out = lax.clamp(0.0, x, 1.0)
     assert out.dtype == F16 and not out.weak_type
     np.testing.assert_array_equal(np.asarray(out), [0.0, 0.5, 1.0])
+    lo, hi = np.array([0.0, 1.0, -2.0], np.float16), np.float16(2.0)
+    np.testing.assert_array_equal(np.asarray(lax.clamp(lo, x, hi)),
+                                  np.asarray(jax.lax.clamp(lo, x, hi)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -725,22 +772,32 @@ def _convert_inputs(dt) -> np.ndarray:
         return vals.astype(dt)
 
 
+def _assert_same(got, expected, msg=""):
+    """Exact equality; NaNs (whatever their payload) count as equal."""
+    if dtypes.is_inexact(got.dtype):
+        wide = np.complex128 if got.dtype.kind == "c" else np.float64
+        got, expected = got.astype(wide), expected.astype(wide)
+    np.testing.assert_array_equal(got, expected, err_msg=msg)
+
+
 @pytest.mark.parametrize("src", CONVERT_DTYPES, ids=dtype_id)
 def test_convert_element_type_all_pairs_match_jax(src):
     x = _convert_inputs(src)
-    for dst in CONVERT_DTYPES:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # jax's ComplexWarning on complex -> real
+        # one jax executable per source dtype, converting to every destination
+        expected = jax.jit(lambda v: [jax.lax.convert_element_type(v, d)
+                                      for d in CONVERT_DTYPES])(x)
+    for dst, exp in zip(CONVERT_DTYPES, expected):
         out = lax.convert_element_type(xla_bridge.from_numpy(x), dst)
-        assert np.asarray(out).dtype == dst and out.shape == x.shape
-        assert not getattr(out, "weak_type", False)
         got = np.asarray(out)
+        assert got.dtype == dst and got.shape == x.shape
+        assert not getattr(out, "weak_type", False)
         if src == C64 and dst == BOOL:
             # x != 0, as NumPy casts; jax.lax instead drops the imaginary part first
             np.testing.assert_array_equal(got, x != 0)
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # jax's ComplexWarning on complex -> real
-            expected = np.asarray(jax.lax.convert_element_type(x, dst))
-        np.testing.assert_array_equal(got, expected, err_msg=f"{src} -> {dst}")
+        _assert_same(got, np.asarray(exp), f"{src} -> {dst}")
 
 
 def test_convert_element_type_semantics():
@@ -765,18 +822,19 @@ def test_convert_element_type_semantics():
     assert lax.convert_element_type(1, np.float64).dtype == F32  # canonicalized (x64 off)
 
 
-@settings(max_examples=3 * EXAMPLES)
+@settings(max_examples=8)
 @given(shape=st.sampled_from(SHAPES), src=st.sampled_from(CONVERT_DTYPES),
        dst=st.sampled_from(CONVERT_DTYPES), weak=st.booleans(), seed=st.integers(0, 2**32 - 1))
 def test_convert_element_type_shapes(shape, src, dst, weak, seed):
-    x = gen(np.random.default_rng(seed), "any", src, shape)
+    """Shapes, dtypes and weak types; values inside every destination's range, so NumPy's
+    astype is a valid reference (integers wrap, floats truncate toward zero)."""
+    x = gen(np.random.default_rng(seed), "small" if src.kind in "iub" else "cast", src, shape)
     out = lax.convert_element_type(xla_bridge.from_numpy(x), dst, weak_type=weak)
     assert out.shape == shape and out.dtype == dst and out.weak_type == (weak and dst != BOOL)
-    if not (src == C64 and dst == BOOL):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            expected = np.asarray(jax.lax.convert_element_type(x, dst))
-        np.testing.assert_array_equal(np.asarray(out), expected)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NumPy's ComplexWarning
+        expected = x.astype(dst)
+    _assert_same(np.asarray(out), expected)
 
 
 # ---------------------------------------------------------------------------------------
@@ -893,7 +951,7 @@ def test_every_primitive_stages_and_typechecks(case):
     typecheck(prog.program)
     eqns = prog.program.eqns
     assert [e.primitive.name for e in eqns] == [name]
-    assert f" {name} " in str(prog)
+    assert re.search(rf"= {name}[ \[]", str(prog)), str(prog)
     out = prog.program.outvars[0].aval
     assert out == eqns[0].primitive.abstract_eval(*[a.aval for a in eqns[0].inputs],
                                                   **eqns[0].params)[0]

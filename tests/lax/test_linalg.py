@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, strategies as st
 from jax import lax as jlax
 
-import xla_bridge  # noqa: F401  (registers the backend)
-from functorch_lite import lax
+from functorch_lite import lax  # importing functorch_lite registers the XLA backend
+import xla_bridge  # noqa: F401,I001
 from functorch_lite.core.avals import ShapedArray
 from functorch_lite.core.ir import typecheck
 from functorch_lite.interpreters.staging import trace_to_program

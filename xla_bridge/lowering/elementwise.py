@@ -55,7 +55,7 @@ _SIMPLE = {
     ew.imag_p: "stablehlo.imag",
     ew.add_p: "stablehlo.add", ew.sub_p: "stablehlo.subtract", ew.mul_p: "stablehlo.multiply",
     ew.div_p: "stablehlo.divide", ew.rem_p: "stablehlo.remainder", ew.pow_p: "stablehlo.power",
-    ew.max_p: "stablehlo.maximum", ew.min_p: "stablehlo.minimum", ew.atan2_p: "stablehlo.atan2",
+    ew.atan2_p: "stablehlo.atan2",
     ew.nextafter_p: "chlo.next_after", ew.and_p: "stablehlo.and", ew.or_p: "stablehlo.or",
     ew.xor_p: "stablehlo.xor", ew.shift_left_p: "stablehlo.shift_left",
     ew.shift_right_arithmetic_p: "stablehlo.shift_right_arithmetic",
@@ -131,6 +131,30 @@ def _compare_rule(direction):
 for _p, _d in ((ew.eq_p, "EQ"), (ew.ne_p, "NE"), (ew.lt_p, "LT"), (ew.le_p, "LE"),
                (ew.gt_p, "GT"), (ew.ge_p, "GE")):
     register(_p)(_compare_rule(_d))
+
+
+def _minmax_rule(op_name, direction):
+    def rule(ctx, avals_in, aval_out, x, y):
+        (x, y), avals = _operands(ctx, avals_in, aval_out.shape, (x, y))
+        if not dtypes.is_complex(aval_out.dtype):
+            return ctx.op(op_name, [x, y], avals, aval_out)
+        # XLA's maximum/minimum do not order complex numbers lexicographically (real part,
+        # then imaginary part) as NumPy and JAX do, so compare the parts explicitly.
+        part = aval_out.update(dtype=ew._real_dtype(aval_out.dtype))
+        pred_aval = aval_out.update(dtype=np.bool_)
+        rx, ry = (ctx.op("stablehlo.real", [v], [aval_out], part) for v in (x, y))
+        ix, iy = (ctx.op("stablehlo.imag", [v], [aval_out], part) for v in (x, y))
+        pred = ctx.op("stablehlo.select", [compare(ctx, rx, ry, part, "EQ"),
+                                           compare(ctx, ix, iy, part, direction),
+                                           compare(ctx, rx, ry, part, direction)],
+                      [pred_aval] * 3, pred_aval)
+        return ctx.op("stablehlo.select", [pred, x, y], [pred_aval, aval_out, aval_out],
+                      aval_out)
+    return rule
+
+
+register(ew.max_p)(_minmax_rule("stablehlo.maximum", "GT"))
+register(ew.min_p)(_minmax_rule("stablehlo.minimum", "LT"))
 
 
 @register(ew.integer_pow_p)

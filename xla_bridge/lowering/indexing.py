@@ -100,7 +100,8 @@ def _gather(ctx, avals_in, aval_out, operand, indices, *, dimension_numbers, sli
     operand_aval, idx_aval = avals_in
     dn = dimension_numbers
     if aval_out.size == 0:  # nothing to read; XLA's verifier may reject the degenerate op
-        return ctx.full(0, aval_out)
+        scalar = ShapedArray((), aval_out.dtype)
+        return ctx.broadcast_in_dim(ctx.constant(0, scalar), scalar, aval_out.shape, [])
     attr = _struct("gather", [
         ("offset_dims", dn.offset_dims),
         ("collapsed_slice_dims", dn.collapsed_slice_dims),
@@ -113,8 +114,8 @@ def _gather(ctx, avals_in, aval_out, operand, indices, *, dimension_numbers, sli
                  {"dimension_numbers": attr,
                   "indices_are_sorted": _bool(indices_are_sorted),
                   "slice_sizes": i64_array(slice_sizes)})
-    if mode is not ix.GatherScatterMode.FILL_OR_DROP:
-        return out
+    if mode is not ix.GatherScatterMode.FILL_OR_DROP or not dn.start_index_map:
+        return out  # (with empty index vectors every block starts at 0 and fits)
     mask = _in_bounds_mask(ctx, operand_aval, idx_aval, indices, dn.start_index_map,
                            slice_sizes)
     batch_axes = [d for d in range(aval_out.ndim) if d not in dn.offset_dims]
