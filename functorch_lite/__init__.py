@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from xla_bridge.backend import install as _install_backend
 from functorch_lite import lax, numpy, tree, tree_util  # noqa: F401
-from functorch_lite.api import (block_until_ready, grad, jit, jvp, linearize,  # noqa: F401
-                                make_ir, value_and_grad, vjp, vmap)
+from functorch_lite.api import (block_until_ready, grad, hessian, jacfwd,  # noqa: F401
+                                jacrev, jit, jvp, linearize, make_ir, value_and_grad, vjp,
+                                vmap)
 from functorch_lite.core.config import config  # noqa: F401
 from functorch_lite.core.errors import (ConcretizationTypeError,  # noqa: F401
                                         TracerBoolConversionError,

@@ -662,3 +662,118 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size: int | 
 
     functools.update_wrapper(wrapped, fun)
     return wrapped
+
+
+# ---------------------------------------------------------------------------------------
+# Jacobians: jacfwd is vmap over jvp, jacrev is vmap over vjp; hessian is jacfwd(jacrev).
+
+def _std_basis(leaves):
+    """An identity matrix reshaped to (total_size, *leaf_shape) per leaf."""
+    import numpy as np
+    sizes = [get_aval(x).size for x in leaves]
+    total = sum(sizes)
+    dtype = dtypes.result_type(*[get_aval(x).dtype for x in leaves]) if leaves else np.float32
+    eye = np.eye(total, dtype=dtype)
+    out, start = [], 0
+    for x, n in zip(leaves, sizes):
+        aval = get_aval(x)
+        out.append(eye[:, start:start + n].reshape((total, *aval.shape)).astype(aval.dtype))
+        start += n
+    return out, total
+
+
+def jacfwd(fun: Callable, argnums=0, has_aux: bool = False):
+    """The Jacobian of ``fun`` by forward mode (efficient for few inputs, many outputs).
+    For output shape ``O`` and input shape ``I`` the result has shape ``O + I``."""
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+
+    def wrapped(*args):
+        nums_n = tuple(i + len(args) if i < 0 else i for i in nums)
+        _check_diff_inputs(f"jacfwd({_fun_name(fun)})", args, nums_n)
+        diff = tuple(args[i] for i in nums_n)
+        d_leaves, d_tree = pytree.tree_flatten(diff)
+        basis, total = _std_basis(d_leaves)
+
+        def f_diff(*d):
+            full = list(args)
+            for i, x in zip(nums_n, pytree.tree_unflatten(d_tree, d)):
+                full[i] = x
+            return fun(*full)
+
+        def push(*tangent_leaves):
+            res = jvp(f_diff, tuple(d_leaves), tuple(tangent_leaves), has_aux=has_aux)
+            return (res[1], res[2]) if has_aux else res[1]
+
+        pushed = vmap(push, in_axes=(0,) * len(d_leaves), out_axes=-1)(*basis)
+        if has_aux:
+            pushed, aux = pushed
+            aux = pytree.tree_map(lambda a: a[..., 0] if get_aval(a).ndim else a, aux)
+        out = pytree.tree_map(lambda y: _assemble_fwd(y, d_leaves, d_tree, single), pushed)
+        return (out, aux) if has_aux else out
+
+    return wrapped
+
+
+def _assemble_fwd(y, d_leaves, d_tree, single):
+    from functorch_lite import lax
+    aval = get_aval(y)
+    out_shape = aval.shape[:-1]
+    blocks, start = [], 0
+    for x in d_leaves:
+        xa = get_aval(x)
+        block = lax.slice_in_dim(y, start, start + xa.size, axis=aval.ndim - 1)
+        blocks.append(lax.reshape(block, out_shape + xa.shape))
+        start += xa.size
+    tree = pytree.tree_unflatten(d_tree, blocks)
+    return tree[0] if single else tree
+
+
+def jacrev(fun: Callable, argnums=0, has_aux: bool = False):
+    """The Jacobian of ``fun`` by reverse mode (efficient for few outputs, many inputs):
+    ``vmap`` of ``vjp`` over the rows of the identity. Result shape ``O + I``."""
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+
+    def wrapped(*args):
+        nums_n = tuple(i + len(args) if i < 0 else i for i in nums)
+        _check_diff_inputs(f"jacrev({_fun_name(fun)})", args, nums_n)
+        diff = tuple(args[i] for i in nums_n)
+
+        def f_diff(*d):
+            full = list(args)
+            for i, x in zip(nums_n, d):
+                full[i] = x
+            return fun(*full)
+
+        res = vjp(f_diff, *diff, has_aux=has_aux)
+        out, pullback = res[0], res[1]
+        o_leaves, o_tree = pytree.tree_flatten(out)
+        basis, total = _std_basis(o_leaves)
+
+        def pull(*ct_leaves):
+            return pullback(pytree.tree_unflatten(o_tree, list(ct_leaves)))
+
+        rows = vmap(pull, in_axes=(0,) * len(o_leaves))(*basis)  # tuple per diff arg
+        from functorch_lite import lax
+        per_out = []
+        start = 0
+        for o in o_leaves:
+            oa = get_aval(o)
+
+            def block(r, oa=oa, start=start):
+                ra = get_aval(r)
+                piece = lax.slice_in_dim(r, start, start + oa.size, axis=0)
+                return lax.reshape(piece, oa.shape + ra.shape[1:])
+            per_out.append(pytree.tree_map(block, rows))
+            start += oa.size
+        per_out = [p[0] if single else p for p in per_out]
+        result = pytree.tree_unflatten(o_tree, per_out)
+        return (result, res[2]) if has_aux else result
+
+    return wrapped
+
+
+def hessian(fun: Callable, argnums=0, has_aux: bool = False):
+    """The Hessian of scalar ``fun``: ``jacfwd(jacrev(fun))`` (forward over reverse)."""
+    return jacfwd(jacrev(fun, argnums, has_aux=has_aux), argnums, has_aux=has_aux)

@@ -69,6 +69,8 @@ def dense_attr(value: np.ndarray, aval: ShapedArray) -> str:
         flat = flat.astype(np.uint8)
     elif flat.dtype.byteorder == ">":
         flat = flat.astype(flat.dtype.newbyteorder("<"))
+    if flat.size == 0:
+        return f'dense<"0x"> : {tensor_type(aval)}'
     rows = flat.view(np.uint8).reshape(flat.size, -1)
     if flat.size > 1 and (rows == rows[:1]).all():
         rows = rows[:1]
@@ -124,7 +126,7 @@ class LoweringContext:
                body: Callable[..., Sequence[str]]) -> str:
         """A one-block region; ``body(*arg_names)`` emits ops and returns the values to yield.
         The yielded values' avals are taken from ``body``'s second return (names, avals)."""
-        args = [self.fresh("arg") for _ in arg_avals]
+        args = [self.fresh("r") for _ in arg_avals]  # never clashes with @main's %argN
         saved_lines, saved_indent = self.lines, self._indent
         self.lines, self._indent = [], saved_indent + 4
         out_names, out_avals = body(*args)

@@ -54,13 +54,8 @@ def _binary_op(kind: str, dtype) -> str:
 
 
 def region(ctx, arg_avals, body) -> str:
-    """``ctx.region`` with its block arguments renamed from ``%argN`` to ``%bargN``.
-
-    Workaround: ``LoweringContext.region`` names block arguments ``%arg<counter>``, which
-    can clash with ``@main``'s own ``%arg0..%argK`` (MLIR rejects the redefinition). Our
-    regions only refer to their own arguments and values, so renaming inside is safe.
-    Drop this once the core names region arguments apart from function arguments."""
-    return re.sub(r"%arg(\d+)\b", r"%barg\1", ctx.region(arg_avals, body))
+    """A one-block region (``LoweringContext.region``)."""
+    return ctx.region(arg_avals, body)
 
 
 def _reducer_region(ctx, kind: str, scalar: ShapedArray) -> str:
