@@ -13,6 +13,8 @@ from functorch_lite.api import (block_until_ready, grad, hessian, jacfwd,  # noq
                                 jacrev, jit, jvp, linearize, make_ir, value_and_grad, vjp,
                                 vmap)
 from functorch_lite.core.config import config  # noqa: F401
+from functorch_lite.interpreters.checkpoint import checkpoint, checkpoint_policies, remat  # noqa
+from functorch_lite.interpreters.custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
 from functorch_lite.core.errors import (ConcretizationTypeError,  # noqa: F401
                                         TracerBoolConversionError,
                                         TracerIntegerConversionError, UnexpectedTracerError)

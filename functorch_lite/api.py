@@ -231,7 +231,7 @@ class JitFunction:
             self.static_argnames = tuple(sorted(names))
         self._cache: dict = {}
         self._last_key = None
-        functools.update_wrapper(self, fun)
+        functools.update_wrapper(self, fun, updated=())
 
     def _signature(self, args, kwargs):
         nargs = len(args)
@@ -540,7 +540,7 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False):
         value = pytree.tree_unflatten(box[0], outs)
         return ((value, box[1]), g) if has_aux else (value, g)
 
-    functools.update_wrapper(wrapped, fun)
+    functools.update_wrapper(wrapped, fun, updated=())
     return wrapped
 
 
@@ -557,7 +557,7 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False):
         value, g = vg(*args, **kwargs)
         return (g, value[1]) if has_aux else g
 
-    functools.update_wrapper(wrapped, fun)
+    functools.update_wrapper(wrapped, fun, updated=())
     return wrapped
 
 
@@ -660,7 +660,7 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size: int | 
             results.append(batching.move_dim(o, d, ax % nd, size))
         return pytree.tree_unflatten(out_tree, results)
 
-    functools.update_wrapper(wrapped, fun)
+    functools.update_wrapper(wrapped, fun, updated=())
     return wrapped
 
 

@@ -118,8 +118,10 @@ from functorch_lite.interpreters import batching  # noqa: E402
 
 
 @functools.lru_cache(maxsize=4096)
-def batch_program(program: Program, dims: tuple, size: int, axis_name) -> tuple:
-    """Program for batched inputs (batch dims ``dims``); outputs batched at 0 or unbatched.
+def batch_program(program: Program, dims: tuple, size: int, axis_name,
+                  all_batched: bool = False) -> tuple:
+    """Program for batched inputs (batch dims ``dims``); outputs batched at 0, or unbatched
+    when they do not depend on the batch (unless ``all_batched``).
     Returns (program, consts, out_dims)."""
     in_avals = []
     for v, d in zip(program.invars, dims):
@@ -132,8 +134,8 @@ def batch_program(program: Program, dims: tuple, size: int, axis_name) -> tuple:
     def fun(*xs):
         outs, out_dims = batching.batch_flat(lambda *a: eval_program(program, [], a),
                                              batching.AxisData(size, axis_name), xs, dims)
-        out_dims_box.append([None if d is None else 0 for d in out_dims])
-        return [o if d is None else batching.move_dim(o, d, 0, size)
+        out_dims_box.append([None if d is None and not all_batched else 0 for d in out_dims])
+        return [o if d is None and not all_batched else batching.move_dim(o, d, 0, size)
                 for o, d in zip(outs, out_dims)]
 
     closed = trace_to_program(fun, in_avals, description="vmap of jit")

@@ -11,3 +11,4 @@ from functorch_lite.lax.convolution import *  # noqa: F401,F403
 from functorch_lite.lax.windowed import *  # noqa: F401,F403
 from functorch_lite.lax.transfer import *  # noqa: F401,F403
 from functorch_lite.lax.misc import *  # noqa: F401,F403
+from functorch_lite.lax.parallel import *  # noqa: F401,F403

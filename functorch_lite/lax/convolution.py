@@ -352,3 +352,213 @@ def conv_with_general_padding(lhs: Any, rhs: Any, window_strides: Sequence[int],
     return conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
                                 rhs_dilation=rhs_dilation, precision=precision,
                                 preferred_element_type=preferred_element_type)
+
+
+# ---------------------------------------------------------------------------------------
+# Derivative rules: a convolution is bilinear in (lhs, rhs).
+#
+# Along one spatial dimension (stride s, padding (lo, hi), lhs dilation ld, rhs dilation
+# rd, kernel size k), ``out[o] = sum over i, j with i*ld + lo == o*s + j*rd of
+# lhs[i] * rhs[j]``. Reading that sum for a fixed ``i`` gives the lhs cotangent: a
+# convolution of the cotangent dilated by ``s`` with the reversed kernel (dilation rd),
+# stepped ``ld`` apart, padded by ``K - 1 - lo`` in front (``K = (k - 1) * rd + 1``, the
+# dilated kernel's extent) and at the end by whatever makes exactly ``len(lhs)`` windows.
+# Reading it for a fixed ``j`` gives the rhs cotangent: a convolution of lhs (dilated by
+# ld, padded by lo in front) with the cotangent as the kernel (dilation s), stepped ``rd``
+# apart; there the batch dimension is summed over, so it plays the feature role and the
+# features play the batch role.
+#
+# Groups. With ``feature_group_count = G`` output feature ``(g, o)`` (group-major) only
+# sees lhs features ``(g, c)``: for the lhs cotangent the kernel is regrouped so that its
+# input features become ``(g, c)`` outputs of a G-grouped convolution; for the rhs
+# cotangent the G feature groups of lhs become G batch groups. ``batch_group_count = G``
+# is the mirror image (it is itself the rhs cotangent of a feature-grouped convolution).
+
+from functorch_lite.interpreters import ad  # noqa: E402
+from functorch_lite.interpreters.transpose import is_undefined  # noqa: E402
+
+
+def split_axis(x: Any, axis: int, outer: int):
+    """Reshape dimension ``axis`` of size ``outer * inner`` into two, ``(outer, inner)``."""
+    from functorch_lite.lax.shapes import reshape
+    shape = list(get_aval(x).shape)
+    shape[axis:axis + 1] = [outer, shape[axis] // outer]
+    return reshape(x, tuple(shape))
+
+
+def merge_axis(x: Any, src: int, dst: int):
+    """Fold dimension ``src`` into dimension ``dst`` as its major part (``src`` disappears;
+    ``dst``'s size is multiplied by ``src``'s)."""
+    from functorch_lite.lax.shapes import reshape, transpose
+    shape = get_aval(x).shape
+    order = [d for d in range(len(shape)) if d != src]
+    pos = order.index(dst)
+    order.insert(pos, src)
+    if order != list(range(len(shape))):
+        x = transpose(x, tuple(order))
+    new_shape = [shape[d] for d in order]
+    new_shape[pos:pos + 2] = [new_shape[pos] * new_shape[pos + 1]]
+    return reshape(x, tuple(new_shape))
+
+
+def _regroup_kernel(rhs: Any, rhs_spec: tuple, groups: int):
+    """Move the group factor of the kernel's output features into its input features:
+    ``w[(g, o), c, ...] -> w'[o, (g, c), ...]``."""
+    o_dim, i_dim = rhs_spec[0], rhs_spec[1]
+    rhs = split_axis(rhs, o_dim, groups)
+    return merge_axis(rhs, o_dim, i_dim + 1 if i_dim > o_dim else i_dim)
+
+
+def _swap_roles(spec: tuple) -> tuple:
+    return (spec[1], spec[0]) + tuple(spec[2:])
+
+
+def _zeros(aval: ShapedArray):
+    from functorch_lite.lax.shapes import full
+    return full(aval.shape, 0, aval.dtype)
+
+
+def _as_dtype(x: Any, dtype):
+    from functorch_lite.lax.elementwise import convert_element_type
+    return x if get_aval(x).dtype == dtype else convert_element_type(x, dtype)
+
+
+def _conv_transpose_lhs(ct, rhs, lhs_aval, *, window_strides, padding, lhs_dilation,
+                        rhs_dilation, dimension_numbers, feature_group_count,
+                        batch_group_count, precision):
+    from functorch_lite.lax.linalg import cast_cotangent
+    from functorch_lite.lax.shapes import rev
+    lhs_spec, rhs_spec, out_spec = dimension_numbers
+    ct_shape, rhs_shape = get_aval(ct).shape, get_aval(rhs).shape
+    if 0 in ct_shape or 0 in lhs_aval.shape:
+        return _zeros(lhs_aval)
+    pads = []
+    for i, (lo, _) in enumerate(padding):
+        window = dilate_dim(rhs_shape[rhs_spec[2 + i]], rhs_dilation[i])
+        in_size = dilate_dim(lhs_aval.shape[lhs_spec[2 + i]], lhs_dilation[i])
+        out_size = dilate_dim(ct_shape[out_spec[2 + i]], window_strides[i])
+        pads.append((window - 1 - lo, in_size + lo - out_size))
+    kernel = rev(_as_dtype(rhs, get_aval(ct).dtype), tuple(rhs_spec[2:]))
+    groups = max(feature_group_count, batch_group_count)
+    if groups > 1:
+        kernel = _regroup_kernel(kernel, rhs_spec, groups)
+    dnums = ConvDimensionNumbers(out_spec, _swap_roles(rhs_spec), lhs_spec)
+    out = conv_general_dilated_p.bind(
+        ct, kernel, window_strides=tuple(lhs_dilation), padding=tuple(pads),
+        lhs_dilation=tuple(window_strides), rhs_dilation=tuple(rhs_dilation),
+        dimension_numbers=dnums, feature_group_count=groups, batch_group_count=1,
+        precision=precision, preferred_element_type=None)
+    if batch_group_count > 1:
+        # the features came out as (group, feature): the group goes back into the batch
+        f_dim, n_dim = lhs_spec[1], lhs_spec[0]
+        out = split_axis(out, f_dim, batch_group_count)
+        out = merge_axis(out, f_dim, n_dim + 1 if n_dim > f_dim else n_dim)
+    return cast_cotangent(out, lhs_aval)
+
+
+def _conv_transpose_rhs(ct, lhs, rhs_aval, *, window_strides, padding, lhs_dilation,
+                        rhs_dilation, dimension_numbers, feature_group_count,
+                        batch_group_count, precision):
+    from functorch_lite.lax.linalg import cast_cotangent
+    lhs_spec, rhs_spec, out_spec = dimension_numbers
+    ct_shape, lhs_shape = get_aval(ct).shape, get_aval(lhs).shape
+    if 0 in ct_shape or 0 in lhs_shape:
+        return _zeros(rhs_aval)
+    pads = []
+    for i, (lo, _) in enumerate(padding):
+        window = dilate_dim(rhs_aval.shape[rhs_spec[2 + i]], rhs_dilation[i])
+        in_size = dilate_dim(lhs_shape[lhs_spec[2 + i]], lhs_dilation[i])
+        out_size = dilate_dim(ct_shape[out_spec[2 + i]], window_strides[i])
+        pads.append((lo, window - 1 + out_size - in_size - lo))
+    dnums = ConvDimensionNumbers(_swap_roles(lhs_spec), _swap_roles(out_spec),
+                                 _swap_roles(rhs_spec))
+    out = conv_general_dilated_p.bind(
+        _as_dtype(lhs, get_aval(ct).dtype), ct, window_strides=tuple(rhs_dilation),
+        padding=tuple(pads), lhs_dilation=tuple(lhs_dilation),
+        rhs_dilation=tuple(window_strides), dimension_numbers=dnums,
+        feature_group_count=batch_group_count, batch_group_count=feature_group_count,
+        precision=precision, preferred_element_type=None)
+    return cast_cotangent(out, rhs_aval)
+
+
+def _conv_transpose(ct, lhs, rhs, **params):
+    if is_undefined(lhs) and is_undefined(rhs):
+        raise ValueError("conv_general_dilated is linear in one operand at a time; both "
+                         "were undefined during transposition")
+    if type(ct) is ad.Zero:
+        return [None, None]
+    params.pop("preferred_element_type", None)
+    if is_undefined(lhs):
+        return [_conv_transpose_lhs(ct, rhs, lhs.aval, **params), None]
+    return [None, _conv_transpose_rhs(ct, lhs, rhs.aval, **params)]
+
+
+ad.defjvp(conv_general_dilated_p,
+          lambda g, lhs, rhs, **params: conv_general_dilated_p.bind(g, rhs, **params),
+          lambda g, lhs, rhs, **params: conv_general_dilated_p.bind(lhs, g, **params))
+conv_general_dilated_p.def_transpose(_conv_transpose)
+
+
+# ---------------------------------------------------------------------------------------
+# Batching rule: the vmapped dimension is folded into a dimension the convolution already
+# has, and split out of the result again.
+#
+# * only lhs batched: into lhs's batch dimension (inside each batch group when
+#   batch_group_count > 1), so it comes out in the output's batch dimension;
+# * only rhs batched: into the kernel's output features (inside each feature/batch group),
+#   so it comes out in the output's feature dimension;
+# * both: lhs's copy goes into its features (one more factor of feature groups) or, for a
+#   batch-grouped convolution, into its batch (one more factor of batch groups); rhs's
+#   into its output features; it comes out in the output's feature dimension.
+
+from functorch_lite.interpreters import batching  # noqa: E402
+
+
+def _pos(d: int, bdim: int) -> int:
+    """Where dimension ``d`` of the unbatched operand sits in the batched one."""
+    return d + 1 if d >= bdim else d
+
+
+def _fold_into_group(x: Any, bdim: int, target: int, groups: int):
+    """Fold ``bdim`` into dimension ``target`` (unbatched numbering) of a grouped operand,
+    inside each group: ``(g, n)`` becomes ``(g, (b, n))``."""
+    t = _pos(target, bdim)
+    if groups == 1:
+        return merge_axis(x, bdim, t)
+    x = split_axis(x, t, groups)             # group at t, rest at t + 1
+    b = bdim if bdim < t else bdim + 1
+    x = merge_axis(x, b, t + 1)              # (b, rest)
+    g = t if b > t else t - 1
+    return merge_axis(x, g, g + 1)           # (g, b, rest)
+
+
+@conv_general_dilated_p.def_batch
+def _conv_batch(axis, args, dims, **params):
+    lhs, rhs = args
+    lbd, rbd = dims
+    lhs_spec, rhs_spec, out_spec = params["dimension_numbers"]
+    fgc, bgc = params["feature_group_count"], params["batch_group_count"]
+    size = axis.size
+    if lbd is not None and rbd is not None:
+        if bgc > 1:
+            lhs = merge_axis(lhs, lbd, _pos(lhs_spec[0], lbd))
+            params = dict(params, batch_group_count=bgc * size)
+        else:
+            lhs = merge_axis(lhs, lbd, _pos(lhs_spec[1], lbd))
+            params = dict(params, feature_group_count=fgc * size)
+        rhs = merge_axis(rhs, rbd, _pos(rhs_spec[0], rbd))
+        out = conv_general_dilated_p.bind(lhs, rhs, **params)
+        return split_axis(out, out_spec[1], size), out_spec[1]
+    if lbd is not None:
+        lhs = _fold_into_group(lhs, lbd, lhs_spec[0], bgc)
+        out = conv_general_dilated_p.bind(lhs, rhs, **params)
+        return split_axis(out, out_spec[0], size), out_spec[0]
+    groups = max(fgc, bgc)
+    rhs = _fold_into_group(rhs, rbd, rhs_spec[0], groups)
+    out = conv_general_dilated_p.bind(lhs, rhs, **params)
+    f = out_spec[1]
+    if groups == 1:
+        return split_axis(out, f, size), f
+    out = split_axis(out, f, groups)         # (g, (b, o))
+    out = split_axis(out, f + 1, size)       # g at f, b at f + 1, o at f + 2
+    return merge_axis(out, f, f + 2), f      # b at f, (g, o) at f + 1

@@ -277,3 +277,130 @@ def dot(lhs: Any, rhs: Any, precision: Any = None, preferred_element_type: Any =
                         f"dimension of lhs, {ls[-1]}, must equal the first of rhs, {rs[0]})")
     return dot_general(lhs, rhs, (((len(ls) - 1,), (0,)), ((), ())), precision,
                        preferred_element_type)
+
+
+# ---------------------------------------------------------------------------------------
+# Derivative rules: dot_general is bilinear.
+#
+# Its jvp is ``dot(g_lhs, rhs) + dot(lhs, g_rhs)``. To transpose with respect to ``lhs``,
+# contract the cotangent (dims: batch, lhs free, rhs free) with ``rhs`` over rhs's free
+# dims, pairing the batch dims: the result holds lhs's batch, free and contracting dims
+# (the latter in the order of rhs's contracting dims), which one transpose puts back in
+# lhs's order. The rhs case is the same with the operands' roles swapped.
+
+from functorch_lite.interpreters import ad  # noqa: E402
+from functorch_lite.interpreters.transpose import is_undefined  # noqa: E402
+
+
+def _free_dims(ndim: int, contract, batch) -> list:
+    return [d for d in range(ndim) if d not in contract and d not in batch]
+
+
+def _inverse_permutation(perm) -> tuple:
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return tuple(inv)
+
+
+def cast_cotangent(ct, aval: ShapedArray):
+    """A cotangent computed in another dtype (``preferred_element_type``, or the result
+    type of mixed operands) brought back to the operand's dtype."""
+    from functorch_lite.lax import elementwise as ew
+    ct_dtype = get_aval(ct).dtype
+    if ct_dtype == aval.dtype:
+        return ct
+    if dtypes.is_complex(ct_dtype) and not dtypes.is_complex(aval.dtype):
+        ct = ew.real(ct)
+    return ew.convert_element_type(ct, aval.dtype, weak_type=aval.weak_type)
+
+
+def _dot_transpose_operand(ct, other, operand_aval, *, mine_contract, mine_batch,
+                           other_contract, other_batch, other_ndim, operand_is_lhs,
+                           precision):
+    """The cotangent of one operand of a dot_general, given the other operand."""
+    from functorch_lite.lax.shapes import transpose
+    nb = len(mine_batch)
+    mine_free = _free_dims(operand_aval.ndim, mine_contract, mine_batch)
+    other_free = _free_dims(other_ndim, other_contract, other_batch)
+    # positions, in the cotangent, of the batch dims and of the other operand's free dims
+    ct_batch = tuple(range(nb))
+    if operand_is_lhs:
+        ct_other = tuple(range(nb + len(mine_free), nb + len(mine_free) + len(other_free)))
+    else:
+        ct_other = tuple(range(nb, nb + len(other_free)))
+    dims = ((ct_other, tuple(other_free)), (ct_batch, tuple(other_batch)))
+    # the result's dims: batch, the cotangent's remaining dims (this operand's free dims),
+    # then the other operand's remaining dims (its contracting dims, in increasing order),
+    # each of which pairs with one of this operand's contracting dims
+    pairing = dict(zip(other_contract, mine_contract))
+    produced = list(mine_batch) + mine_free + [pairing[d] for d in sorted(other_contract)]
+    out = dot_general_p.bind(ct, other, dimension_numbers=dims, precision=precision,
+                             preferred_element_type=None)
+    perm = _inverse_permutation(produced)
+    if perm != tuple(range(len(perm))):
+        out = transpose(out, perm)
+    return cast_cotangent(out, operand_aval)
+
+
+def _dot_general_transpose(ct, lhs, rhs, *, dimension_numbers, precision=None,
+                           preferred_element_type=None):
+    if is_undefined(lhs) and is_undefined(rhs):
+        raise ValueError("dot_general is linear in one operand at a time; both were "
+                         "undefined during transposition")
+    if type(ct) is ad.Zero:
+        return [None, None]
+    (lc, rc), (lb, rb) = dimension_numbers
+    if is_undefined(lhs):
+        return [_dot_transpose_operand(ct, rhs, lhs.aval, mine_contract=lc, mine_batch=lb,
+                                       other_contract=rc, other_batch=rb,
+                                       other_ndim=get_aval(rhs).ndim, operand_is_lhs=True,
+                                       precision=precision), None]
+    return [None, _dot_transpose_operand(ct, lhs, rhs.aval, mine_contract=rc, mine_batch=rb,
+                                         other_contract=lc, other_batch=lb,
+                                         other_ndim=get_aval(lhs).ndim,
+                                         operand_is_lhs=False, precision=precision)]
+
+
+ad.defjvp(dot_general_p,
+          lambda g, lhs, rhs, **params: dot_general_p.bind(g, rhs, **params),
+          lambda g, lhs, rhs, **params: dot_general_p.bind(lhs, g, **params))
+dot_general_p.def_transpose(_dot_general_transpose)
+
+
+# ---------------------------------------------------------------------------------------
+# Batching rule. No operand is moved: dimension numbers are renumbered around the batch
+# dims. When both operands are batched their batch dims become one more (leading) dot
+# batch dimension; when only one is, its batch dim is a free dimension of the product.
+
+from functorch_lite.interpreters import batching  # noqa: E402
+
+
+def _shift(dims, bdim) -> tuple:
+    """Dimension numbers of the unbatched operand, renumbered for the batched one."""
+    return tuple(d + 1 if d >= bdim else d for d in dims)
+
+
+@dot_general_p.def_batch
+def _dot_general_batch(axis, args, dims, *, dimension_numbers, precision=None,
+                       preferred_element_type=None):
+    lhs, rhs = args
+    lbd, rbd = dims
+    (lc, rc), (lb, rb) = dimension_numbers
+    params = dict(precision=precision, preferred_element_type=preferred_element_type)
+    if lbd is not None and rbd is not None:
+        new = ((_shift(lc, lbd), _shift(rc, rbd)),
+               ((lbd,) + _shift(lb, lbd), (rbd,) + _shift(rb, rbd)))
+        return dot_general_p.bind(lhs, rhs, dimension_numbers=new, **params), 0
+    if lbd is not None:
+        lc2, lb2 = _shift(lc, lbd), _shift(lb, lbd)
+        new = ((lc2, rc), (lb2, rb))
+        free = _free_dims(get_aval(lhs).ndim, lc2, lb2)
+        out_dim = len(lb) + free.index(lbd)
+        return dot_general_p.bind(lhs, rhs, dimension_numbers=new, **params), out_dim
+    rc2, rb2 = _shift(rc, rbd), _shift(rb, rbd)
+    new = ((lc, rc2), (lb, rb2))
+    lhs_free = _free_dims(get_aval(lhs).ndim, lc, lb)
+    free = _free_dims(get_aval(rhs).ndim, rc2, rb2)
+    out_dim = len(lb) + len(lhs_free) + free.index(rbd)
+    return dot_general_p.bind(lhs, rhs, dimension_numbers=new, **params), out_dim

@@ -24,3 +24,18 @@ def stop_gradient(x: Any):
     from functorch_lite.core import pytree
     leaves, tree = pytree.tree_flatten(x)
     return pytree.tree_unflatten(tree, [stop_gradient_p.bind(as_operand(l)) for l in leaves])
+
+
+# ---------------------------------------------------------------------------------------
+# Derivative and batching rules: the derivative is zero by definition; batching passes the
+# batch axis through.
+
+from functorch_lite.interpreters import ad  # noqa: E402
+
+ad.zero_jvp(stop_gradient_p)
+
+
+@stop_gradient_p.def_batch
+def _stop_gradient_batch(axis, args, dims):
+    (x,), (d,) = args, dims
+    return stop_gradient_p.bind(x), d

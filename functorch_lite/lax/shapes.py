@@ -615,3 +615,240 @@ def collapse(operand: Any, start_dimension: int, stop_dimension: int | None = No
                          f"for shape {shape_str(shape)}")
     size = int(np.prod(shape[lo:hi], dtype=np.int64))
     return reshape(operand, shape[:lo] + (size,) + shape[hi:])
+
+
+# ---------------------------------------------------------------------------------------
+# Derivative rules (jvp, and transpose: every primitive here but iota and
+# bitcast_convert_type is linear)
+
+from functorch_lite.interpreters import ad  # noqa: E402
+from functorch_lite.interpreters.transpose import is_undefined  # noqa: E402
+
+
+def _inverse_perm(perm: Sequence[int]) -> tuple[int, ...]:
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return tuple(inv)
+
+
+def _sum(x: Any, axes: Sequence[int]):
+    from functorch_lite.lax.reductions import reduce_sum
+    return reduce_sum(x, tuple(axes)) if axes else x
+
+
+def _reshape_transpose(ct, x, *, new_sizes, dimensions):
+    if type(ct) is ad.Zero:
+        return [None]
+    shape = x.aval.shape
+    if dimensions is None:
+        return [reshape(ct, shape)]
+    # forward: transpose by ``dimensions``, then reshape; backward: the reverse
+    permuted = reshape(ct, tuple(shape[d] for d in dimensions))
+    return [transpose(permuted, _inverse_perm(dimensions))]
+
+
+def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions):
+    if type(ct) is ad.Zero:
+        return [None]
+    in_shape = x.aval.shape
+    # Sum over the new axes and the size-1 axes that were expanded; axes of size 1 in the
+    # output need no sum (the reshape drops or keeps them).
+    kept = set(broadcast_dimensions)
+    new_axes = [d for d in range(len(shape)) if d not in kept and shape[d] != 1]
+    expanded = [d for i, d in enumerate(broadcast_dimensions)
+                if in_shape[i] == 1 and shape[d] != 1]
+    summed = _sum(ct, sorted(new_axes + expanded))
+    return [reshape(summed, in_shape)]
+
+
+def _transpose_transpose(ct, x, *, permutation):
+    if type(ct) is ad.Zero:
+        return [None]
+    return [transpose(ct, _inverse_perm(permutation))]
+
+
+def _squeeze_transpose(ct, x, *, dimensions):
+    if type(ct) is ad.Zero:
+        return [None]
+    return [reshape(ct, x.aval.shape)]
+
+
+def _concatenate_transpose(ct, *xs, dimension):
+    if type(ct) is ad.Zero:
+        return [None] * len(xs)
+    out, offset = [], 0
+    for x in xs:
+        size = (x.aval if is_undefined(x) else get_aval(x)).shape[dimension]
+        out.append(slice_in_dim(ct, offset, offset + size, 1, dimension)
+                   if is_undefined(x) else None)
+        offset += size
+    return out
+
+
+def _pad_transpose(ct, x, padding_value, *, padding_config):
+    if type(ct) is ad.Zero:
+        return [None, None]
+    ct_x = ct_pv = None
+    if is_undefined(x):
+        # Undo the edge padding (a negative edge pads back zeros for cropped elements),
+        # then keep every (interior + 1)-th element.
+        zero = scalar_like(0, get_aval(ct).dtype)
+        unpadded = pad(ct, zero, [(-lo, -hi, 0) for lo, hi, _ in padding_config])
+        n = len(padding_config)
+        steps = tuple(i + 1 for _, _, i in padding_config)
+        ct_x = slice(unpadded, (0,) * n, get_aval(unpadded).shape, steps)
+    if is_undefined(padding_value):
+        # Sum of ct over the padded positions: mask them with a padded 0/1 array.
+        aval = x.aval if is_undefined(x) else get_aval(x)
+        dt = get_aval(ct).dtype
+        mask = pad(full(aval.shape, 0, dt), scalar_like(1, dt), padding_config)
+        from functorch_lite.lax.elementwise import mul
+        ct_pv = _sum(mul(ct, mask), range(len(padding_config)))
+    return [ct_x, ct_pv]
+
+
+def _slice_transpose(ct, x, *, start_indices, limit_indices, strides):
+    if type(ct) is ad.Zero:
+        return [None]
+    shape = x.aval.shape
+    steps = strides or (1,) * len(shape)
+    out_shape = get_aval(ct).shape
+    config = []
+    for lo, d, n, s in zip(start_indices, shape, out_shape, steps):
+        extent = lo + (n - 1) * s + 1 if n else lo
+        config.append((lo, d - extent, s - 1))
+    return [pad(ct, scalar_like(0, get_aval(ct).dtype), config)]
+
+
+def _rev_transpose(ct, x, *, dimensions):
+    if type(ct) is ad.Zero:
+        return [None]
+    return [rev(ct, dimensions)]
+
+
+ad.deflinear(reshape_p, _reshape_transpose)
+ad.deflinear(broadcast_in_dim_p, _broadcast_in_dim_transpose)
+ad.deflinear(transpose_p, _transpose_transpose)
+ad.deflinear(squeeze_p, _squeeze_transpose)
+ad.deflinear(concatenate_p, _concatenate_transpose)
+ad.deflinear(pad_p, _pad_transpose)
+ad.deflinear(slice_p, _slice_transpose)
+ad.deflinear(rev_p, _rev_transpose)
+ad.zero_jvp(iota_p)                  # no operands: nothing to differentiate
+ad.zero_jvp(bitcast_convert_type_p)  # a reinterpretation of bits has no derivative
+
+
+# ---------------------------------------------------------------------------------------
+# Batching rules
+
+from functorch_lite.interpreters import batching  # noqa: E402
+
+
+def _shift(axes: Sequence[int], bdim: int) -> tuple[int, ...]:
+    """Operand axes renumbered for an array with a batch axis inserted at ``bdim``."""
+    return tuple(a + (a >= bdim) for a in axes)
+
+
+@reshape_p.def_batch
+def _reshape_batch(axis, args, dims, *, new_sizes, dimensions):
+    (x,), (d,) = args, dims
+    x = batching.bdim_at_front(x, d, axis.size)
+    if dimensions is not None:
+        x = transpose(x, (0,) + tuple(p + 1 for p in dimensions))
+    return reshape(x, (axis.size,) + tuple(new_sizes)), 0
+
+
+@broadcast_in_dim_p.def_batch
+def _broadcast_in_dim_batch(axis, args, dims, *, shape, broadcast_dimensions):
+    # Operand axis d (the batch axis) goes right after the output axis of operand axis
+    # d - 1, which keeps broadcast_dimensions increasing without moving anything.
+    (x,), (d,) = args, dims
+    bdims = broadcast_dimensions
+    out_d = bdims[d - 1] + 1 if d > 0 else 0
+    out_shape = tuple(shape[:out_d]) + (axis.size,) + tuple(shape[out_d:])
+    new_bdims = tuple(bdims[:d]) + (out_d,) + tuple(b + 1 for b in bdims[d:])
+    return broadcast_in_dim(x, out_shape, new_bdims), out_d
+
+
+@transpose_p.def_batch
+def _transpose_batch(axis, args, dims, *, permutation):
+    (x,), (d,) = args, dims
+    return transpose(x, (d,) + _shift(permutation, d)), 0
+
+
+@squeeze_p.def_batch
+def _squeeze_batch(axis, args, dims, *, dimensions):
+    (x,), (d,) = args, dims
+    out_d = d - builtins.sum(1 for a in dimensions if a < d)
+    return squeeze(x, _shift(dimensions, d)), out_d
+
+
+@concatenate_p.def_batch
+def _concatenate_batch(axis, args, dims, *, dimension):
+    # Align every operand on the first batched operand's batch axis (broadcasting the
+    # unbatched ones) and join along the shifted dimension.
+    target = next(d for d in dims if d is not None)
+    xs = [batching.move_dim(x, d, target, axis.size) for x, d in zip(args, dims)]
+    return concatenate(xs, dimension + (dimension >= target)), target
+
+
+@pad_p.def_batch
+def _pad_batch(axis, args, dims, *, padding_config):
+    (x, pv), (dx, dpv) = args, dims
+    if dpv is None:
+        config = list(padding_config)
+        config.insert(dx, (0, 0, 0))
+        return pad(x, pv, config), dx
+    # A per-member padding value: pad with zeros, then overwrite the padded positions.
+    from functorch_lite.lax.elementwise import select
+    x_aval = get_aval(x)
+    if dx is not None:
+        x_shape = x_aval.shape[:dx] + x_aval.shape[dx + 1:]
+    else:
+        x_shape = x_aval.shape
+    x = batching.bdim_at_front(x, dx, axis.size)
+    pv = batching.bdim_at_front(pv, dpv, axis.size)
+    zero = scalar_like(0, x_aval.dtype)
+    padded = pad(x, zero, ((0, 0, 0),) + tuple(padding_config))
+    out_shape = get_aval(padded).shape
+    mask = pad(full(x_shape, False), True, padding_config)
+    mask = broadcast_in_dim(mask, out_shape, tuple(range(1, len(out_shape))))
+    pv = broadcast_in_dim(pv, out_shape, (0,))
+    return select(mask, pv, padded), 0
+
+
+@slice_p.def_batch
+def _slice_batch(axis, args, dims, *, start_indices, limit_indices, strides):
+    (x,), (d,) = args, dims
+    start = list(start_indices)
+    limit = list(limit_indices)
+    start.insert(d, 0)
+    limit.insert(d, axis.size)
+    steps = None
+    if strides is not None:
+        steps = list(strides)
+        steps.insert(d, 1)
+    return slice(x, start, limit, steps), d
+
+
+@rev_p.def_batch
+def _rev_batch(axis, args, dims, *, dimensions):
+    (x,), (d,) = args, dims
+    return rev(x, _shift(dimensions, d)), d
+
+
+@iota_p.def_batch
+def _iota_batch(axis, args, dims, *, dtype, shape, dimension):
+    # iota has no operands, so vmap never calls this; its output would be unbatched.
+    return iota_p.bind(dtype=dtype, shape=shape, dimension=dimension), None
+
+
+@bitcast_convert_type_p.def_batch
+def _bitcast_convert_type_batch(axis, args, dims, *, new_dtype):
+    (x,), (d,) = args, dims
+    aval = get_aval(x)
+    # A wider dtype consumes the last axis, which must then not be the batch axis.
+    if np.dtype(new_dtype).itemsize > aval.dtype.itemsize and d == aval.ndim - 1:
+        x, d = batching.bdim_at_front(x, d, axis.size), 0
+    return bitcast_convert_type_p.bind(x, new_dtype=new_dtype), d

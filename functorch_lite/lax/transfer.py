@@ -36,3 +36,23 @@ def device_put(x: Any, device: Any = None):
         if x.dtype != dt:
             x = np.asarray(x, dt)
     return device_put_p.bind(x, device=device)
+
+
+# ---------------------------------------------------------------------------------------
+# Derivative and batching rules: device_put is the identity on values, so it is linear
+# (its transpose passes the cotangent through) and batches in place.
+
+from functorch_lite.interpreters import ad  # noqa: E402
+
+
+def _device_put_transpose(ct, x, *, device):
+    return [None if type(ct) is ad.Zero else ct]
+
+
+ad.deflinear(device_put_p, _device_put_transpose)
+
+
+@device_put_p.def_batch
+def _device_put_batch(axis, args, dims, *, device):
+    (x,), (d,) = args, dims
+    return device_put_p.bind(x, device=device), d

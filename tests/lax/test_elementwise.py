@@ -37,8 +37,6 @@ from functorch_lite.core.primitive import Primitive
 from functorch_lite.interpreters.staging import trace_to_program
 from functorch_lite.lax import elementwise as ew
 
-jax.config.update("jax_platforms", "cpu")
-
 BOOL, I8, U8, I32, U32 = (np.dtype(t) for t in (np.bool_, np.int8, np.uint8, np.int32,
                                                  np.uint32))
 F16, BF16, F32, C64 = (np.dtype(t) for t in (np.float16, ml_dtypes.bfloat16, np.float32,
@@ -846,7 +844,8 @@ def test_errors():
         lax.add(f32, np.ones((3, 2), np.float32))
     with pytest.raises(TypeError, match="lt got incompatible shapes"):
         lax.lt(f32, np.ones((3,), np.float32))
-    with pytest.raises(TypeError, match="add requires arguments of the same dtype, got f32 and i32"):
+    with pytest.raises(TypeError, match="add requires arguments of the same dtype, got f32 and "
+                                        "i32"):
         lax.add(f32, np.ones((2, 3), np.int32))
     with pytest.raises(TypeError, match="eq requires arguments of the same dtype"):
         lax.eq(np.ones(2, np.float16), np.ones(2, np.float32))

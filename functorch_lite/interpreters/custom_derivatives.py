@@ -1,0 +1,377 @@
+"""User-defined derivative rules: ``custom_jvp`` and ``custom_vjp``.
+
+Both stage the decorated function into a program and apply it with a primitive that also
+carries the user's rule, so the rule survives ``jit`` and ``vmap`` and is used by whichever
+differentiation happens later:
+
+* ``custom_jvp_call``: forward mode calls the user's jvp function; reverse mode comes from
+  linearizing that jvp like any other code.
+* ``custom_vjp_call``: forward mode runs the user's ``fwd`` to get residuals and emits
+  ``custom_lin``, a linear primitive whose transpose is the user's ``bwd``. Evaluating
+  ``custom_lin`` (pure forward mode, not followed by a transpose) is an error, as in JAX.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+from functorch_lite.core import pytree
+from functorch_lite.core import trace as trace_mod
+from functorch_lite.core.avals import get_aval
+from functorch_lite.core.ir import Program, eval_program
+from functorch_lite.core.primitive import Primitive
+from functorch_lite.interpreters import ad, batching
+from functorch_lite.interpreters.jit_call import batch_program, close_over_consts
+from functorch_lite.interpreters.staging import trace_to_program
+
+
+def _eager(args: Sequence[Any]) -> bool:
+    """True when no transformation is active on ``args`` (just call the Python function)."""
+    return isinstance(trace_mod.find_top_trace(args), trace_mod.EvalTrace)
+
+
+def _stage(fun: Callable, leaves, in_tree, name: str):
+    out_tree_box = []
+
+    def flat(*xs):
+        out = fun(*pytree.tree_unflatten(in_tree, xs))
+        out_leaves, out_tree = pytree.tree_flatten(out)
+        out_tree_box.append(out_tree)
+        return out_leaves
+
+    closed = trace_to_program(flat, [get_aval(x) for x in leaves], description=name)
+    program, consts = close_over_consts(closed)
+    return program, consts, out_tree_box[0]
+
+
+def _resolve_nondiff(args, nondiff_argnums):
+    """Split ``args`` into the static (nondiff) ones and the differentiable ones."""
+    nondiff = {i: args[i] for i in nondiff_argnums}
+    diff = [a for i, a in enumerate(args) if i not in nondiff]
+    return nondiff, diff
+
+
+def _merge(nondiff: dict, diff: Sequence[Any]) -> list:
+    it = iter(diff)
+    n = len(nondiff) + len(diff)
+    return [nondiff[i] if i in nondiff else next(it) for i in range(n)]
+
+
+# ---------------------------------------------------------------------------------------
+# custom_jvp
+
+custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
+
+
+@custom_jvp_call_p.def_shape
+def _custom_jvp_shape(*avals, call: Program, jvp: Callable, num_consts: int):
+    return call.out_avals
+
+
+@custom_jvp_call_p.def_impl
+def _custom_jvp_impl(*args, call, jvp, num_consts):
+    return eval_program(call, [], args)
+
+
+def _check_no_const_tangents(kind, tangents, num_consts):
+    if any(type(t) is not ad.Zero for t in tangents[:num_consts]):
+        raise TypeError(f"a {kind}-decorated function closed over a value that is being "
+                        "differentiated; pass it as an explicit argument instead")
+
+
+def _custom_jvp_rule(primals, tangents, *, call, jvp, num_consts):
+    _check_no_const_tangents("custom_jvp", tangents, num_consts)
+    consts, primals = primals[:num_consts], primals[num_consts:]
+    tangents = [ad.instantiate(t) for t in tangents[num_consts:]]
+    outs, out_tangents = jvp(list(primals), tangents)
+    return list(outs), list(out_tangents)
+
+
+custom_jvp_call_p.def_jvp(_custom_jvp_rule)
+
+
+def _custom_jvp_batch(axis, args, dims, *, call, jvp, num_consts):
+    prog, consts, out_dims = batch_program(call, tuple(dims), axis.size, axis.name,
+                                           all_batched=True)
+    p_dims = list(dims[num_consts:])
+
+    def batched_jvp(primals, tangents):
+        # A tangent has the same layout as its primal, so both use the primal's batch dim.
+        def one(p, t):
+            out, tout = jvp(list(p), list(t))
+            return list(out), list(tout)
+        return _vmap_call(one, axis, (list(primals), list(tangents)), (p_dims, p_dims))
+
+    outs = custom_jvp_call_p.bind(*consts, *args, call=prog, jvp=batched_jvp,
+                                  num_consts=len(consts) + num_consts)
+    return outs, list(out_dims)
+
+
+def _vmap_call(fn, axis, args, in_dims):
+    """Apply ``fn`` under a fresh batch trace with the given dims; outputs at dim 0."""
+    leaves, tree = pytree.tree_flatten(args)
+    dims = pytree.tree_leaves(in_dims, is_leaf=lambda x: x is None)
+    box = []
+
+    def flat(*xs):
+        out = fn(*pytree.tree_unflatten(tree, xs))
+        out_leaves, out_tree = pytree.tree_flatten(out)
+        box.append(out_tree)
+        return out_leaves
+
+    outs, out_dims = batching.batch_flat(flat, batching.AxisData(axis.size, axis.name),
+                                         leaves, dims)
+    outs = [batching.move_dim(o, d, 0, axis.size) for o, d in zip(outs, out_dims)]
+    return pytree.tree_unflatten(box[0], outs)
+
+
+custom_jvp_call_p.def_batch(_custom_jvp_batch)
+
+
+class custom_jvp:
+    """Give ``fun`` a custom forward-mode derivative rule (reverse mode follows from it).
+
+    >>> @custom_jvp
+    ... def log1pexp(x):
+    ...     return fnp.log1p(fnp.exp(x))
+    >>> @log1pexp.defjvp
+    ... def log1pexp_jvp(primals, tangents):
+    ...     (x,), (t,) = primals, tangents
+    ...     return log1pexp(x), t * lax.logistic(x)
+    """
+
+    def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.jvp: Callable | None = None
+        functools.update_wrapper(self, fun, updated=())
+
+    def defjvp(self, jvp: Callable, symbolic_zeros: bool = False) -> Callable:
+        """``jvp(primals, tangents) -> (primal_out, tangent_out)`` (tuples of arguments)."""
+        self.jvp = jvp
+        return jvp
+
+    def defjvps(self, *jvps: Callable | None) -> None:
+        """One function per argument: ``jvps[i](t_i, primal_out, *primals)`` is argument
+        i's tangent contribution (None: no dependence)."""
+        def jvp(primals, tangents):
+            out = self(*primals)
+            acc = None
+            for fn, t in zip(jvps, tangents):
+                if fn is None:
+                    continue
+                contrib = fn(t, out, *primals)
+                acc = contrib if acc is None else pytree.tree_map(
+                    lambda a, b: a + b, acc, contrib)
+            if acc is None:
+                acc = pytree.tree_map(lambda o: o * 0, out)
+            return out, acc
+        self.defjvp(jvp)
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def __call__(self, *args):
+        if self.jvp is None:
+            raise AttributeError(f"No JVP defined for custom_jvp function "
+                                 f"{getattr(self.fun, '__name__', self.fun)} using defjvp.")
+        nondiff, diff = _resolve_nondiff(args, self.nondiff_argnums)
+        leaves, in_tree = pytree.tree_flatten(tuple(diff))
+        if _eager(leaves):
+            return self.fun(*args)
+
+        def f_diff(*d):
+            return self.fun(*_merge(nondiff, d))
+
+        program, consts, out_tree = _stage(f_diff, leaves, in_tree,
+                                           f"custom_jvp({self.__name__})")
+        user_jvp = self.jvp
+        nondiff_vals = [nondiff[i] for i in sorted(nondiff)]
+
+        def flat_jvp(primal_leaves, tangent_leaves):
+            primals = pytree.tree_unflatten(in_tree, primal_leaves)
+            tangents = pytree.tree_unflatten(in_tree, tangent_leaves)
+            out, tout = user_jvp(tuple(nondiff_vals) + tuple(primals), tuple(tangents)) \
+                if nondiff else user_jvp(tuple(primals), tuple(tangents))
+            out_l, o_tree = pytree.tree_flatten(out)
+            tout_l, t_tree = pytree.tree_flatten(tout)
+            if o_tree != out_tree or t_tree != out_tree:
+                raise TypeError(f"custom_jvp rule of {self.__name__} must return (primal_out, "
+                                f"tangent_out) with the function's output structure "
+                                f"{out_tree}; got {o_tree} and {t_tree}")
+            return out_l, tout_l
+
+        outs = custom_jvp_call_p.bind(*consts, *leaves, call=program, jvp=flat_jvp,
+                                      num_consts=len(consts))
+        return pytree.tree_unflatten(out_tree, outs)
+
+
+# ---------------------------------------------------------------------------------------
+# custom_vjp
+
+custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
+custom_lin_p = Primitive("custom_lin", multiple_results=True)
+
+
+@custom_vjp_call_p.def_shape
+def _custom_vjp_shape(*avals, call: Program, fwd: Callable, bwd: Callable, num_consts: int):
+    return call.out_avals
+
+
+@custom_vjp_call_p.def_impl
+def _custom_vjp_impl(*args, call, fwd, bwd, num_consts):
+    return eval_program(call, [], args)
+
+
+def _custom_vjp_jvp(primals, tangents, *, call, fwd, bwd, num_consts):
+    _check_no_const_tangents("custom_vjp", tangents, num_consts)
+    primals = primals[num_consts:]
+    tangents = tangents[num_consts:]
+    outs, residuals = fwd(list(primals))
+    out_avals = tuple(ad.tangent_aval(get_aval(o)) for o in outs)
+    tangents = [ad.instantiate(t) for t in tangents]
+    tangents_out = custom_lin_p.bind(*residuals, *tangents, num_res=len(residuals),
+                                     bwd=bwd, out_avals=out_avals)
+    return list(outs), list(tangents_out)
+
+
+custom_vjp_call_p.def_jvp(_custom_vjp_jvp)
+
+
+@custom_lin_p.def_shape
+def _custom_lin_shape(*avals, num_res, bwd, out_avals):
+    return list(out_avals)
+
+
+def _forward_mode_error(*args, **params):
+    raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function.")
+
+
+custom_lin_p.def_impl(_forward_mode_error)
+
+
+def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals):
+    residuals = args[:num_res]
+    cts = [ad.instantiate(c) for c in cts]
+    cts_in = bwd(list(residuals), cts)
+    return [None] * num_res + list(cts_in)
+
+
+custom_lin_p.def_transpose(_custom_lin_transpose)
+
+
+def _custom_vjp_batch(axis, args, dims, *, call, fwd, bwd, num_consts):
+    prog, consts, out_dims = batch_program(call, tuple(dims), axis.size, axis.name,
+                                           all_batched=True)
+    p_dims = list(dims[num_consts:])
+
+    def batched_fwd(primals):
+        return _vmap_call(lambda p: tuple(fwd(list(p))), axis, (primals,), (p_dims,))
+
+    def batched_bwd(residuals, cts):
+        cts_in = _vmap_call(lambda r, c: list(bwd(list(r), list(c))), axis,
+                            (residuals, cts), ([0] * len(residuals), [0] * len(cts)))
+        # Inputs that were not batched get the sum over the batch of their cotangents.
+        from functorch_lite import lax
+        out = []
+        for ct, d in zip(cts_in, p_dims):
+            if ct is None or type(ct) is ad.Zero:
+                out.append(ct)
+            elif d is None:
+                out.append(lax.reduce_sum(ct, (0,)))
+            else:
+                out.append(batching.move_dim(ct, 0, d, axis.size))
+        return out
+
+    outs = custom_vjp_call_p.bind(*consts, *args, call=prog, fwd=batched_fwd, bwd=batched_bwd,
+                                  num_consts=len(consts) + num_consts)
+    return outs, list(out_dims)
+
+
+custom_vjp_call_p.def_batch(_custom_vjp_batch)
+
+
+class custom_vjp:
+    """Give ``fun`` a custom reverse-mode rule: ``fwd(*args) -> (out, residuals)`` and
+    ``bwd(residuals, out_cotangent) -> tuple of argument cotangents``.
+
+    >>> @custom_vjp
+    ... def clip_gradient(x):
+    ...     return x
+    >>> clip_gradient.defvjp(lambda x: (x, None),
+    ...                      lambda _, g: (fnp.clip(g, -1.0, 1.0),))
+    """
+
+    def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.fwd: Callable | None = None
+        self.bwd: Callable | None = None
+        functools.update_wrapper(self, fun, updated=())
+
+    def defvjp(self, fwd: Callable, bwd: Callable, symbolic_zeros: bool = False) -> None:
+        self.fwd = fwd
+        self.bwd = bwd
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def __call__(self, *args):
+        if self.fwd is None:
+            raise AttributeError(f"No VJP defined for custom_vjp function "
+                                 f"{getattr(self.fun, '__name__', self.fun)} using defvjp.")
+        nondiff, diff = _resolve_nondiff(args, self.nondiff_argnums)
+        leaves, in_tree = pytree.tree_flatten(tuple(diff))
+        if _eager(leaves):
+            return self.fun(*args)
+        name = self.__name__
+
+        def f_diff(*d):
+            return self.fun(*_merge(nondiff, d))
+
+        program, consts, out_tree = _stage(f_diff, leaves, in_tree, f"custom_vjp({name})")
+        user_fwd, user_bwd = self.fwd, self.bwd
+        nondiff_vals = [nondiff[i] for i in sorted(nondiff)]
+        res_tree_box = []
+
+        def flat_fwd(primal_leaves):
+            primals = pytree.tree_unflatten(in_tree, primal_leaves)
+            res = user_fwd(*_merge(nondiff, primals))
+            if not (isinstance(res, tuple) and len(res) == 2):
+                raise TypeError(f"custom_vjp fwd of {name} must return a pair (output, "
+                                f"residuals), got {type(res).__name__}")
+            out, residuals = res
+            out_l, o_tree = pytree.tree_flatten(out)
+            if o_tree != out_tree:
+                raise TypeError(f"custom_vjp fwd of {name} returned output structure "
+                                f"{o_tree}, but the function returns {out_tree}")
+            res_l, res_tree = pytree.tree_flatten(residuals)
+            res_tree_box[:] = [res_tree]
+            return out_l, res_l
+
+        def flat_bwd(res_leaves, ct_leaves):
+            residuals = pytree.tree_unflatten(res_tree_box[0], res_leaves)
+            cts = pytree.tree_unflatten(out_tree, ct_leaves)
+            args_b = (*nondiff_vals, residuals, cts) if nondiff else (residuals, cts)
+            cts_in = user_bwd(*args_b)
+            if not isinstance(cts_in, (tuple, list)):
+                raise TypeError(f"custom_vjp bwd of {name} must return a tuple with one "
+                                f"cotangent per differentiable argument, got "
+                                f"{type(cts_in).__name__}")
+            if len(cts_in) != len(diff):
+                raise TypeError(f"custom_vjp bwd of {name} returned {len(cts_in)} "
+                                f"cotangents for {len(diff)} differentiable arguments")
+            flat_cts = []
+            for ct, arg in zip(cts_in, diff):
+                arg_leaves, arg_tree = pytree.tree_flatten(arg)
+                if ct is None:
+                    flat_cts.extend(ad.Zero(ad.tangent_aval(get_aval(a))) for a in arg_leaves)
+                else:
+                    flat_cts.extend(arg_tree.flatten_up_to(ct))
+            return flat_cts
+
+        outs = custom_vjp_call_p.bind(*consts, *leaves, call=program, fwd=flat_fwd,
+                                      bwd=flat_bwd, num_consts=len(consts))
+        return pytree.tree_unflatten(out_tree, outs)
+
+

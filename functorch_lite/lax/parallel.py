@@ -1,0 +1,214 @@
+"""Collectives over a named axis: ``psum``, ``pmean``, ``pmax``, ``pmin``, ``all_gather``,
+``axis_index``. Inside ``vmap(..., axis_name=name)`` they combine the batch members; the
+sharding layer lowers the same primitives to XLA collectives across devices."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from functorch_lite.core import pytree
+from functorch_lite.core import trace as trace_mod
+from functorch_lite.core.avals import ShapedArray
+from functorch_lite.core.primitive import Primitive
+from functorch_lite.lax._common import as_operand
+
+__all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "axis_index"]
+
+
+def _axis_names(axis_name) -> tuple:
+    return axis_name if isinstance(axis_name, tuple) else (axis_name,)
+
+
+def _unbound(name, axis_name):
+    return NameError(f"{name}: unbound axis name {axis_name!r}; collectives need an enclosing "
+                     f"vmap(..., axis_name={axis_name!r}) (or a sharded computation over "
+                     "that axis)")
+
+
+def _reduction(name: str) -> Primitive:
+    p = Primitive(name)
+
+    @p.def_shape
+    def _shape(x, *, axis_name):
+        return x
+
+    @p.def_impl
+    def _impl(x, *, axis_name):
+        raise _unbound(name, axis_name)
+
+    return p
+
+
+psum_p = _reduction("psum")
+pmax_p = _reduction("pmax")
+pmin_p = _reduction("pmin")
+all_gather_p = Primitive("all_gather")
+
+
+@all_gather_p.def_shape
+def _all_gather_shape(x, *, axis_name, axis, axis_size, tiled):
+    shape = list(x.shape)
+    if tiled:
+        if not shape:
+            raise ValueError("all_gather(tiled=True) needs an operand of rank >= 1")
+        shape[axis] *= axis_size
+    else:
+        shape.insert(axis, axis_size)
+    return ShapedArray(tuple(shape), x.dtype, x.weak_type)
+
+
+@all_gather_p.def_impl
+def _all_gather_impl(x, *, axis_name, axis, axis_size, tiled):
+    raise _unbound("all_gather", axis_name)
+
+
+def _tree_apply(p: Primitive, x: Any, axis_name):
+    leaves, tree = pytree.tree_flatten(x)
+    return pytree.tree_unflatten(tree, [p.bind(as_operand(l), axis_name=axis_name)
+                                        for l in leaves])
+
+
+def psum(x: Any, axis_name):
+    """Sum of ``x`` over the members of the named axis (a pytree of arrays)."""
+    return _tree_apply(psum_p, x, axis_name)
+
+
+def pmax(x: Any, axis_name):
+    """Maximum of ``x`` over the named axis."""
+    return _tree_apply(pmax_p, x, axis_name)
+
+
+def pmin(x: Any, axis_name):
+    """Minimum of ``x`` over the named axis."""
+    return _tree_apply(pmin_p, x, axis_name)
+
+
+def _find_axis(axis_name):
+    """The innermost active vmap main trace bound to ``axis_name``."""
+    from functorch_lite.interpreters.batching import BatchTrace
+    for main in reversed(trace_mod._stack):
+        if main.trace_type is BatchTrace and main.global_data.name == axis_name:
+            return main
+    raise _unbound("collective", axis_name)
+
+
+def axis_size(axis_name) -> int:
+    size = 1
+    for name in _axis_names(axis_name):
+        size *= _find_axis(name).global_data.size
+    return size
+
+
+def pmean(x: Any, axis_name):
+    """Mean of ``x`` over the named axis."""
+    n = axis_size(axis_name)
+    from functorch_lite import lax
+    return pytree.tree_map(lambda s: lax.div(s, lax.convert_element_type(n, s.dtype)),
+                           psum(x, axis_name))
+
+
+def all_gather(x: Any, axis_name, *, axis: int = 0, tiled: bool = False):
+    """Stack (or, ``tiled``, concatenate) every member's ``x`` along ``axis``."""
+    n = axis_size(axis_name)
+
+    def one(leaf):
+        leaf = as_operand(leaf)
+        from functorch_lite.core.avals import get_aval
+        nd = get_aval(leaf).ndim
+        ax = axis % (nd + (0 if tiled else 1)) if nd or not tiled else 0
+        return all_gather_p.bind(leaf, axis_name=axis_name, axis=ax, axis_size=n, tiled=tiled)
+    return pytree.tree_map(one, x)
+
+
+def axis_index(axis_name):
+    """This member's position along the named axis (an int32 scalar)."""
+    from functorch_lite import lax
+    from functorch_lite.interpreters.batching import BatchTracer
+    names = _axis_names(axis_name)
+    index = None
+    for name in names:
+        main = _find_axis(name)
+        size = main.global_data.size
+        here = BatchTracer(main.with_trace(), lax.iota(np.int32, size), 0)
+        index = here if index is None else lax.add(lax.mul(index, size), here)
+    return index
+
+
+# ---------------------------------------------------------------------------------------
+# Rules
+
+from functorch_lite.interpreters import ad, batching  # noqa: E402
+
+
+def _reduce_batch(reduce_name):
+    def rule(axis, args, dims, *, axis_name):
+        from functorch_lite import lax
+        (x,), (d,) = args, dims
+        p = {"sum": psum_p, "max": pmax_p, "min": pmin_p}[reduce_name]
+        names = _axis_names(axis_name)
+        if axis.name not in names:
+            return p.bind(x, axis_name=axis_name), d
+        rest = tuple(n for n in names if n != axis.name)
+        if d is None:
+            out = lax.mul(x, lax.convert_element_type(axis.size, x.dtype)) \
+                if reduce_name == "sum" else x
+        else:
+            out = {"sum": lax.reduce_sum, "max": lax.reduce_max,
+                   "min": lax.reduce_min}[reduce_name](x, (d,))
+        if rest:
+            out = p.bind(out, axis_name=rest if len(rest) > 1 else rest[0])
+        return out, None
+    return rule
+
+
+psum_p.def_batch(_reduce_batch("sum"))
+pmax_p.def_batch(_reduce_batch("max"))
+pmin_p.def_batch(_reduce_batch("min"))
+
+
+def _all_gather_batch_rule(axis_data, args, dims, **params):
+    from functorch_lite import lax
+    (x,), (d,) = args, dims
+    if params["axis_name"] != axis_data.name:
+        if d is None:
+            return all_gather_p.bind(x, **params), None
+        # Gathering over another axis: keep our batch dim in front.
+        x = batching.move_dim(x, d, 0, axis_data.size)
+        out = all_gather_p.bind(x, **{**params, "axis": params["axis"] + 1})
+        return out, 0
+    x = batching.move_dim(x, d, 0, axis_data.size)
+    target = params["axis"]
+    if params["tiled"]:
+        moved = batching.move_dim(x, 0, target, axis_data.size)
+        s = list(moved.shape)
+        return lax.reshape(moved, tuple(s[:target] + [s[target] * s[target + 1]]
+                                        + s[target + 2:])), None
+    return batching.move_dim(x, 0, target, axis_data.size), None
+
+
+all_gather_p.def_batch(_all_gather_batch_rule)
+
+# psum is linear: its jvp applies it to the tangent, its transpose is itself (each member's
+# cotangent is the sum of all members' cotangents).
+ad.deflinear(psum_p, lambda ct, x, *, axis_name: [psum_p.bind(ct, axis_name=axis_name)])
+
+
+def _pmax_jvp(primals, tangents, *, axis_name):
+    raise NotImplementedError("differentiation of pmax/pmin is not supported yet")
+
+
+pmax_p.def_jvp(_pmax_jvp)
+pmin_p.def_jvp(_pmax_jvp)
+ad.deflinear(all_gather_p, lambda ct, x, **params: [_all_gather_transpose(ct, **params)])
+
+
+def _all_gather_transpose(ct, *, axis_name, axis, axis_size, tiled):
+    """Each member's cotangent is its own slice of the summed gathered cotangent."""
+    from functorch_lite import lax
+    summed = psum_p.bind(ct, axis_name=axis_name)
+    idx = axis_index(axis_name)
+    if tiled:
+        size = summed.shape[axis] // axis_size
+        return lax.dynamic_slice_in_dim(summed, lax.mul(idx, size), size, axis)
+    return lax.dynamic_index_in_dim(summed, idx, axis, keepdims=False)
