@@ -8,7 +8,7 @@ import inspect
 import logging
 from typing import Any, Callable, Sequence
 
-from functorch_lite.core import pytree
+from functorch_lite.core import passes, pytree
 from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.backend import backend
 from functorch_lite.core.config import config
@@ -115,6 +115,7 @@ class Traced:
     __slots__ = ("program", "consts", "out_tree", "name", "closed")
 
     def __init__(self, closed: ClosedProgram, out_tree, name: str):
+        closed = passes.simplify(closed)
         self.closed = closed
         self.program, self.consts = close_over_consts(closed)
         self.out_tree = out_tree
@@ -264,9 +265,24 @@ class JitFunction:
 
     def __call__(self, *args, **kwargs):
         traced, leaves = self._get_traced(args, kwargs)
+        donated = self._donation_mask(args, traced) if self.donate_argnums else ()
         outs = jit_call_p.bind(*traced.consts, *leaves, program=traced.program,
-                               name=self.name, donated=())
+                               name=self.name, donated=donated)
         return pytree.tree_unflatten(traced.out_tree, outs)
+
+    def _donation_mask(self, args, traced) -> tuple:
+        """One flag per operand (constants first): donate the device arrays passed in the
+        ``donate_argnums`` positions."""
+        nargs = len(args)
+        donate = {i + nargs if i < 0 else i for i in self.donate_argnums}
+        static = {i + nargs if i < 0 else i for i in self.static_argnums}
+        mask = [False] * len(traced.consts)
+        for i, a in enumerate(args):
+            if i in static:
+                continue
+            for leaf in pytree.tree_leaves(a):
+                mask.append(i in donate and hasattr(leaf, "delete") and hasattr(leaf, "aval"))
+        return tuple(mask)
 
     def lower(self, *args, **kwargs) -> Lowered:
         traced, _ = self._get_traced(args, kwargs)

@@ -1,12 +1,28 @@
-"""Compiling programs into executables, with an in-memory cache keyed by the module text."""
+"""Compiling programs into executables: an in-memory cache keyed by the module text, and an
+optional on-disk cache (``config.update("compilation_cache_dir", path)`` or the
+``FUNCTORCH_LITE_COMPILATION_CACHE_DIR`` environment variable).
+
+Disk entries are our own format: a magic line, the SHA-256 of the payload, then the
+serialized executable. An entry that is truncated, corrupt or from another format is
+ignored and rewritten; entries are written to a temporary file and renamed into place.
+"""
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import tempfile
 from typing import Any, Sequence
 
 from functorch_lite.core.avals import ShapedArray
+from functorch_lite.core.config import config
 from functorch_lite.core.ir import Program
 from xla_bridge import _jaxlib, runtime
 from xla_bridge.lowering.core import lower_program
+
+logger = logging.getLogger("functorch_lite")
+
+_MAGIC = b"functorch_lite-executable-v1\n"
 
 
 class Executable:
@@ -32,21 +48,86 @@ class Executable:
 
 
 _text_cache: dict[tuple, Any] = {}
+stats = {"compiles": 0, "disk_hits": 0}
 
 
-def compile_text(text: str, device) -> Any:
+def _cache_key(text: str, device) -> str:
+    client = device.client
+    parts = [text, _jaxlib.platform_version(client), getattr(device, "device_kind", ""),
+             _jaxlib.jaxlib_version(), "default-compile-options"]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _cache_dir() -> str | None:
+    path = config.compilation_cache_dir
+    if not path:
+        return None
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+def _read_entry(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            blob = f.read()
+    except OSError:
+        return None
+    if not blob.startswith(_MAGIC) or len(blob) < len(_MAGIC) + 64:
+        return None
+    digest = blob[len(_MAGIC):len(_MAGIC) + 64].decode("ascii", "replace")
+    payload = blob[len(_MAGIC) + 64:]
+    if hashlib.sha256(payload).hexdigest() != digest:
+        return None
+    return payload
+
+
+def _write_entry(directory: str, path: str, payload: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(_MAGIC + hashlib.sha256(payload).hexdigest().encode() + payload)
+        os.replace(tmp, path)
+    except OSError as e:
+        logger.warning("could not write compilation cache entry %s: %s", path, e)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def compile_text(text: str, device, name: str = "main") -> Any:
     key = (text, device)
     exe = _text_cache.get(key)
+    if exe is not None:
+        return exe
+    directory = _cache_dir()
+    path = None
+    if directory is not None:
+        path = os.path.join(directory, _cache_key(text, device) + ".bin")
+        payload = _read_entry(path)
+        if payload is not None:
+            try:
+                exe = _jaxlib.deserialize_executable(device.client, payload, [device])
+                stats["disk_hits"] += 1
+            except Exception:  # stale or foreign entry: recompile and overwrite it
+                exe = None
     if exe is None:
+        if config.log_compiles:
+            logger.warning("XLA compile of %s", name)
         exe = _jaxlib.compile(device.client, text, [device])
-        _text_cache[key] = exe
+        stats["compiles"] += 1
+        if path is not None:
+            _write_entry(directory, path, _jaxlib.serialize_executable(device.client, exe))
+    _text_cache[key] = exe
     return exe
 
 
-def compile_program(program: Program, device=None, name: str = "main") -> Executable:
+def compile_program(program: Program, device=None, name: str = "main",
+                    donated: Sequence[bool] = ()) -> Executable:
     device = device or runtime.default_device()
-    text = lower_program(program, name=name, platform=runtime.default_backend())
-    exe = compile_text(text, device)
+    text = lower_program(program, name=name, platform=runtime.default_backend(),
+                         donated=donated)
+    exe = compile_text(text, device, name)
     return Executable(exe, program.out_avals, device, text, name)
 
 

@@ -81,7 +81,8 @@ def apply_primitive(primitive, args: Sequence[Any], params: dict) -> list:
     exe = _cache.get(key) if key is not None else None
     if exe is None:
         program = _single_eqn_program(primitive, avals, params)
-        exe = compile_program(program, device, name=primitive.name)
+        exe = compile_program(program, device, name=params.get("name") or primitive.name,
+                              donated=params.get("donated") or ())
         if key is not None:
             _cache[key] = exe
     bufs = [a.buffer if a.device == device else _move(a, device) for a in arrays]

@@ -711,3 +711,493 @@ def scatter_max(operand: Any, scatter_indices: Any, updates: Any,
     (0,), (0,)))`` is ``[4., 0., 0.]``."""
     return _scatter_bind(scatter_max_p, operand, scatter_indices, updates, dimension_numbers,
                          indices_are_sorted, unique_indices, mode)
+
+
+# ---------------------------------------------------------------------------------------
+# Derivative rules
+#
+# Start and scatter indices are integers: they never carry a derivative. In their array
+# data, dynamic_slice, dynamic_update_slice, gather and scatter_add are linear (their jvp
+# applies them to the tangents, and they have transpose rules); scatter is linear too when
+# its indices are unique. scatter_mul, scatter_min and scatter_max are not linear in their
+# updates; their jvps are written with linear primitives only (scatter_mul stays linear in
+# its operand, so it has a transpose rule for that argument).
+
+from functorch_lite.interpreters import ad  # noqa: E402
+from functorch_lite.interpreters.transpose import is_undefined  # noqa: E402
+
+
+def _aval_of(x: Any) -> ShapedArray:
+    return x.aval if is_undefined(x) else get_aval(x)
+
+
+def _zero_tangent(out: Any) -> "ad.Zero":
+    return ad.Zero(ad.tangent_aval(get_aval(out)))
+
+
+def _has_tangent(out: Any, *tangents: Any) -> bool:
+    """Whether a derivative flows: some tangent is non-zero and the output is inexact."""
+    return (dtypes.is_inexact(get_aval(out).dtype)
+            and any(type(t) is not ad.Zero for t in tangents))
+
+
+def _zeros(aval_or_x: Any):
+    aval = aval_or_x if isinstance(aval_or_x, ShapedArray) else _aval_of(aval_or_x)
+    return shapes.full(aval.shape, 0, aval.dtype)
+
+
+def _fill_for(mode: GatherScatterMode, dtype) -> Any:
+    """``gather``'s fill_value param for a derivative gather: 0 where blocks are filled."""
+    return _canonical_fill_value(0, dtype) if mode is GatherScatterMode.FILL_OR_DROP else None
+
+
+def _scatter_dnums_of(dn: GatherDimensionNumbers) -> ScatterDimensionNumbers:
+    """The scatter writing back the blocks a gather with ``dn`` reads."""
+    return ScatterDimensionNumbers(
+        update_window_dims=dn.offset_dims, inserted_window_dims=dn.collapsed_slice_dims,
+        scatter_dims_to_operand_dims=dn.start_index_map,
+        operand_batching_dims=dn.operand_batching_dims,
+        scatter_indices_batching_dims=dn.start_indices_batching_dims)
+
+
+def _gather_back(x: Any, indices: Any, dn: ScatterDimensionNumbers,
+                 updates_shape: Sequence[int], mode: GatherScatterMode,
+                 indices_are_sorted: bool = False, unique_indices: bool = False):
+    """Read from ``x`` (shaped like a scatter's operand) the elements a scatter with ``dn``
+    writes, arranged like its updates; blocks the scatter drops read as 0."""
+    gdn = GatherDimensionNumbers(
+        offset_dims=dn.update_window_dims, collapsed_slice_dims=dn.inserted_window_dims,
+        start_index_map=dn.scatter_dims_to_operand_dims,
+        operand_batching_dims=dn.operand_batching_dims,
+        start_indices_batching_dims=dn.scatter_indices_batching_dims)
+    window = iter(dn.update_window_dims)
+    skip = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
+    sizes = tuple(1 if d in skip else updates_shape[next(window)]
+                  for d in range(get_aval(x).ndim))
+    return gather_p.bind(x, indices, dimension_numbers=gdn, slice_sizes=sizes,
+                         indices_are_sorted=indices_are_sorted,
+                         unique_indices=unique_indices, mode=mode,
+                         fill_value=_fill_for(mode, get_aval(x).dtype))
+
+
+# -- dynamic_slice / dynamic_update_slice -------------------------------------------------
+
+def _dynamic_slice_jvp(primals, tangents, *, slice_sizes):
+    operand, *starts = primals
+    out = dynamic_slice_p.bind(operand, *starts, slice_sizes=slice_sizes)
+    if not _has_tangent(out, tangents[0]):
+        return out, _zero_tangent(out)
+    return out, dynamic_slice_p.bind(tangents[0], *starts, slice_sizes=slice_sizes)
+
+
+def _dynamic_slice_transpose(ct, operand, *starts, slice_sizes):
+    # The slice's cotangent goes back where the slice came from: the start indices are
+    # clamped by dynamic_update_slice exactly as by dynamic_slice.
+    if type(ct) is ad.Zero or not is_undefined(operand):
+        return [None] * (1 + len(starts))
+    return [dynamic_update_slice_p.bind(_zeros(operand), ct, *starts)] + [None] * len(starts)
+
+
+def _dynamic_update_slice_jvp(primals, tangents):
+    operand, update, *starts = primals
+    t_operand, t_update = tangents[:2]
+    out = dynamic_update_slice_p.bind(operand, update, *starts)
+    if not _has_tangent(out, t_operand, t_update):
+        return out, _zero_tangent(out)
+    return out, dynamic_update_slice_p.bind(ad.instantiate(t_operand),
+                                            ad.instantiate(t_update), *starts)
+
+
+def _dynamic_update_slice_transpose(ct, operand, update, *starts):
+    # Linear in (operand, update) jointly: the window's cotangent goes to the update, the
+    # rest to the operand.
+    out = [None] * (2 + len(starts))
+    if type(ct) is ad.Zero:
+        return out
+    update_aval = _aval_of(update)
+    if is_undefined(operand):
+        out[0] = dynamic_update_slice_p.bind(ct, _zeros(update_aval), *starts)
+    if is_undefined(update):
+        out[1] = dynamic_slice_p.bind(ct, *starts, slice_sizes=update_aval.shape)
+    return out
+
+
+dynamic_slice_p.def_jvp(_dynamic_slice_jvp)
+dynamic_slice_p.def_transpose(_dynamic_slice_transpose)
+dynamic_update_slice_p.def_jvp(_dynamic_update_slice_jvp)
+dynamic_update_slice_p.def_transpose(_dynamic_update_slice_transpose)
+
+
+# -- gather ------------------------------------------------------------------------------
+
+def _gather_jvp(primals, tangents, *, dimension_numbers, slice_sizes, indices_are_sorted,
+                unique_indices, mode, fill_value):
+    operand, indices = primals
+    params = dict(dimension_numbers=dimension_numbers, slice_sizes=slice_sizes,
+                  indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+                  mode=mode)
+    out = gather_p.bind(operand, indices, fill_value=fill_value, **params)
+    if not _has_tangent(out, tangents[0]):
+        return out, _zero_tangent(out)
+    # filled blocks are constants: their tangent is 0 (not the primal's fill value)
+    return out, gather_p.bind(tangents[0], indices,
+                              fill_value=_fill_for(mode, get_aval(out).dtype), **params)
+
+
+def _gather_transpose(ct, operand, indices, *, dimension_numbers, slice_sizes,
+                      indices_are_sorted, unique_indices, mode, fill_value):
+    # Every read element's cotangent is added back where it was read from (blocks may
+    # overlap, hence scatter_add). A dropped (filled) block gets nothing: scatter drops the
+    # same blocks; clamped blocks are clamped the same way.
+    if type(ct) is ad.Zero or not is_undefined(operand):
+        return [None, None]
+    ct_operand = scatter_add_p.bind(
+        _zeros(operand), indices, ct, dimension_numbers=_scatter_dnums_of(dimension_numbers),
+        indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode)
+    return [ct_operand, None]
+
+
+gather_p.def_jvp(_gather_jvp)
+gather_p.def_transpose(_gather_transpose)
+
+
+# -- scatter_add -------------------------------------------------------------------------
+
+def _scatter_add_jvp(primals, tangents, **params):
+    operand, indices, updates = primals
+    t_operand, _, t_updates = tangents
+    out = scatter_add_p.bind(operand, indices, updates, **params)
+    if not _has_tangent(out, t_operand, t_updates):
+        return out, _zero_tangent(out)
+    return out, scatter_add_p.bind(ad.instantiate(t_operand), indices,
+                                   ad.instantiate(t_updates), **params)
+
+
+def _scatter_add_transpose(ct, operand, indices, updates, *, dimension_numbers,
+                           indices_are_sorted, unique_indices, mode):
+    if type(ct) is ad.Zero:
+        return [None, None, None]
+    ct_operand = ct if is_undefined(operand) else None
+    ct_updates = None
+    if is_undefined(updates):
+        ct_updates = _gather_back(ct, indices, dimension_numbers, updates.aval.shape, mode,
+                                  indices_are_sorted, unique_indices)
+    return [ct_operand, None, ct_updates]
+
+
+scatter_add_p.def_jvp(_scatter_add_jvp)
+scatter_add_p.def_transpose(_scatter_add_transpose)
+
+
+# -- scatter -----------------------------------------------------------------------------
+
+def _update_ids(updates_shape: Sequence[int], dn: ScatterDimensionNumbers):
+    """An int32 array shaped like the updates: 1, 2, ... numbering the update blocks (every
+    element of a block has its block's number)."""
+    ids_shape = tuple(1 if d in dn.update_window_dims else s
+                      for d, s in enumerate(updates_shape))
+    i32 = np.dtype(np.int32)
+    ids = shapes.reshape(shapes.iota(i32, math.prod(ids_shape)), ids_shape)
+    ids = ew.add(ids, scalar_like(1, i32, weak_type=False))
+    return shapes.broadcast_in_dim(ids, tuple(updates_shape), tuple(range(len(ids_shape))))
+
+
+def _scatter_jvp(primals, tangents, *, dimension_numbers, indices_are_sorted,
+                 unique_indices, mode):
+    operand, indices, updates = primals
+    t_operand, _, t_updates = tangents
+    dn = dimension_numbers
+    params = dict(dimension_numbers=dn, indices_are_sorted=indices_are_sorted,
+                  unique_indices=unique_indices, mode=mode)
+    if (not dtypes.is_inexact(get_aval(operand).dtype)
+            or all(type(t) is ad.Zero for t in (t_operand, t_updates))):
+        out = scatter_p.bind(operand, indices, updates, **params)
+        return out, _zero_tangent(out)
+    t_operand, t_updates = ad.instantiate(t_operand), ad.instantiate(t_updates)
+    if unique_indices:  # every element is written at most once: scatter the tangents alike
+        return (scatter_p.bind(operand, indices, updates, **params),
+                scatter_p.bind(t_operand, indices, t_updates, **params))
+    # With repeated indices, which write wins is unspecified, and the tangent must come from
+    # the same winner as the value. So find the winners once: scatter the update numbers
+    # (1, 2, ...), read back which number landed where each update was going, and keep only
+    # the winning updates (and the operand elements nobody wrote). Both value and tangent
+    # are then sums of the kept elements (a scatter_add, which also transposes).
+    ids = _update_ids(get_aval(updates).shape, dn)
+    i32 = np.dtype(np.int32)
+    written = scatter_p.bind(shapes.full(get_aval(operand).shape, 0, i32), indices, ids,
+                             **params)
+    won = ew.eq(ids, _gather_back(written, indices, dn, get_aval(updates).shape, mode,
+                                  indices_are_sorted, unique_indices))
+    kept = ew.eq(written, scalar_like(0, i32, weak_type=False))
+
+    def combine(x, u):
+        return scatter_add_p.bind(ew.select(kept, x, _zeros(get_aval(x))), indices,
+                                  ew.select(won, u, _zeros(get_aval(u))), **params)
+    return combine(operand, updates), combine(t_operand, t_updates)
+
+
+def _scatter_transpose(ct, operand, indices, updates, *, dimension_numbers,
+                       indices_are_sorted, unique_indices, mode):
+    # Linear in (operand, updates) jointly only when no element is written twice (otherwise
+    # the cotangent of a written element belongs to an unspecified one of its writers). The
+    # jvp above only leaves scatters with unique indices in linear programs.
+    if not unique_indices:
+        raise NotImplementedError("scatter: transpose (reverse-mode differentiation) is only "
+                                  "defined for unique_indices=True")
+    if type(ct) is ad.Zero:
+        return [None, None, None]
+    params = dict(dimension_numbers=dimension_numbers, indices_are_sorted=indices_are_sorted,
+                  unique_indices=unique_indices, mode=mode)
+    updates_aval = _aval_of(updates)
+    ct_operand = ct_updates = None
+    if is_undefined(operand):  # overwritten elements do not reach the output
+        ct_operand = scatter_p.bind(ct, indices, _zeros(updates_aval), **params)
+    if is_undefined(updates):
+        ct_updates = _gather_back(ct, indices, dimension_numbers, updates_aval.shape, mode,
+                                  indices_are_sorted, unique_indices)
+    return [ct_operand, None, ct_updates]
+
+
+scatter_p.def_jvp(_scatter_jvp)
+scatter_p.def_transpose(_scatter_transpose)
+
+
+# -- scatter_mul -------------------------------------------------------------------------
+
+def _products_without_each(operand_aval: ShapedArray, indices, updates, dn, params):
+    """For each update element ``u_k``, the product of the *other* updates written to the
+    same operand element (``prod_{j != k} u_j``), computed without dividing by zero: with
+    the count ``z`` of zero updates at that element and the product ``p`` of its non-zero
+    ones, it is ``p / u_k`` if ``z == 0``, ``p`` if ``u_k`` is the single zero, else 0."""
+    dt = get_aval(updates).dtype
+    is_zero = ew.eq(updates, scalar_like(0, dt, weak_type=False))
+    ones = shapes.full(get_aval(updates).shape, 1, dt)
+    safe = ew.select(is_zero, ones, updates)
+    prod_nonzero = scatter_mul_p.bind(shapes.full(operand_aval.shape, 1, dt), indices, safe,
+                                      **params)
+    i32 = np.dtype(np.int32)
+    n_zero = scatter_add_p.bind(shapes.full(operand_aval.shape, 0, i32), indices,
+                                ew.convert_element_type(is_zero, i32), **params)
+    shape = get_aval(updates).shape
+    mode = params["mode"]
+    p = _gather_back(prod_nonzero, indices, dn, shape, mode)
+    z = _gather_back(n_zero, indices, dn, shape, mode)
+    zero = shapes.full(shape, 0, dt)
+    z_is = lambda n: ew.eq(z, scalar_like(n, i32, weak_type=False))  # noqa: E731
+    return ew.select(is_zero, ew.select(z_is(1), p, zero),
+                     ew.select(z_is(0), ew.div(p, safe), zero))
+
+
+def _scatter_mul_jvp(primals, tangents, *, dimension_numbers, indices_are_sorted,
+                     unique_indices, mode):
+    # out = x * prod_k u_k (over the updates written to each element), so
+    # d out = dx * prod_k u_k + x * sum_k du_k * prod_{j != k} u_j.
+    operand, indices, updates = primals
+    t_operand, _, t_updates = tangents
+    params = dict(dimension_numbers=dimension_numbers, indices_are_sorted=indices_are_sorted,
+                  unique_indices=unique_indices, mode=mode)
+    out = scatter_mul_p.bind(operand, indices, updates, **params)
+    if not _has_tangent(out, t_operand, t_updates):
+        return out, _zero_tangent(out)
+    t_out: Any = _zero_tangent(out)
+    if type(t_operand) is not ad.Zero:
+        t_out = scatter_mul_p.bind(t_operand, indices, updates, **params)
+    if type(t_updates) is not ad.Zero:
+        if not unique_indices:  # with unique indices, the product of the others is 1
+            t_updates = ew.mul(t_updates, _products_without_each(
+                get_aval(operand), indices, updates, dimension_numbers, params))
+        summed = scatter_add_p.bind(_zeros(get_aval(out)), indices, t_updates, **params)
+        t_out = ad.add_tangents(t_out, ew.mul(operand, summed))
+    return out, t_out
+
+
+def _scatter_mul_transpose(ct, operand, indices, updates, *, dimension_numbers,
+                           indices_are_sorted, unique_indices, mode):
+    # Linear in the operand alone (each element is scaled by its product of updates: a
+    # diagonal map, its own transpose).
+    if is_undefined(updates):
+        raise NotImplementedError("scatter_mul: transpose is only defined with respect to "
+                                  "the operand (it is not linear in its updates)")
+    if type(ct) is ad.Zero or not is_undefined(operand):
+        return [None, None, None]
+    return [scatter_mul_p.bind(ct, indices, updates, dimension_numbers=dimension_numbers,
+                               indices_are_sorted=indices_are_sorted,
+                               unique_indices=unique_indices, mode=mode), None, None]
+
+
+scatter_mul_p.def_jvp(_scatter_mul_jvp)
+scatter_mul_p.def_transpose(_scatter_mul_transpose)
+
+
+# -- scatter_min / scatter_max -----------------------------------------------------------
+
+def _scatter_extremum_jvp(p: Primitive):
+    """The tangent of the value that wins; where several equal values tie (the operand
+    and/or updates), their tangents are averaged, as for ``max``/``min``."""
+    def rule(primals, tangents, *, dimension_numbers, indices_are_sorted, unique_indices,
+             mode):
+        operand, indices, updates = primals
+        t_operand, _, t_updates = tangents
+        dn = dimension_numbers
+        params = dict(dimension_numbers=dn, indices_are_sorted=indices_are_sorted,
+                      unique_indices=unique_indices, mode=mode)
+        out = p.bind(operand, indices, updates, **params)
+        if not _has_tangent(out, t_operand, t_updates):
+            return out, _zero_tangent(out)
+        out_aval = get_aval(out)
+        dt = out_aval.dtype
+        updates_shape = get_aval(updates).shape
+        as_float = lambda b: ew.convert_element_type(b, dt)  # noqa: E731
+        update_won = as_float(ew.eq(updates, _gather_back(out, indices, dn, updates_shape,
+                                                          mode)))
+        n_updates_won = scatter_add_p.bind(_zeros(out_aval), indices, update_won, **params)
+        zero = scalar_like(0, dt, weak_type=False)
+        # The operand wins where it equals the result, and where no update won at all
+        # (no update reached the element, or NaNs compare unequal).
+        operand_won = as_float(ew.bitwise_or(ew.eq(operand, out), ew.eq(n_updates_won, zero)))
+        count = ew.add(operand_won, n_updates_won)
+        t_out: Any = _zero_tangent(out)
+        if type(t_operand) is not ad.Zero:
+            t_out = ew.mul(t_operand, operand_won)
+        if type(t_updates) is not ad.Zero:
+            t_out = ad.add_tangents(t_out, scatter_add_p.bind(
+                _zeros(out_aval), indices, ew.mul(t_updates, update_won), **params))
+        return out, ew.div(t_out, count)
+    return rule
+
+
+scatter_min_p.def_jvp(_scatter_extremum_jvp(scatter_min_p))
+scatter_max_p.def_jvp(_scatter_extremum_jvp(scatter_max_p))
+
+
+# ---------------------------------------------------------------------------------------
+# Batching rules
+#
+# gather and scatter batch through their batching dimension numbers: the batch axis is moved
+# to the front of the operand (and updates) and of the indices, and declared as a pair of
+# batching axes (or, when the indices are not batched, as one more window axis). A
+# dynamic_slice/dynamic_update_slice with batched start indices becomes a gather/scatter.
+
+from functorch_lite.interpreters import batching  # noqa: E402
+
+
+def _plus1(dims: Sequence[int]) -> tuple[int, ...]:
+    return tuple(d + 1 for d in dims)
+
+
+def _gather_batch(axis, args, dims, *, dimension_numbers, slice_sizes, **params):
+    operand, indices = args
+    operand_dim, indices_dim = dims
+    dn = dimension_numbers
+    if indices_dim is None:  # the batch axis is one more axis of every block
+        operand = batching.bdim_at_front(operand, operand_dim, axis.size)
+        dn = GatherDimensionNumbers(
+            offset_dims=(0,) + _plus1(dn.offset_dims),
+            collapsed_slice_dims=_plus1(dn.collapsed_slice_dims),
+            start_index_map=_plus1(dn.start_index_map),
+            operand_batching_dims=_plus1(dn.operand_batching_dims),
+            start_indices_batching_dims=dn.start_indices_batching_dims)
+        slice_sizes = (axis.size,) + tuple(slice_sizes)
+    elif operand_dim is None:  # one more batch axis of the indices
+        indices = batching.bdim_at_front(indices, indices_dim, axis.size)
+        dn = dn._replace(offset_dims=_plus1(dn.offset_dims),
+                         start_indices_batching_dims=_plus1(dn.start_indices_batching_dims))
+    else:  # index batch b reads from operand slab b
+        operand = batching.bdim_at_front(operand, operand_dim, axis.size)
+        indices = batching.bdim_at_front(indices, indices_dim, axis.size)
+        dn = GatherDimensionNumbers(
+            offset_dims=_plus1(dn.offset_dims),
+            collapsed_slice_dims=_plus1(dn.collapsed_slice_dims),
+            start_index_map=_plus1(dn.start_index_map),
+            operand_batching_dims=(0,) + _plus1(dn.operand_batching_dims),
+            start_indices_batching_dims=(0,) + _plus1(dn.start_indices_batching_dims))
+        slice_sizes = (1,) + tuple(slice_sizes)
+    return gather_p.bind(operand, indices, dimension_numbers=dn, slice_sizes=slice_sizes,
+                         **params), 0
+
+
+def _scatter_batch(p: Primitive):
+    def rule(axis, args, dims, *, dimension_numbers, **params):
+        operand, indices, updates = args
+        operand_dim, indices_dim, updates_dim = dims
+        dn = dimension_numbers
+        # the result is batched: the operand gets a batch axis even when it has none
+        operand = batching.bdim_at_front(operand, operand_dim, axis.size)
+        updates = batching.bdim_at_front(updates, updates_dim, axis.size)
+        if indices_dim is None:  # the batch axis is one more axis of every block
+            dn = ScatterDimensionNumbers(
+                update_window_dims=(0,) + _plus1(dn.update_window_dims),
+                inserted_window_dims=_plus1(dn.inserted_window_dims),
+                scatter_dims_to_operand_dims=_plus1(dn.scatter_dims_to_operand_dims),
+                operand_batching_dims=_plus1(dn.operand_batching_dims),
+                scatter_indices_batching_dims=dn.scatter_indices_batching_dims)
+        else:  # index batch b writes into operand slab b
+            indices = batching.bdim_at_front(indices, indices_dim, axis.size)
+            dn = ScatterDimensionNumbers(
+                update_window_dims=_plus1(dn.update_window_dims),
+                inserted_window_dims=_plus1(dn.inserted_window_dims),
+                scatter_dims_to_operand_dims=_plus1(dn.scatter_dims_to_operand_dims),
+                operand_batching_dims=(0,) + _plus1(dn.operand_batching_dims),
+                scatter_indices_batching_dims=(0,) + _plus1(dn.scatter_indices_batching_dims))
+        return p.bind(operand, indices, updates, dimension_numbers=dn, **params), 0
+    return rule
+
+
+gather_p.def_batch(_gather_batch)
+for _p in (scatter_p, scatter_add_p, scatter_mul_p, scatter_min_p, scatter_max_p):
+    _p.def_batch(_scatter_batch(_p))
+
+
+def _index_vectors(starts: Sequence[Any], dims: Sequence[int | None], size: int):
+    """Scalar start indices, some batched, as one ``(size, len(starts))`` index array."""
+    columns = [shapes.broadcast_in_dim(s, (size, 1), () if d is None else (0,))
+               for s, d in zip(starts, dims)]
+    return shapes.concatenate(columns, 1)
+
+
+def _zero_start(starts: Sequence[Any]):
+    dt = get_aval(starts[0]).dtype if starts else np.dtype(np.int32)
+    return scalar_like(0, dt, weak_type=False)
+
+
+@dynamic_slice_p.def_batch
+def _dynamic_slice_batch(axis, args, dims, *, slice_sizes):
+    operand, *starts = args
+    operand_dim, *start_dims = dims
+    if all(d is None for d in start_dims):  # slice the whole batch axis where it is
+        starts.insert(operand_dim, _zero_start(starts))
+        sizes = list(slice_sizes)
+        sizes.insert(operand_dim, axis.size)
+        return dynamic_slice_p.bind(operand, *starts, slice_sizes=tuple(sizes)), operand_dim
+    # One block per batch member: a gather, clamping the starts as dynamic_slice does.
+    n = len(starts)
+    indices = _index_vectors(starts, start_dims, axis.size)
+    dn = GatherDimensionNumbers(offset_dims=tuple(range(n)), collapsed_slice_dims=(),
+                                start_index_map=tuple(range(n)))
+    return _gather_batch(axis, [operand, indices], [operand_dim, 0], dimension_numbers=dn,
+                         slice_sizes=tuple(slice_sizes), indices_are_sorted=False,
+                         unique_indices=False, mode=GatherScatterMode.CLIP, fill_value=None)
+
+
+@dynamic_update_slice_p.def_batch
+def _dynamic_update_slice_batch(axis, args, dims):
+    operand, update, *starts = args
+    operand_dim, update_dim, *start_dims = dims
+    if all(d is None for d in start_dims):  # update the whole batch axis
+        if operand_dim is not None and operand_dim == update_dim:
+            bdim = operand_dim
+        else:
+            operand = batching.bdim_at_front(operand, operand_dim, axis.size)
+            update = batching.bdim_at_front(update, update_dim, axis.size)
+            bdim = 0
+        starts.insert(bdim, _zero_start(starts))
+        return dynamic_update_slice_p.bind(operand, update, *starts), bdim
+    # One block per batch member: a scatter, clamping the starts as dynamic_update_slice.
+    n = len(starts)
+    indices = _index_vectors(starts, start_dims, axis.size)
+    dn = ScatterDimensionNumbers(update_window_dims=tuple(range(n)), inserted_window_dims=(),
+                                 scatter_dims_to_operand_dims=tuple(range(n)))
+    return _scatter_batch(scatter_p)(axis, [operand, indices, update],
+                                     [operand_dim, 0, update_dim], dimension_numbers=dn,
+                                     indices_are_sorted=True, unique_indices=True,
+                                     mode=GatherScatterMode.CLIP)

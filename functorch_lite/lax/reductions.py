@@ -262,3 +262,185 @@ cummin = _cumulative_fn(cummin_p, """Running minimum along ``axis`` (NaN propaga
 
     Real (not bool) dtypes. Example: ``cummin(x)`` with ``x: i32[5]`` gives ``i32[5]``.
     """)
+
+
+# ---------------------------------------------------------------------------------------
+# Derivative rules
+#
+# reduce_sum and cumsum are linear. reduce_max/min pass on the tangent averaged over the
+# positions that attain the extremum. cumprod, cummax and cummin differentiate an inclusive
+# scan over (value, tangent) pairs (``_pair_scan``), which is exact at zeros and ties of the
+# primal; reduce_prod multiplies each tangent by the product of all the other elements,
+# built from exclusive running products (no division, so zeros are handled exactly).
+# argmax/argmin and the logical reductions have no derivative.
+
+from functorch_lite.interpreters import ad  # noqa: E402
+from functorch_lite.lax import elementwise as _ew  # noqa: E402
+from functorch_lite.lax import shapes as _shapes  # noqa: E402
+
+
+def _kept_dims(ndim: int, axes: Sequence[int]) -> tuple[int, ...]:
+    return tuple(d for d in range(ndim) if d not in axes)
+
+
+def _expand_back(y: Any, shape: Sequence[int], axes: Sequence[int]):
+    """Broadcast a reduced array back over the reduced ``axes`` of ``shape``."""
+    return _shapes.broadcast_in_dim(y, tuple(shape), _kept_dims(len(shape), axes))
+
+
+def _reduce_sum_transpose(ct, x, *, axes):
+    if type(ct) is ad.Zero:
+        return [None]
+    return [_expand_back(ct, x.aval.shape, axes)]
+
+
+ad.deflinear(reduce_sum_p, _reduce_sum_transpose)
+
+
+def _shift_along(x: Any, axis: int, offset: int, fill: Any):
+    """``out[..., i, ...] = x[..., i - offset, ...]`` along ``axis``; ``fill`` where
+    ``i - offset`` falls outside (a pad with a negative edge on the other side)."""
+    config = [(0, 0, 0)] * get_aval(x).ndim
+    config[axis] = (offset, -offset, 0)
+    return _shapes.pad(x, fill, config)
+
+
+def _pair_scan(kind: str, x: Any, g: Any, axis: int, reverse: bool):
+    """Tangent of the inclusive scan ``kind`` ("prod", "max" or "min") of ``x`` along
+    ``axis``, given the tangent ``g`` of ``x``: a scan over (value, tangent) pairs.
+
+    Hillis-Steele: after the round with shift ``d``, position ``i`` holds the pair for the
+    ``2d`` elements ending at ``i`` (in scan order), combined from its own pair and the
+    pair ``d`` places earlier; ``ceil(log2 n)`` rounds cover the whole axis. The combine of
+    an earlier pair ``(a0, b0)`` with a later ``(a1, b1)`` is ``(a0 a1, b0 a1 + a0 b1)``
+    for products; for max/min it keeps the tangent of the winner, the earlier one on ties
+    (the first position reaching the running extremum)."""
+    shape = get_aval(x).shape
+    n = shape[axis]
+    sign = -1 if reverse else 1
+    a, b = x, g
+    d = 1
+    while d < n:
+        last = 2 * d >= n
+        if kind == "prod":
+            a_prev = _shift_along(a, axis, sign * d, 1)  # (1, 0) is the identity pair
+            b_prev = _shift_along(b, axis, sign * d, 0)
+            b = _ew.add(_ew.mul(b_prev, a), _ew.mul(a_prev, b))
+            a = None if last else _ew.mul(a_prev, a)
+        else:
+            is_max = kind == "max"
+            a_prev = _shift_along(a, axis, sign * d, -np.inf if is_max else np.inf)
+            b_prev = _shift_along(b, axis, sign * d, 0)
+            index = _shapes.broadcasted_iota(np.int32, shape, axis)
+            has_prev = _ew.lt(index, n - d) if reverse else _ew.ge(index, d)
+            prev_wins = _ew.ge(a_prev, a) if is_max else _ew.le(a_prev, a)
+            b = _ew.select(_ew.bitwise_and(has_prev, prev_wins), b_prev, b)
+            a = None if last else (_ew.max(a_prev, a) if is_max else _ew.min(a_prev, a))
+        d *= 2
+    return b
+
+
+def _cumulative_jvp(p: Primitive, kind: str):
+    def rule(primals, tangents, *, axis, reverse):
+        (x,), (g,) = primals, tangents
+        out = p.bind(x, axis=axis, reverse=reverse)
+        return out, _pair_scan(kind, x, ad.instantiate(g), axis, reverse)
+    return rule
+
+
+def _cumsum_transpose(ct, x, *, axis, reverse):
+    if type(ct) is ad.Zero:
+        return [None]
+    return [cumsum_p.bind(ct, axis=axis, reverse=not reverse)]
+
+
+ad.deflinear(cumsum_p, _cumsum_transpose)
+cumprod_p.def_jvp(_cumulative_jvp(cumprod_p, "prod"))
+cummax_p.def_jvp(_cumulative_jvp(cummax_p, "max"))
+cummin_p.def_jvp(_cumulative_jvp(cummin_p, "min"))
+
+
+def _prod_tangent_along(x: Any, g: Any, axis: int):
+    """Tangent of ``reduce_prod(x, (axis,))``: ``sum_k g_k * prod_{j != k} x_j``, the
+    products of all-but-one being (exclusive running product from the left) * (from the
+    right)."""
+    if get_aval(x).shape[axis] == 0:
+        return reduce_sum_p.bind(g, axes=(axis,))  # zeros of the reduced shape
+    left = _shift_along(cumprod_p.bind(x, axis=axis, reverse=False), axis, 1, 1)
+    right = _shift_along(cumprod_p.bind(x, axis=axis, reverse=True), axis, -1, 1)
+    return reduce_sum_p.bind(_ew.mul(g, _ew.mul(left, right)), axes=(axis,))
+
+
+def _reduce_prod_jvp(primals, tangents, *, axes):
+    (x,), (g,) = primals, tangents
+    out = reduce_prod_p.bind(x, axes=axes)
+    # A product over several axes is a product over one axis at a time; reducing the
+    # highest axis first keeps the lower axis numbers valid.
+    part, t = x, ad.instantiate(g)
+    for i, a in enumerate(reversed(axes)):
+        t = _prod_tangent_along(part, t, a)
+        if i + 1 < len(axes):
+            part = reduce_prod_p.bind(part, axes=(a,))
+    return out, t
+
+
+reduce_prod_p.def_jvp(_reduce_prod_jvp)
+
+
+def _reduce_chooser_jvp(p: Primitive):
+    """reduce_max/min: the tangents at the positions equal to the result, averaged."""
+    def rule(primals, tangents, *, axes):
+        (x,), (g,) = primals, tangents
+        out = p.bind(x, axes=axes)
+        g = ad.instantiate(g)
+        shape = get_aval(x).shape
+        dt = get_aval(g).dtype
+        at_extremum = _ew.convert_element_type(
+            _ew.eq(x, _expand_back(out, shape, axes)), dt)
+        picked = reduce_sum_p.bind(_ew.mul(g, at_extremum), axes=axes)
+        if any(shape[a] == 0 for a in axes):
+            return out, picked  # nothing reduced: zeros
+        return out, _ew.div(picked, reduce_sum_p.bind(at_extremum, axes=axes))
+    return rule
+
+
+reduce_max_p.def_jvp(_reduce_chooser_jvp(reduce_max_p))
+reduce_min_p.def_jvp(_reduce_chooser_jvp(reduce_min_p))
+ad.zero_jvp(reduce_and_p)
+ad.zero_jvp(reduce_or_p)
+# argmax_p, argmin_p: marked non-differentiable beside their declarations.
+
+
+# ---------------------------------------------------------------------------------------
+# Batching rules: the batch axis stays where it is; the reduced / scanned axes are
+# renumbered around it.
+
+from functorch_lite.interpreters import batching  # noqa: E402
+
+
+def _axes_around(axes: Sequence[int], bdim: int) -> tuple[int, ...]:
+    """Operand axes renumbered for an array with a batch axis at ``bdim``."""
+    return tuple(a + (a >= bdim) for a in axes)
+
+
+def _reduction_batch(p: Primitive):
+    def rule(axis, args, dims, *, axes, **params):
+        (x,), (d,) = args, dims
+        out_d = d - sum(1 for a in axes if a < d)
+        return p.bind(x, axes=_axes_around(axes, d), **params), out_d
+    return rule
+
+
+def _cumulative_batch(p: Primitive):
+    # The first argument is the batch axis data; ``axis`` is the primitive's parameter.
+    def rule(batch_axis, args, dims, *, axis, reverse):
+        (x,), (d,) = args, dims
+        return p.bind(x, axis=axis + (axis >= d), reverse=reverse), d
+    return rule
+
+
+for _p in (reduce_sum_p, reduce_prod_p, reduce_max_p, reduce_min_p, reduce_and_p,
+           reduce_or_p, argmax_p, argmin_p):
+    _p.def_batch(_reduction_batch(_p))
+for _p in (cumsum_p, cumprod_p, cummax_p, cummin_p):
+    _p.def_batch(_cumulative_batch(_p))

@@ -119,3 +119,109 @@ def top_k(operand: Any, k: int):
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"top_k: k must be an integer, got {k!r}")
     return tuple(top_k_p.bind(operand, k=int(k)))
+
+
+# ---------------------------------------------------------------------------------------
+# Derivative rules
+#
+# sort permutes: the tangents of its operands are permuted the same way, by sorting them
+# as extra (non-key) operands beside the keys. So sort is linear in its non-key operands
+# for fixed keys, and its transpose applies the inverse permutation: sorting the
+# cotangents by the permutation itself. top_k gathers the tangents at its indices.
+
+from functorch_lite.interpreters import ad  # noqa: E402
+from functorch_lite.interpreters.transpose import is_undefined  # noqa: E402
+from functorch_lite.lax import indexing as _indexing  # noqa: E402
+from functorch_lite.lax import shapes as _shapes  # noqa: E402
+
+
+def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
+    out = sort_p.bind(*primals, dimension=dimension, is_stable=is_stable, num_keys=num_keys)
+    moving = [i for i, t in enumerate(tangents) if type(t) is not ad.Zero]
+    # A separate sort (the same keys, so the same permutation) keeps the primal outputs
+    # independent of the tangents.
+    sorted_t = sort_p.bind(*primals[:num_keys], *[tangents[i] for i in moving],
+                           dimension=dimension, is_stable=is_stable, num_keys=num_keys)
+    tangents_out = [ad.Zero(ad.tangent_aval(get_aval(o))) for o in out]
+    for i, t in zip(moving, sorted_t[num_keys:]):
+        tangents_out[i] = t
+    return out, tangents_out
+
+
+def _sort_transpose(cts, *operands, dimension, is_stable, num_keys):
+    keys = operands[:num_keys]
+    if any(is_undefined(k) for k in keys):
+        raise NotImplementedError("sort: transpose (reverse-mode differentiation) with "
+                                  "respect to the sort keys; sort is linear only in its "
+                                  "non-key operands")
+    wanted = [i for i in range(num_keys, len(operands))
+              if is_undefined(operands[i]) and type(cts[i]) is not ad.Zero]
+    out: list = [None] * len(operands)
+    if not wanted:
+        return out
+    shape = get_aval(keys[0]).shape
+    iota = _shapes.broadcasted_iota(np.int32, shape, dimension)
+    perm = sort_p.bind(*keys, iota, dimension=dimension, is_stable=is_stable,
+                       num_keys=num_keys)[-1]
+    # Output position i came from perm[i]; sorting by perm sends it back there.
+    back = sort_p.bind(perm, *[cts[i] for i in wanted], dimension=dimension,
+                       is_stable=False, num_keys=1)
+    for i, ct in zip(wanted, back[1:]):
+        out[i] = ct
+    return out
+
+
+sort_p.def_jvp(_sort_jvp)
+sort_p.def_transpose(_sort_transpose)
+
+
+def _take_along_last_axis(x: Any, indices: Any):
+    """``x[..., indices[..., j]]`` for each ``j``: a gather whose leading axes are batch
+    axes shared by ``x`` and ``indices``."""
+    rank = get_aval(x).ndim
+    lead = tuple(range(rank - 1))
+    dnums = _indexing.GatherDimensionNumbers(
+        offset_dims=(), collapsed_slice_dims=(rank - 1,), start_index_map=(rank - 1,),
+        operand_batching_dims=lead, start_indices_batching_dims=lead)
+    idx_shape = get_aval(indices).shape
+    return _indexing.gather(
+        x, _shapes.reshape(indices, idx_shape + (1,)), dnums, (1,) * rank,
+        mode=_indexing.GatherScatterMode.PROMISE_IN_BOUNDS)
+
+
+def _top_k_jvp(primals, tangents, *, k):
+    (x,), (g,) = primals, tangents
+    values, indices = top_k_p.bind(x, k=k)
+    return ([values, indices],
+            [_take_along_last_axis(ad.instantiate(g), indices),
+             ad.Zero(ad.tangent_aval(get_aval(indices)))])
+
+
+top_k_p.def_jvp(_top_k_jvp)
+
+
+# ---------------------------------------------------------------------------------------
+# Batching rules
+
+from functorch_lite.interpreters import batching  # noqa: E402
+
+
+@sort_p.def_batch
+def _sort_batch(axis, args, dims, *, dimension, is_stable, num_keys):
+    # Every operand gets its batch axis where the first batched one has it (unbatched
+    # operands are broadcast); the sorted dimension is renumbered around it.
+    target = next(d for d in dims if d is not None)
+    xs = [batching.move_dim(x, d, target, axis.size) for x, d in zip(args, dims)]
+    outs = sort_p.bind(*xs, dimension=dimension + (dimension >= target),
+                       is_stable=is_stable, num_keys=num_keys)
+    return outs, [target] * len(outs)
+
+
+@top_k_p.def_batch
+def _top_k_batch(axis, args, dims, *, k):
+    # top_k works on the last axis; a batch axis there moves to the front.
+    (x,), (d,) = args, dims
+    if d == get_aval(x).ndim - 1:
+        x, d = batching.move_dim(x, d, 0, axis.size), 0
+    values, indices = top_k_p.bind(x, k=k)
+    return [values, indices], [d, d]

@@ -200,3 +200,217 @@ def _equals_identity(value: Any, identity: Any) -> bool:
         return bool(value == identity)
     except (TypeError, ValueError, OverflowError):
         return False
+
+
+# ---------------------------------------------------------------------------------------
+# Helper primitives for differentiating max/min pooling.
+#
+# ``reduce_window_select(operand, tangent, kind=...)`` slides the windows over both arrays
+# at once and, in each window, returns the tangent found where ``operand`` is largest
+# (``kind='max'``) or smallest (``'min'``): the jvp of ``reduce_window_max/min``. It is
+# linear in ``tangent``. Its transpose, ``select_and_scatter_add(source, operand,
+# kind=...)``, adds each ``source`` element (one per window) into ``operand``'s shape at
+# that window's max/min position. Each is the other's transpose, so derivatives of any
+# order close over these two. (``select_and_scatter_add`` has no window dilation: XLA's
+# select-and-scatter has none, so max pooling with window dilation has a jvp but no
+# reverse-mode derivative.)
+
+_WINDOW_PARAMS = ("window_dimensions", "window_strides", "padding", "base_dilation",
+                  "window_dilation")
+
+reduce_window_select_p = Primitive("reduce_window_select")
+select_and_scatter_add_p = Primitive("select_and_scatter_add")
+
+
+def _check_kind(name: str, kind: Any) -> None:
+    if kind not in ("max", "min"):
+        raise ValueError(f"{name}: kind must be 'max' or 'min', got {kind!r}")
+
+
+@reduce_window_select_p.def_shape
+def _reduce_window_select_shape(operand, tangent, *, kind, window_dimensions,
+                                window_strides, padding, base_dilation, window_dilation):
+    name = "reduce_window_select"
+    _check_kind(name, kind)
+    if tangent.shape != operand.shape:
+        raise TypeError(f"{name}: operand and tangent must have the same shape, got "
+                        f"{operand.shape} and {tangent.shape}")
+    check_dtype(name, operand, "iufc")
+    out = _shape_rule(kind, operand, window_dimensions=window_dimensions,
+                      window_strides=window_strides, padding=padding,
+                      base_dilation=base_dilation, window_dilation=window_dilation)
+    return ShapedArray(out.shape, tangent.dtype, tangent.weak_type)
+
+
+@select_and_scatter_add_p.def_shape
+def _select_and_scatter_add_shape(source, operand, *, kind, window_dimensions,
+                                  window_strides, padding, base_dilation):
+    name = "select_and_scatter_add"
+    _check_kind(name, kind)
+    check_dtype(name, operand, "iufc")
+    windows = _shape_rule(kind, operand, window_dimensions=window_dimensions,
+                          window_strides=window_strides, padding=padding,
+                          base_dilation=base_dilation,
+                          window_dilation=(1,) * len(window_dimensions))
+    if source.shape != windows.shape:
+        raise TypeError(f"{name}: source must have one element per window, shape "
+                        f"{windows.shape}, got {source.shape}")
+    return ShapedArray(operand.shape, source.dtype, source.weak_type)
+
+
+# ---------------------------------------------------------------------------------------
+# Derivative rules
+
+from functorch_lite.interpreters import ad  # noqa: E402
+from functorch_lite.interpreters.transpose import is_undefined  # noqa: E402
+
+
+def _zero_scalar(dtype):
+    from functorch_lite.lax._common import scalar_like
+    return scalar_like(0, dtype)
+
+
+def _zeros(aval: ShapedArray):
+    from functorch_lite.lax.shapes import full
+    return full(aval.shape, 0, aval.dtype)
+
+
+def _reduce_window_sum_transpose(ct, operand, *, window_dimensions, window_strides, padding,
+                                 base_dilation, window_dilation):
+    # out[o] sums the (dilated, padded) operand at o*s + j*wd; element i sits at
+    # i*bd + lo. Each operand element therefore receives the sum of the cotangent over
+    # the windows covering it: a window sum of the cotangent dilated by the strides,
+    # padded by K - 1 - lo in front (K the dilated window's extent) and to exactly one
+    # window per operand position at the end, stepped bd apart.
+    from functorch_lite.lax.shapes import pad
+    if type(ct) is ad.Zero:
+        return [None]
+    aval = operand.aval
+    ct_shape = get_aval(ct).shape
+    if 0 in aval.shape:
+        return [_zeros(aval)]
+    config = []
+    for d, w, s, (lo, _), bd, wd, n in zip(aval.shape, window_dimensions, window_strides,
+                                           padding, base_dilation, window_dilation,
+                                           ct_shape):
+        extent = dilate_dim(w, wd)
+        config.append((extent - 1 - lo, dilate_dim(d, bd) + lo - dilate_dim(n, s), s - 1))
+    padded = pad(ct, _zero_scalar(get_aval(ct).dtype), config)
+    nd = aval.ndim
+    return [reduce_window_sum_p.bind(padded, window_dimensions=tuple(window_dimensions),
+                                     window_strides=tuple(base_dilation),
+                                     padding=((0, 0),) * nd, base_dilation=(1,) * nd,
+                                     window_dilation=tuple(window_dilation))]
+
+
+ad.deflinear(reduce_window_sum_p, _reduce_window_sum_transpose)
+
+
+def _chooser_jvp(kind: str):
+    prim = _PRIMITIVES[kind]
+
+    def rule(primals, tangents, **params):
+        (x,), (g,) = primals, tangents
+        out = prim.bind(x, **params)
+        if type(g) is ad.Zero or not dtypes.is_inexact(get_aval(x).dtype):
+            return out, ad.Zero(ad.tangent_aval(get_aval(out)))
+        return out, reduce_window_select_p.bind(x, g, kind=kind, **params)
+    return rule
+
+
+reduce_window_max_p.def_jvp(_chooser_jvp("max"))
+reduce_window_min_p.def_jvp(_chooser_jvp("min"))
+
+
+def _reduce_window_select_jvp(primals, tangents, **params):
+    # The selection is piecewise constant in the operand: only the tangent's tangent flows.
+    (x, t), (_, gt) = primals, tangents
+    out = reduce_window_select_p.bind(x, t, **params)
+    if type(gt) is ad.Zero:
+        return out, ad.Zero(ad.tangent_aval(get_aval(out)))
+    return out, reduce_window_select_p.bind(x, gt, **params)
+
+
+def _reduce_window_select_transpose(ct, operand, tangent, *, kind, window_dimensions,
+                                    window_strides, padding, base_dilation,
+                                    window_dilation):
+    if is_undefined(operand):
+        raise ValueError("reduce_window_select is linear in its tangent only")
+    if type(ct) is ad.Zero:
+        return [None, None]
+    if any(d != 1 for d in window_dilation):
+        raise NotImplementedError(
+            f"primitive 'reduce_window_select' (the jvp of reduce_window_{kind}) has no "
+            f"transpose rule with window_dilation {tuple(window_dilation)}: reverse-mode "
+            "differentiation of max/min pooling with a dilated window is not supported")
+    return [None, select_and_scatter_add_p.bind(
+        ct, operand, kind=kind, window_dimensions=window_dimensions,
+        window_strides=window_strides, padding=padding, base_dilation=base_dilation)]
+
+
+def _select_and_scatter_add_jvp(primals, tangents, **params):
+    (source, x), (gs, _) = primals, tangents
+    out = select_and_scatter_add_p.bind(source, x, **params)
+    if type(gs) is ad.Zero:
+        return out, ad.Zero(ad.tangent_aval(get_aval(out)))
+    return out, select_and_scatter_add_p.bind(gs, x, **params)
+
+
+def _select_and_scatter_add_transpose(ct, source, operand, *, kind, window_dimensions,
+                                      window_strides, padding, base_dilation):
+    if is_undefined(operand):
+        raise ValueError("select_and_scatter_add is linear in its source only")
+    if type(ct) is ad.Zero:
+        return [None, None]
+    return [reduce_window_select_p.bind(
+        operand, ct, kind=kind, window_dimensions=window_dimensions,
+        window_strides=window_strides, padding=padding, base_dilation=base_dilation,
+        window_dilation=(1,) * len(window_dimensions)), None]
+
+
+reduce_window_select_p.def_jvp(_reduce_window_select_jvp)
+reduce_window_select_p.def_transpose(_reduce_window_select_transpose)
+select_and_scatter_add_p.def_jvp(_select_and_scatter_add_jvp)
+select_and_scatter_add_p.def_transpose(_select_and_scatter_add_transpose)
+
+
+# ---------------------------------------------------------------------------------------
+# Batching rules: the batch dimension becomes one more window dimension, of size 1 with
+# stride 1 and no padding or dilation, left where it is.
+
+from functorch_lite.interpreters import batching  # noqa: E402
+
+
+def _insert_window_dim(params: dict, d: int) -> dict:
+    trivial = {"window_dimensions": 1, "window_strides": 1, "padding": (0, 0),
+               "base_dilation": 1, "window_dilation": 1}
+    new = dict(params)
+    for key in _WINDOW_PARAMS:
+        if key in new:
+            values = list(new[key])
+            values.insert(d, trivial[key])
+            new[key] = tuple(values)
+    return new
+
+
+def _reduce_window_batch(prim: Primitive):
+    def rule(axis, args, dims, **params):
+        (x,), (d,) = args, dims
+        return prim.bind(x, **_insert_window_dim(params, d)), d
+    return rule
+
+
+def _aligned_batch(prim: Primitive):
+    """Both operands have the operand's shape (or the windows' shape): put their batch
+    dims at the same place (that of the first batched one)."""
+    def rule(axis, args, dims, **params):
+        d = next(b for b in dims if b is not None)
+        args = [batching.move_dim(a, b, d, axis.size) for a, b in zip(args, dims)]
+        return prim.bind(*args, **_insert_window_dim(params, d)), d
+    return rule
+
+
+for _p in (reduce_window_sum_p, reduce_window_max_p, reduce_window_min_p):
+    _p.def_batch(_reduce_window_batch(_p))
+reduce_window_select_p.def_batch(_aligned_batch(reduce_window_select_p))
+select_and_scatter_add_p.def_batch(_aligned_batch(select_and_scatter_add_p))

@@ -79,27 +79,16 @@ def asarray(a: Any, dtype: Any = None, order: Any = None, *, copy: Any = None):
     return array(a, dtype=dtype)
 
 
-def _fill(shape, fill_value, dtype, name):
-    shape = canonical_shape(name, shape)
-    if dtype is None:
-        if type(fill_value) in PY_SCALARS:
-            dtype = dtypes.dtype_of(fill_value)
-        else:
-            dtype = get_aval(fill_value).dtype
-    dtype = dtypes.canonicalize_dtype(dtype)
-    if type(fill_value) in PY_SCALARS or isinstance(fill_value, (np.generic, np.ndarray)):
-        fill_value = TypedScalar(np.asarray(fill_value).item(), dtype, False)
-    return lax.full(shape, fill_value, dtype)
-
-
 def zeros(shape: Any, dtype: Any = None):
-    """An array of zeros (float32 by default)."""
-    return _fill(shape, 0, dtype or dtypes.default_float_dtype(), "zeros")
+    """An array of zeros (float32 by default, never weakly typed)."""
+    return lax.full(canonical_shape("zeros", shape), 0,
+                    dtypes.canonicalize_dtype(dtype or dtypes.default_float_dtype()))
 
 
 def ones(shape: Any, dtype: Any = None):
-    """An array of ones (float32 by default)."""
-    return _fill(shape, 1, dtype or dtypes.default_float_dtype(), "ones")
+    """An array of ones (float32 by default, never weakly typed)."""
+    return lax.full(canonical_shape("ones", shape), 1,
+                    dtypes.canonicalize_dtype(dtype or dtypes.default_float_dtype()))
 
 
 def empty(shape: Any, dtype: Any = None):
@@ -109,28 +98,40 @@ def empty(shape: Any, dtype: Any = None):
 
 def full(shape: Any, fill_value: Any, dtype: Any = None):
     """An array of ``shape`` filled with ``fill_value`` (which may be an array that
-    broadcasts to ``shape``)."""
-    if type(fill_value) not in PY_SCALARS and shape_of(fill_value) != ():
+    broadcasts to ``shape``). Weakly typed when ``dtype`` is None and ``fill_value`` is a
+    Python scalar (or a weak array), as ``jnp.full``."""
+    shape = canonical_shape("full", shape)
+    if type(fill_value) not in PY_SCALARS and np.ndim(_host_or_self(fill_value)) != 0:
         from functorch_lite.numpy.shapes import broadcast_to
-        x = asarray(fill_value, dtype)
-        return broadcast_to(x, canonical_shape("full", shape))
-    return _fill(shape, fill_value, dtype, "full")
+        return broadcast_to(asarray(fill_value, dtype), shape)
+    return lax.full(shape, _scalar_operand(fill_value), canonicalize_dtype_arg(dtype))
 
 
-def _like(a, dtype, shape):
-    aval = get_aval(a) if type(a) not in PY_SCALARS else get_aval(asarray(a))
-    return (aval.shape if shape is None else shape,
-            aval.dtype if dtype is None else dtype)
+def _host_or_self(x: Any) -> Any:
+    # np.ndim works on anything with a shape; lists/tuples count by nesting.
+    return x if hasattr(x, "shape") else np.asarray(x)
+
+
+def _scalar_operand(x: Any) -> Any:
+    if isinstance(x, (list, tuple)):
+        return np.asarray(x)
+    return x
+
+
+def _like_operand(a: Any) -> Any:
+    if isinstance(a, (list, tuple)):
+        return asarray(a)
+    return a
 
 
 def zeros_like(a: Any, dtype: Any = None, shape: Any = None):
-    shape, dtype = _like(a, dtype, shape)
-    return zeros(shape, dtype)
+    """Zeros with ``a``'s shape and dtype (weakly typed when ``a`` is)."""
+    return lax.full_like(_like_operand(a), 0, canonicalize_dtype_arg(dtype), shape)
 
 
 def ones_like(a: Any, dtype: Any = None, shape: Any = None):
-    shape, dtype = _like(a, dtype, shape)
-    return ones(shape, dtype)
+    """Ones with ``a``'s shape and dtype (weakly typed when ``a`` is)."""
+    return lax.full_like(_like_operand(a), 1, canonicalize_dtype_arg(dtype), shape)
 
 
 def empty_like(a: Any, dtype: Any = None, shape: Any = None):
@@ -138,8 +139,15 @@ def empty_like(a: Any, dtype: Any = None, shape: Any = None):
 
 
 def full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Any = None):
-    shape, dtype = _like(a, dtype, shape)
-    return full(shape, fill_value, dtype)
+    """``fill_value`` (a scalar, or an array broadcast to the shape) with ``a``'s shape and
+    dtype unless ``shape``/``dtype`` are given."""
+    a = _like_operand(a)
+    if type(fill_value) not in PY_SCALARS and np.ndim(_host_or_self(fill_value)) != 0:
+        from functorch_lite.numpy.shapes import broadcast_to
+        out_shape = shape_of(a) if shape is None else canonical_shape("full_like", shape)
+        out_dtype = dtypes.result_type(a) if dtype is None else dtype
+        return broadcast_to(asarray(fill_value, out_dtype), out_shape)
+    return lax.full_like(a, _scalar_operand(fill_value), canonicalize_dtype_arg(dtype), shape)
 
 
 def _static_number(name: str, x: Any):

@@ -317,6 +317,7 @@ def test_iota_rules():
     out, t = fl.jvp(lambda x: lax.iota(np.float32, 3) + 0 * x, (np.float32(1.0),),
                     (np.float32(1.0),))
     np.testing.assert_array_equal(np.asarray(out), [0, 1, 2])
+    np.testing.assert_array_equal(np.asarray(t), [0, 0, 0])   # only the 0 * x part
 
 
 def test_bitcast_convert_type_zero_jvp():

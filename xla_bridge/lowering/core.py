@@ -203,7 +203,8 @@ def bool_array(values: Sequence[bool]) -> str:
     return f"array<i1{': ' + vals if vals else ''}>"
 
 
-def lower_program(program: Program, name: str = "main", platform: str = "cpu") -> str:
+def lower_program(program: Program, name: str = "main", platform: str = "cpu",
+                  donated: Sequence[bool] = ()) -> str:
     """The StableHLO module text of ``program``; its constvars come first among the
     arguments of ``@main``, then its invars."""
     ctx = LoweringContext(platform)
@@ -214,8 +215,10 @@ def lower_program(program: Program, name: str = "main", platform: str = "cpu") -
     out_avals = [a.aval for a in program.outvars]
     ctx.emit(f'"func.return"({", ".join(outs)}) : ({ctx.types(out_avals)}) -> ()')
     arg_decls = []
-    for a, v in zip(arg_names, in_vars):
-        arg_decls.append(f"{a}: {tensor_type(v.aval)}")
+    for i, (a, v) in enumerate(zip(arg_names, in_vars)):
+        # A donated input's buffer may be reused for an output; the runtime deletes it.
+        donor = " {jax.buffer_donor = true}" if i < len(donated) and donated[i] else ""
+        arg_decls.append(f"{a}: {tensor_type(v.aval)}{donor}")
     mod_name = "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "main"
     return "\n".join([
         f"module @{mod_name} attributes {{mhlo.num_partitions = 1 : i32, "
