@@ -151,7 +151,8 @@ def _var_names():
     n = 0
     while True:
         q, r = divmod(n, 26)
-        yield letters[r] + (letters[q - 1] if q else "") + ("" if q <= 26 else str(q))
+        yield (letters[r] + (letters[(q - 1) % 26] if q else "")
+               + ("" if q <= 26 else str((q - 1) // 26)))
         n += 1
 
 

@@ -159,28 +159,52 @@ def _static_number(name: str, x: Any):
 
 
 def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None):
-    """Evenly spaced values in [start, stop) (start/stop/step must be concrete)."""
-    start = _static_number("arange", start)
-    stop = _static_number("arange", stop) if stop is not None else None
-    step = _static_number("arange", step) if step is not None else None
+    """Evenly spaced values in [start, stop) (start/stop/step must be concrete scalars).
+
+    Computed on the device as ``start + step * iota`` in ``dtype`` (float32 for 16-bit
+    floats), so unsigned dtypes wrap like ``jnp.arange``:
+
+    >>> arange(1, 7, 2).tolist()
+    [1, 3, 5]
+    """
+    names = ("stop" if stop is None and step is None else "start", "stop", "step")
+    vals = [_static_number("arange", v) if v is not None else None
+            for v in (start, stop, step)]
+    for name, v in zip(names, vals):
+        if v is not None and np.ndim(v) != 0:
+            raise ValueError(f"arange: arguments must be scalars; got {name}={v!r}")
+        if v is not None and np.iscomplexobj(v):
+            raise ValueError("arange: complex start/stop/step are not supported")
+    start, stop, step = vals
+    if dtype is None:
+        dtype = dtypes.result_type(start, *[v for v in (stop, step) if v is not None])
+    dtype = dtypes.canonicalize_dtype(dtype)
     if stop is None:
         start, stop = 0, start
-    step = 1 if step is None else step
-    if step == 0:
-        raise ValueError("arange: step must be nonzero")
-    if dtype is None:
-        dtype = dtypes.result_type(*[v for v in (start, stop, step)])
-    dtype = dtypes.canonicalize_dtype(dtype)
-    n = max(0, math.ceil((stop - start) / step))
-    if isinstance(start, int) and isinstance(step, int) and dtypes.is_int(dtype) or \
-            (start == 0 and step == 1):
-        out = lax.iota(dtype, n)
+    if step is not None:
+        if step == 0:
+            raise ValueError("arange: step must be nonzero")
+        work = np.dtype(np.float32) if dtypes.is_float(dtype) and dtype.itemsize < 4 else dtype
+        n = max(0, int(np.ceil((stop - start) / step)))
+        out = lax.iota(work, n)
         if step != 1:
-            out = lax.mul(out, TypedScalar(step, dtype, False))
+            out = lax.mul(out, _host_cast(step, work))
         if start != 0:
-            out = lax.add(out, TypedScalar(start, dtype, False))
-        return out
-    return array(np.arange(start, stop, step).astype(dtype))
+            out = lax.add(out, _host_cast(start, work))
+        return lax.convert_element_type(out, dtype) if work != dtype else out
+    if start == 0:
+        return lax.iota(dtype, max(0, int(np.ceil(stop))))
+    out = lax.iota(dtype, max(0, int(np.ceil(stop - start))))
+    return lax.add(out, _host_cast(start, dtype))
+
+
+
+
+def _host_cast(value: Any, dtype: np.dtype) -> TypedScalar:
+    """A concrete number converted to ``dtype`` the way a device convert would (ints wrap,
+    floats truncate toward zero), as a strongly typed scalar operand."""
+    with np.errstate(all="ignore"):
+        return TypedScalar(np.asarray(value).astype(dtype), dtype, False)
 
 
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,

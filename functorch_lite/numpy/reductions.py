@@ -60,7 +60,7 @@ def _reduction(name, reduce_fn, identity, *, upcast_bool=False, bool_op=None,
             else:
                 fill = identity(dt)
             a = lax.select(where, a, lax.full_like(a, fill))
-        if identity is None and initial is None and any(aval.shape[ax] == 0 for ax in axes):
+        if identity is None and initial is None and 0 in [aval.shape[ax] for ax in axes]:
             raise ValueError(f"zero-size array to reduction operation {name} which has no "
                              "identity")
         op = bool_op if (bool_op is not None and dt == np.bool_) else reduce_fn
@@ -260,7 +260,7 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
     if weights is None:
         avg = mean(a, axis=axis, keepdims=keepdims)
         if returned:
-            n = get_aval(asarray(a)).size // max(1, get_aval(avg).size)
+            n = get_aval(asarray(a)).size // (get_aval(avg).size or 1)
             return avg, lax.full_like(avg, n)
         return avg
     from functorch_lite.numpy.ufuncs import multiply, true_divide

@@ -1,0 +1,2 @@
+"""``functorch_lite.scipy``: SciPy-named functions over functorch_lite arrays."""
+from functorch_lite.scipy import special  # noqa: F401

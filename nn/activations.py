@@ -1,0 +1,116 @@
+"""Activation functions with ``jax.nn``'s names and semantics."""
+from __future__ import annotations
+
+import numpy as np
+
+import functorch_lite.numpy as fnp
+from functorch_lite import lax
+from functorch_lite.interpreters.custom_derivatives import custom_jvp
+from functorch_lite.numpy.reductions import logsumexp  # noqa: F401
+
+
+@custom_jvp
+def relu(x):
+    """max(x, 0); its derivative at 0 is taken as 0 (as JAX does)."""
+    return fnp.maximum(x, 0)
+
+
+@relu.defjvp
+def _relu_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return relu(x), fnp.where(x > 0, t, fnp.zeros_like(t))
+
+
+def relu6(x):
+    return fnp.minimum(fnp.maximum(x, 0), 6.0)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x))."""
+    (x,) = fnp._util.promote_dtypes_inexact("sigmoid", x)
+    return lax.logistic(x)
+
+
+def log_sigmoid(x):
+    return -softplus(-x)
+
+
+def softplus(x):
+    """log(1 + exp(x)), computed stably."""
+    return fnp.logaddexp(x, 0.0)
+
+
+def silu(x):
+    """x * sigmoid(x)."""
+    return x * sigmoid(x)
+
+
+swish = silu
+
+
+def gelu(x, approximate: bool = True):
+    """Gaussian error linear unit (tanh approximation by default, as jax.nn.gelu)."""
+    (x,) = fnp._util.promote_dtypes_inexact("gelu", x)
+    if approximate:
+        c = np.sqrt(2 / np.pi).astype(np.float32).item()
+        return 0.5 * x * (1 + fnp.tanh(c * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1 + lax.erf(x / np.sqrt(2).item()))
+
+
+def elu(x, alpha: float = 1.0):
+    safe = fnp.where(x > 0, fnp.zeros_like(x), x)
+    return fnp.where(x > 0, x, alpha * fnp.expm1(safe))
+
+
+def celu(x, alpha: float = 1.0):
+    safe = fnp.where(x > 0, fnp.zeros_like(x), x)
+    return fnp.where(x > 0, x, alpha * fnp.expm1(safe / alpha))
+
+
+def selu(x):
+    alpha = 1.6732632423543772848170429916717
+    scale = 1.0507009873554804934193349852946
+    return scale * elu(x, alpha)
+
+
+def leaky_relu(x, negative_slope: float = 0.01):
+    return fnp.where(x >= 0, x, negative_slope * x)
+
+
+def hard_tanh(x):
+    return fnp.clip(x, -1.0, 1.0)
+
+
+def hard_sigmoid(x):
+    return relu6(x + 3.0) / 6.0
+
+
+def glu(x, axis: int = -1):
+    a, b = fnp.split(x, 2, axis=axis)
+    return a * sigmoid(b)
+
+
+def softmax(x, axis: int | tuple = -1, where=None):
+    """exp(x) / sum(exp(x)) along ``axis``, shifted by the max for stability."""
+    x_max = fnp.max(x, axis=axis, keepdims=True, where=where,
+                    initial=-np.inf if where is not None else None)
+    unnormalized = fnp.exp(x - lax.stop_gradient(x_max))
+    if where is not None:
+        unnormalized = fnp.where(where, unnormalized, 0.0)
+    return unnormalized / fnp.sum(unnormalized, axis=axis, keepdims=True, where=where)
+
+
+def log_softmax(x, axis: int | tuple = -1, where=None):
+    """x - logsumexp(x) along ``axis``."""
+    shifted = x - lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
+    out = shifted - fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True, where=where))
+    return out if where is None else fnp.where(where, out, -np.inf)
+
+
+def one_hot(x, num_classes: int, dtype=fnp.float32, axis: int = -1):
+    """``x[..., None] == arange(num_classes)`` as ``dtype``."""
+    x = fnp.asarray(x)
+    classes = lax.broadcasted_iota(np.int32, (*x.shape, num_classes), x.ndim)
+    out = fnp.expand_dims(x, -1) == classes
+    out = out.astype(dtype)
+    return fnp.moveaxis(out, -1, axis) if axis != -1 else out
