@@ -470,6 +470,18 @@ def _zero_cotangent(p):
     return np.zeros(aval.shape, dtypes.float0)
 
 
+def _cotangent_for(ct, primal):
+    """The cotangent as returned to users: zeros for symbolic zeros, and the primal's dtype
+    and weak type (a gradient has the type of what it differentiates)."""
+    if type(ct) is ad.Zero:
+        return _zero_cotangent(primal)
+    ca, pa = get_aval(ct), get_aval(primal)
+    if dtypes.is_inexact(pa.dtype) and (ca.dtype != pa.dtype or ca.weak_type != pa.weak_type):
+        from functorch_lite import lax
+        return lax.convert_element_type(ct, pa.dtype, weak_type=pa.weak_type)
+    return ct
+
+
 def vjp(fun: Callable, *primals, has_aux: bool = False):
     """Reverse mode: ``(fun(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` returns a tuple with
     one cotangent per primal (float0 zeros for integer inputs), as JAX does."""
@@ -488,7 +500,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
                 raise ValueError(f"vjp_fn: cotangent {i} has shape {ca.shape}, expected the "
                                  f"primal output's shape {oa.shape}")
         cts = backward(ct_leaves)
-        cts = [_zero_cotangent(p) if type(c) is ad.Zero else c for c, p in zip(cts, p_leaves)]
+        cts = [_cotangent_for(c, p) for c, p in zip(cts, p_leaves)]
         return tuple(pytree.tree_unflatten(p_tree, cts))
 
     out = pytree.tree_unflatten(out_tree, outs)
@@ -550,7 +562,7 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False):
         from functorch_lite import lax
         seed = lax.full((), 1, get_aval(outs[0]).dtype)
         cts = transpose.vjp_of_linear(linear)([seed])
-        cts = [_zero_cotangent(p) if type(c) is ad.Zero else c for c, p in zip(cts, p_leaves)]
+        cts = [_cotangent_for(c, p) for c, p in zip(cts, p_leaves)]
         grads = pytree.tree_unflatten(p_tree, cts)
         g = grads[0] if single else tuple(grads)
         value = pytree.tree_unflatten(box[0], outs)

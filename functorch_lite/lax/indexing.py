@@ -851,6 +851,10 @@ def _gather_transpose(ct, operand, indices, *, dimension_numbers, slice_sizes,
     # same blocks; clamped blocks are clamped the same way.
     if type(ct) is ad.Zero or not is_undefined(operand):
         return [None, None]
+    if operand.aval.ndim == 0:
+        # Every block is the whole scalar. (XLA rejects scatters into a rank-0 operand.)
+        from functorch_lite.lax.reductions import reduce_sum
+        return [reduce_sum(ct, tuple(range(get_aval(ct).ndim))), None]
     ct_operand = scatter_add_p.bind(
         _zeros(operand), indices, ct, dimension_numbers=_scatter_dnums_of(dimension_numbers),
         indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode)

@@ -133,8 +133,8 @@ class LoweringContext:
         self.emit(f'"stablehlo.return"({", ".join(out_names)}) : ({self.types(out_avals)}) -> ()')
         inner, self.lines, self._indent = self.lines, saved_lines, saved_indent
         header = ", ".join(f"{a}: {tensor_type(t)}" for a, t in zip(args, arg_avals))
-        pad = " " * (saved_indent + 2)
-        return "{\n" + pad + f"^bb0({header}):\n" + "\n".join(inner) + "\n" + " " * saved_indent + "}"
+        label = " " * (saved_indent + 2) + f"^bb0({header}):\n" if arg_avals else ""
+        return "{\n" + label + "\n".join(inner) + "\n" + " " * saved_indent + "}"
 
     def constant(self, value: Any, aval: ShapedArray) -> str:
         return self.op("stablehlo.constant", [], [], aval,
