@@ -375,3 +375,36 @@ class custom_vjp:
         return pytree.tree_unflatten(out_tree, outs)
 
 
+
+
+def _custom_lin_jvp(primals, tangents, *, num_res, bwd, out_avals):
+    # Linear in its non-residual operands: the tangent is the same map applied to their
+    # tangents (residuals must not carry tangents).
+    _check_no_const_tangents("custom_vjp", tangents, num_res)
+    outs = custom_lin_p.bind(*primals, num_res=num_res, bwd=bwd, out_avals=out_avals)
+    touts = custom_lin_p.bind(*primals[:num_res],
+                              *[ad.instantiate(t) for t in tangents[num_res:]],
+                              num_res=num_res, bwd=bwd, out_avals=out_avals)
+    return outs, touts
+
+
+custom_lin_p.def_jvp(_custom_lin_jvp)
+
+
+def _custom_lin_batch(axis, args, dims, *, num_res, bwd, out_avals):
+    res_dims = list(dims[:num_res])
+
+    def batched_bwd(residuals, cts):
+        # The linear operands are all batched at 0 below, so their cotangents are too.
+        return _vmap_call(lambda r, c: list(bwd(list(r), list(c))), axis,
+                          (list(residuals), list(cts)), (res_dims, [0] * len(cts)))
+
+    args = list(args)
+    for i in range(num_res, len(args)):
+        args[i] = batching.move_dim(args[i], dims[i], 0, axis.size)
+    batched_avals = tuple(a.update(shape=(axis.size, *a.shape)) for a in out_avals)
+    outs = custom_lin_p.bind(*args, num_res=num_res, bwd=batched_bwd, out_avals=batched_avals)
+    return outs, [0] * len(outs)
+
+
+custom_lin_p.def_batch(_custom_lin_batch)

@@ -98,6 +98,18 @@ def _jvp_nz(program: Program, nonzero: Sequence[bool], instantiate: Sequence[boo
     return prog, consts, box[0]
 
 
+def _strengthen(leaves: list, in_avals, out_avals) -> bool:
+    """Make weakly typed carry starts strong where the body returns a strong value (as JAX
+    does); returns whether any changed."""
+    from functorch_lite import lax
+    changed = False
+    for i, (a, b) in enumerate(zip(in_avals, out_avals)):
+        if a.weak_type and not b.weak_type:
+            leaves[i] = lax.convert_element_type(leaves[i], a.dtype, weak_type=False)
+            changed = True
+    return changed
+
+
 def _carry_fixed_point(step: Callable[[list], list], init: list) -> list:
     """Iterate ``flags = flags | step(flags)`` until it stops changing."""
     flags = list(init)
@@ -386,6 +398,12 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any):
     body_prog, body_consts, body_tree = _trace_tree_fun(body_fun, pytree.treedef_tuple([tree]),
                                                         avals, "while_loop body")
     _check_carry("while_loop", tree, avals, body_tree, body_prog.out_avals)
+    if _strengthen(leaves, avals, body_prog.out_avals):
+        avals = [get_aval(x) for x in leaves]
+        cond_prog, cond_consts, _ = _trace_tree_fun(cond_fun, pytree.treedef_tuple([tree]),
+                                                    avals, "while_loop cond")
+        body_prog, body_consts, _ = _trace_tree_fun(body_fun, pytree.treedef_tuple([tree]),
+                                                    avals, "while_loop body")
     outs = while_p.bind(*cond_consts, *body_consts, *leaves, cond_program=cond_prog,
                         body_program=body_prog, cond_nconsts=len(cond_consts),
                         body_nconsts=len(body_consts))
@@ -595,6 +613,12 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
     program, consts = _trace(flat, carry_avals + x_avals, "scan body")
     c_tree, y_tree, c_out_avals = box[0]
     _check_carry("scan", carry_tree, carry_avals, c_tree, c_out_avals)
+    if _strengthen(init_leaves, carry_avals, c_out_avals):
+        # A weakly typed start that the body makes strong: start strong and trace again.
+        carry_avals = [get_aval(x) for x in init_leaves]
+        box.clear()
+        program, consts = _trace(flat, carry_avals + x_avals, "scan body")
+        c_tree, y_tree, c_out_avals = box[0]
     outs = scan_p.bind(*consts, *init_leaves, *xs_leaves, program=program,
                        num_consts=len(consts), num_carry=len(init_leaves), length=n,
                        reverse=bool(reverse), unroll=int(unroll) if unroll is not True else n)

@@ -93,6 +93,10 @@ def _scan(ctx, avals_in, avals_out, *args, program, num_consts, num_carry, lengt
     ys_avals = list(avals_out[nk:])
     ys_init = [ctx.broadcast_in_dim(ctx.constant(0, a.update(shape=())), a.update(shape=()),
                                     a.shape, ()) for a in ys_avals]
+    if length == 0:
+        # No iterations: the carry passes through and the ys are empty (a loop would still
+        # trace a body slicing a size-0 axis, which StableHLO rejects).
+        return [*args[nc:nc + nk], *ys_init]
     zero = ctx.constant(0, _I32)
     operands = [zero, *args, *ys_init]
     avals = [_I32, *avals_in, *ys_avals]
