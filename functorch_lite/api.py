@@ -9,6 +9,7 @@ import logging
 from typing import Any, Callable, Sequence
 
 from functorch_lite.core import passes, pytree
+from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.backend import backend
 from functorch_lite.core.config import config
@@ -112,7 +113,7 @@ def _check_leaf(fun_name: str, path: str, x: Any) -> ShapedArray:
 class Traced:
     """The result of tracing once: the program and how to map pytrees in and out."""
 
-    __slots__ = ("program", "consts", "out_tree", "name", "closed")
+    __slots__ = ("program", "consts", "out_tree", "name", "closed", "_compiled")
 
     def __init__(self, closed: ClosedProgram, out_tree, name: str):
         closed = passes.simplify(closed)
@@ -120,6 +121,14 @@ class Traced:
         self.program, self.consts = close_over_consts(closed)
         self.out_tree = out_tree
         self.name = name
+        self._compiled = None
+
+    def run_eagerly(self, leaves):
+        """The fast path when no transformation is active: call the compiled executable
+        directly instead of going through ``bind``."""
+        if self._compiled is None:
+            self._compiled = backend.compile(self.program, self.name)
+        return self._compiled(*self.consts, *leaves)
 
 
 def _trace(fun: Callable, name: str, args: Sequence, kwargs: dict, sig: _Signature,
@@ -265,6 +274,8 @@ class JitFunction:
 
     def __call__(self, *args, **kwargs):
         traced, leaves = self._get_traced(args, kwargs)
+        if not self.donate_argnums and trace_mod.no_transformations():
+            return pytree.tree_unflatten(traced.out_tree, traced.run_eagerly(leaves))
         donated = self._donation_mask(args, traced) if self.donate_argnums else ()
         outs = jit_call_p.bind(*traced.consts, *leaves, program=traced.program,
                                name=self.name, donated=donated)

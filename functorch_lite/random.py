@@ -237,6 +237,13 @@ _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = np.uint32(0x1BD11BDA)
 
 
+def _scalar(value: Any, dtype: Any) -> np.generic:
+    """A NumPy scalar: staged programs embed these as literal constants (as JAX does with
+    its constants), which lets XLA fold them the same way, e.g. ``x / c`` into
+    ``x * (1 / c)``, so results agree bit for bit."""
+    return np.dtype(dtype).type(value)
+
+
 def _rotl(x: Any, r: int):
     return lax.bitwise_or(lax.shift_left(x, np.uint32(r)),
                           lax.shift_right_logical(x, np.uint32(32 - r)))
@@ -350,7 +357,7 @@ def _seed_impl(seed: Any):
     dt = get_aval(seed).dtype
     lo = lax.convert_element_type(seed, _U32)
     if dt.itemsize == 8:
-        hi = lax.convert_element_type(lax.shift_right_logical(seed, np.array(32, dt)), _U32)
+        hi = lax.convert_element_type(lax.shift_right_logical(seed, _scalar(32, dt)), _U32)
     else:
         hi = lax.full((), 0, _U32)
     return lax.concatenate([lax.reshape(hi, (1,)), lax.reshape(lo, (1,))], 0)
@@ -516,10 +523,10 @@ def _uniform_impl(data, minval, maxval, shape, dtype):
     rbits = _bits_impl(data, rng_bits, shape)
     if rng_bits != nbits:
         rbits = lax.convert_element_type(rbits, udt)
-    mant = lax.shift_right_logical(rbits, np.array(rng_bits - nmant, udt))
-    one = np.array(1.0, dtype).view(udt)
+    mant = lax.shift_right_logical(rbits, _scalar(rng_bits - nmant, udt))
+    one = np.array(1.0, dtype).view(udt)[()]
     floats = lax.sub(lax.bitcast_convert_type(lax.bitwise_or(mant, one), dtype),
-                     np.array(1.0, dtype))
+                     _scalar(1.0, dtype))
     lo = lax.convert_element_type(minval, dtype)
     hi = lax.convert_element_type(maxval, dtype)
     width = _bcast(lax.sub(_bcast(hi, _bshape(hi, lo)), _bcast(lo, _bshape(hi, lo))), shape)
@@ -548,9 +555,9 @@ def uniform(key: Any, shape: Sequence[int] = (), dtype: Any = None, minval: Any 
 
 
 def _normal_real(data, shape, dtype):
-    lo = np.nextafter(np.array(-1., dtype), np.array(0., dtype))
-    u = _uniform_impl(data, np.asarray(lo, dtype), np.array(1., dtype), shape, dtype)
-    return lax.mul(np.array(np.sqrt(2), dtype), lax.erf_inv(u))
+    lo = np.nextafter(np.array(-1., dtype), np.array(0., dtype))[()]
+    u = _uniform_impl(data, lo, _scalar(1., dtype), shape, dtype)
+    return lax.mul(_scalar(np.sqrt(2), dtype), lax.erf_inv(u))
 
 
 def _normal_impl(data, shape, dtype):
@@ -560,8 +567,8 @@ def _normal_impl(data, shape, dtype):
     k_re, k_im = _split2(data)
     re = lax.convert_element_type(_normal_real(k_re, shape, real), dtype)
     im = lax.convert_element_type(_normal_real(k_im, shape, real), dtype)
-    z = lax.add(re, lax.mul(np.array(1j, dtype), im))
-    return lax.div(z, np.array(np.sqrt(2), dtype))
+    z = lax.add(re, lax.mul(_scalar(1j, dtype), im))
+    return lax.div(z, _scalar(np.sqrt(2), dtype))
 
 
 _normal_jit = jit(_normal_impl, static_argnums=(1, 2))
@@ -577,15 +584,15 @@ def normal(key: Any, shape: Sequence[int] = (), dtype: Any = None):
 
 
 def _truncated_normal_impl(data, lower, upper, shape, dtype):
-    sqrt2 = np.array(np.sqrt(2), dtype)
+    sqrt2 = _scalar(np.sqrt(2), dtype)
     lower = lax.convert_element_type(lower, dtype)
     upper = lax.convert_element_type(upper, dtype)
     a = lax.erf(lax.div(lower, sqrt2))
     b = lax.erf(lax.div(upper, sqrt2))
     u = _uniform_impl(data, a, b, shape, dtype)
     out = lax.mul(sqrt2, lax.erf_inv(u))
-    lo = _bcast(lax.nextafter(lax.stop_gradient(lower), np.array(np.inf, dtype)), shape)
-    hi = _bcast(lax.nextafter(lax.stop_gradient(upper), np.array(-np.inf, dtype)), shape)
+    lo = _bcast(lax.nextafter(lax.stop_gradient(lower), _scalar(np.inf, dtype)), shape)
+    hi = _bcast(lax.nextafter(lax.stop_gradient(upper), _scalar(-np.inf, dtype)), shape)
     return lax.min(hi, lax.max(lo, out))
 
 
@@ -616,7 +623,7 @@ def _bernoulli_impl(data, p, shape, mode):
         u = _uniform_impl(data, 0., 1., (2,) + shape, dtype)
         u1 = lax.index_in_dim(u, 0, keepdims=False)
         u2 = lax.index_in_dim(u, 1, keepdims=False)
-        u2 = lax.mul(u2, np.array(2.0 ** -dtypes.finfo(dtype).nmant, dtype))
+        u2 = lax.mul(u2, _scalar(2.0 ** -dtypes.finfo(dtype).nmant, dtype))
         return lax.lt(u2, lax.sub(pb, u1))
     return lax.lt(_uniform_impl(data, 0., 1., shape, dtype), pb)
 
@@ -710,11 +717,11 @@ def _gumbel_impl(data, shape, dtype, mode):
         u = _uniform_impl(data, 0., 1., (2,) + shape, dtype)
         high = lax.index_in_dim(u, 0, keepdims=False)
         low = lax.index_in_dim(u, 1, keepdims=False)
-        filled = lax.add(lax.add(high, lax.mul(np.array(2.0 ** -info.nmant, dtype), low)),
-                         np.asarray(info.tiny, dtype))
-        x = lax.select(lax.ge(high, np.array(0.5, dtype)), high, filled)
+        filled = lax.add(lax.add(high, lax.mul(_scalar(2.0 ** -info.nmant, dtype), low)),
+                         _scalar(info.tiny, dtype))
+        x = lax.select(lax.ge(high, _scalar(0.5, dtype)), high, filled)
         return lax.neg(lax.log(lax.neg(lax.log1p(lax.neg(x)))))
-    u = _uniform_impl(data, np.asarray(info.tiny, dtype), 1., shape, dtype)
+    u = _uniform_impl(data, _scalar(info.tiny, dtype), 1., shape, dtype)
     return lax.neg(lax.log(lax.neg(lax.log(u))))
 
 
@@ -786,7 +793,7 @@ def _clip_into(x, dtype):
     src = get_aval(x).dtype
     lo = max(int(dtypes.iinfo(dtype).min), int(dtypes.iinfo(src).min))
     hi = min(int(dtypes.iinfo(dtype).max), int(dtypes.iinfo(src).max))
-    x = lax.clamp(np.array(lo, src), x, np.array(hi, src))
+    x = lax.clamp(_scalar(lo, src), x, _scalar(hi, src))
     return lax.convert_element_type(x, dtype)
 
 
@@ -801,7 +808,7 @@ def _randint_impl(data, minval, maxval, shape, dtype):
     # maxval may exceed dtype's maximum (randint(key, s, 0, 256, uint8)): then the span
     # is one larger than maxval - minval computed in dtype.
     top = min(int(dtypes.iinfo(dtype).max), int(dtypes.iinfo(maxval.dtype).max))
-    out_of_range = _bcast(lax.gt(maxval, np.array(top, maxval.dtype)), shape)
+    out_of_range = _bcast(lax.gt(maxval, _scalar(top, maxval.dtype)), shape)
     minval = _bcast(_clip_into(minval, dtype), shape)
     maxval = _bcast(_clip_into(maxval, dtype), shape)
 
@@ -810,7 +817,7 @@ def _randint_impl(data, minval, maxval, shape, dtype):
     span = lax.convert_element_type(lax.sub(maxval, minval), udt)
     span = lax.select(lax.le(maxval, minval), lax.full(shape, 1, udt), span)
     span = lax.select(lax.bitwise_and(out_of_range, lax.gt(maxval, minval)),
-                      lax.add(span, np.array(1, udt)), span)
+                      lax.add(span, _scalar(1, udt)), span)
     # (higher * 2**nbits + lower) mod span, without overflow: 2**nbits mod span is
     # ((2**(nbits/2) mod span)**2) mod span.
     mult = lax.rem(lax.full(shape, 2 ** (nbits // 2), udt), span)

@@ -21,12 +21,13 @@ class DeletedArrayError(RuntimeError):
 class Array:
     """An immutable array on one device. ``np.asarray(a)`` copies it to the host."""
 
-    __slots__ = ("_buf", "aval", "__weakref__")
+    __slots__ = ("_buf", "aval", "_device", "__weakref__")
     __array_priority__ = 100
 
-    def __init__(self, buf: Any, aval: ShapedArray):
+    def __init__(self, buf: Any, aval: ShapedArray, device: Any = None):
         self._buf = buf
         self.aval = aval
+        self._device = device  # looked up from the buffer on first use when not given
 
     # -- type --------------------------------------------------------------------------------
     @property
@@ -71,11 +72,13 @@ class Array:
         _jaxlib.delete(self._buf)
 
     def devices(self) -> set:
-        return {_jaxlib.buffer_device(self.buffer)}
+        return {self.device}
 
     @property
     def device(self):
-        return _jaxlib.buffer_device(self.buffer)
+        if self._device is None:
+            self._device = _jaxlib.buffer_device(self.buffer)
+        return self._device
 
     def block_until_ready(self) -> "Array":
         _jaxlib.block_until_ready(self.buffer)
@@ -157,8 +160,9 @@ def from_numpy(value: Any, device=None, weak_type: bool = False) -> Array:
     dtype = dtypes.canonicalize_dtype(arr.dtype)
     if arr.dtype != dtype:
         arr = arr.astype(dtype)
-    buf = _jaxlib.to_device(arr, device or runtime.default_device())
-    return Array(buf, ShapedArray(arr.shape, dtype, weak_type))
+    device = device or runtime.default_device()
+    buf = _jaxlib.to_device(arr, device)
+    return Array(buf, ShapedArray(arr.shape, dtype, weak_type), device)
 
 
 def _array_aval(x: Array) -> ShapedArray:

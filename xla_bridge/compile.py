@@ -144,10 +144,12 @@ class Compiled:
     def __call__(self, *arrays):
         from xla_bridge.array import Array
         from xla_bridge.eager import _to_array
-        device = self.executable.device
-        bufs = [_to_array(a, device).buffer for a in arrays]
-        outs = self.executable.execute(bufs)
-        return [Array(b, aval) for b, aval in zip(outs, self.executable.out_avals)]
+        exe = self.executable
+        device = exe.device
+        bufs = [a._buf if type(a) is Array and a._device is device and not a._buf.is_deleted()
+                else _to_array(a, device).buffer for a in arrays]
+        outs = exe.exe.execute(bufs)
+        return [Array(b, aval, device) for b, aval in zip(outs, exe.out_avals)]
 
     def as_text(self) -> str:
         return self.executable.text

@@ -52,6 +52,9 @@ def _to_array(x: Any, device) -> Array:
         return from_numpy(x, device)
     if isinstance(x, Array):
         return x
+    from functorch_lite.core.trace import Tracer, escaped_tracer_error
+    if isinstance(x, Tracer):  # a tracer whose transformation has ended
+        raise escaped_tracer_error(x)
     raise TypeError(f"expected an array, got {type(x).__name__}: {x!r}")
 
 
@@ -67,6 +70,9 @@ def _device_of(args: Sequence[Any]):
         if type(x) is Array:
             return x.device
     return runtime.default_device()
+
+
+
 
 
 def apply_primitive(primitive, args: Sequence[Any], params: dict) -> list:
@@ -87,7 +93,7 @@ def apply_primitive(primitive, args: Sequence[Any], params: dict) -> list:
             _cache[key] = exe
     bufs = [a.buffer if a.device == device else _move(a, device) for a in arrays]
     outs = exe.execute(bufs)
-    return [Array(b, aval) for b, aval in zip(outs, exe.out_avals)]
+    return [Array(b, aval, device) for b, aval in zip(outs, exe.out_avals)]
 
 
 def _move(a: Array, device):
@@ -100,7 +106,7 @@ def device_put(value: Any, device=None, weak_type: bool = False) -> Array:
     if type(value) is Array:
         if device is None or value.device == device:
             return value
-        return Array(_move(value, device), value.aval)
+        return Array(_move(value, device), value.aval, device)
     if type(value) is TypedScalar:
         return from_numpy(value.value, device, weak_type=value.aval.weak_type)
     return from_numpy(np.asarray(value), device, weak_type=weak_type)

@@ -20,6 +20,7 @@ class Config:
         if env and env in os.environ:
             value = parse(os.environ[env])
         self._values[name] = value
+        self.__dict__[name] = value  # plain attribute reads: flags are read on hot paths
 
     def _canonical(self, name: str) -> str:
         if name not in self._values and name.startswith("jax_") and name[4:] in self._values:
@@ -32,6 +33,7 @@ class Config:
     def update(self, name: str, value: Any) -> None:
         name = self._canonical(name)
         self._values[name] = value
+        self.__dict__[name] = value
         for listener in self._listeners.get(name, ()):
             listener(value)
 

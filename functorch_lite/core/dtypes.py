@@ -368,10 +368,13 @@ def lattice_result_type(*args: Any) -> tuple[np.dtype, bool]:
     """
     if not args:
         raise ValueError("at least one array or dtype is required")
-    pairs = [_dtype_and_weak(a) for a in args]
+    return join_pairs(tuple(_dtype_and_weak(a) for a in args))
+
+
+@functools.lru_cache(maxsize=4096)
+def _join_pairs(pairs: tuple, x64: bool) -> tuple[np.dtype, bool]:
     dts = [d for d, _ in pairs]
     weaks = [w for _, w in pairs]
-    x64 = _x64()
     if len(pairs) == 1:
         dt, weak = pairs[0]
     elif all(d == dts[0] for d in dts) and not all(weaks):
@@ -385,6 +388,12 @@ def lattice_result_type(*args: Any) -> tuple[np.dtype, bool]:
         top = _least_upper_bound(x64, frozenset(_node(d, w) for d, w in pairs))
         dt, weak = canonicalize_dtype(_node_dtype(top)), top in _WEAK_NODES
     return dt, weak and dt != _BOOL
+
+
+def join_pairs(pairs: tuple) -> tuple[np.dtype, bool]:
+    """``lattice_result_type`` for already-known ``(canonical dtype, weak)`` pairs (cached:
+    this runs on every elementwise operation)."""
+    return _join_pairs(pairs, _x64())
 
 
 def result_type(*args: Any, return_weak_type_flag: bool = False):

@@ -220,6 +220,11 @@ def current_dynamic() -> MainTrace:
     return _dynamic[-1]
 
 
+def no_transformations() -> bool:
+    """True when only eager evaluation is active."""
+    return len(_stack) == 1
+
+
 def find_top_trace(args: Sequence[Any]) -> Trace:
     top = _dynamic[-1]
     for x in args:
@@ -236,6 +241,9 @@ def find_top_trace(args: Sequence[Any]) -> Trace:
 
 def bind(primitive, *args, **params):
     """Hand ``primitive(*args, **params)`` to the innermost transformation among ``args``."""
+    if len(_stack) == 1:
+        # No transformation is active: evaluate directly (the common eager case).
+        return primitive.impl(*args, **params)
     trace = find_top_trace(args)
     tracers = [trace.full_raise(a) for a in args]
     outs = trace.process_primitive(primitive, tracers, params)

@@ -8,6 +8,7 @@ import numpy as np
 
 from functorch_lite import lax
 from functorch_lite.core import dtypes
+from functorch_lite.core.config import config
 from functorch_lite.core.avals import TypedScalar, get_aval
 from functorch_lite.core.trace import Tracer
 from functorch_lite.lax._common import PY_SCALARS, normalize_axis, normalize_axes  # noqa: F401
@@ -68,20 +69,35 @@ def broadcast_to_shape(x: Any, shape: Sequence[int], name: str = "broadcast_to")
     return lax.broadcast_in_dim(x, shape, tuple(lead + i for i in keep))
 
 
+_SCALAR_PAIRS = {
+    # type -> ((dtype, weak) with x64 off, with x64 on)
+    bool: ((np.dtype(np.bool_), False),) * 2,
+    int: ((np.dtype(np.int32), True), (np.dtype(np.int64), True)),
+    float: ((np.dtype(np.float32), True), (np.dtype(np.float64), True)),
+    complex: ((np.dtype(np.complex64), True), (np.dtype(np.complex128), True)),
+}
+
+
+def _scalar_pair(x: Any) -> tuple:
+    return _SCALAR_PAIRS[type(x)][config.enable_x64]
+
+
 def promote_dtypes(name: str, *args: Any) -> list:
     """Convert ``args`` to their common (lattice) dtype; Python scalars become weak typed
     scalars of that dtype, so nothing is transferred for them."""
     check_arraylike(name, *args)
-    dtype, weak = dtypes.lattice_result_type(*args)
+    avals = [None if type(a) in PY_SCALARS else get_aval(a) for a in args]
+    pairs = tuple(_scalar_pair(a) if v is None else (v.dtype, v.weak_type)
+                  for a, v in zip(args, avals))
+    dtype, weak = dtypes.join_pairs(pairs)
     out = []
-    for a in args:
-        if is_scalar(a):
+    for a, aval in zip(args, avals):
+        if aval is None:
             out.append(TypedScalar(a, dtype, weak))
-            continue
-        aval = get_aval(a)
-        if aval.dtype != dtype or (aval.weak_type and not weak):
-            a = lax.convert_element_type(a, dtype, weak_type=weak)
-        out.append(a)
+        elif aval.dtype != dtype or (aval.weak_type and not weak):
+            out.append(lax.convert_element_type(a, dtype, weak_type=weak))
+        else:
+            out.append(a)
     return out
 
 
@@ -102,7 +118,7 @@ def promote_dtypes_inexact(name: str, *args: Any) -> list:
 def promote_shapes(name: str, *args: Any) -> list:
     """Broadcast array operands to one shape; rank-0 operands are left for lax to broadcast."""
     shapes = [shape_of(a) for a in args]
-    if all(s == shapes[0] for s in shapes):
+    if len({s for s in shapes if s}) <= 1:  # equal shapes, or arrays with rank-0 operands
         return list(args)
     shape = broadcast_shapes(*shapes, name=name)
     return [a if not shape_of(a) else broadcast_to_shape(a, shape, name) for a in args]

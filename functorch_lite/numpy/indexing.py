@@ -179,7 +179,7 @@ def _classify(i: Any, position: int):
         if dtypes.is_int(dt):
             return "array", i
         raise TypeError(f"Indexer must have integer or boolean type, got indexer with type "
-                        f"{dtypes.to_numpy_dtype_name(dt)} (at position {position})")
+                        f"{np.dtype(dt).name} (at position {position})")
     raise IndexError(f"{_INDEX_HELP}. Got {i!r}")
 
 
@@ -634,8 +634,7 @@ class AtIndexer:
 def _check_int_indices(name: str, indices: Any) -> None:
     dt = _dtype(indices)
     if not dtypes.is_int(dt):
-        raise TypeError(f"{name}: indices must have an integer dtype, got "
-                        f"{dtypes.to_numpy_dtype_name(dt)}")
+        raise TypeError(f"{name}: indices must have an integer dtype, got {np.dtype(dt).name}")
 
 
 def _host_or_array(x: Any) -> Any:

@@ -185,3 +185,17 @@ def test_second_order_conv_hvp_matches_jax():
     _, got = fl.jvp(lambda w: fl.grad(f, argnums=1)(x, w), (w,), (v,))
     _, want = jax.jvp(lambda w: jax.grad(jf, argnums=1)(x, w), (w,), (v,))
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-4)
+
+
+def test_conv_preferred_element_type_cotangent_dtype():
+    import ml_dtypes
+    bf16 = np.dtype(ml_dtypes.bfloat16)
+    params = dict(window_strides=(1,), padding="SAME", preferred_element_type=np.float32)
+    x, w = _rand((2, 3, 6), 1, bf16), _rand((4, 3, 3), 2, bf16)
+    out, vjp = fl.vjp(_conv(params), x, w)
+    assert out.dtype == np.float32
+    ct = _rand(out.shape, 3, np.float32)
+    for got, want in zip(vjp(ct), jax.vjp(_jconv(params), x, w)[1](ct)):
+        assert got.dtype == bf16
+        np.testing.assert_allclose(np.asarray(got, np.float32), np.asarray(want, np.float32),
+                                   rtol=2e-2, atol=2e-2)

@@ -100,12 +100,13 @@ def _scan(ctx, avals_in, avals_out, *args, program, num_consts, num_carry, lengt
     zero = ctx.constant(0, _I32)
     operands = [zero, *args, *ys_init]
     avals = [_I32, *avals_in, *ys_avals]
-    steps = max(1, min(int(unroll), length)) if length else 1
-    if length % steps:
-        steps = 1
+    steps = max(1, min(int(unroll), length))
+    # The loop runs ``steps`` iterations per trip; a remainder runs after it, straight-line.
+    # Fully unrolled (``steps == length``): no loop at all.
+    looped = 0 if steps == length else length - length % steps
 
     def cond_body(i, *rest):
-        limit = ctx.constant(length, _I32)
+        limit = ctx.constant(looped, _I32)
         return [compare(ctx, i, limit, _I32, "LT")], [ShapedArray((), np.bool_)]
 
     def one_step(i, consts, carry, xs, ys):
@@ -140,6 +141,13 @@ def _scan(ctx, avals_in, avals_out, *args, program, num_consts, num_carry, lengt
             i, carry, ys = one_step(i, consts, carry, xs, ys)
         return [i, *consts, *carry, *xs, *ys], avals
 
-    outs = ctx.op("stablehlo.while", operands, avals, avals,
-                  regions=[ctx.region(avals, cond_body), ctx.region(avals, body_body)])
-    return [*outs[1 + nc:1 + nc + nk], *outs[1 + nc + nk + nx:]]
+    if looped:
+        outs = ctx.op("stablehlo.while", operands, avals, avals,
+                      regions=[ctx.region(avals, cond_body), ctx.region(avals, body_body)])
+    else:
+        outs = operands
+    i, consts, carry = outs[0], outs[1:1 + nc], list(outs[1 + nc:1 + nc + nk])
+    xs, ys = outs[1 + nc + nk:1 + nc + nk + nx], list(outs[1 + nc + nk + nx:])
+    for _ in range(length - looped):
+        i, carry, ys = one_step(i, consts, carry, xs, ys)
+    return [*carry, *ys]
