@@ -134,7 +134,7 @@ class Traced:
 def _trace(fun: Callable, name: str, args: Sequence, kwargs: dict, sig: _Signature,
            static_argnums, arg_names: list[str] | None, description: str) -> Traced:
     out_tree_box = []
-    nargs = len(args) + len(sig.statics)
+    nargs = len(args) + sum(1 for kind, _, _ in sig.statics if kind == "arg")
 
     def flat_fun(*leaves):
         dyn_args, dyn_kwargs = pytree.tree_unflatten(sig.in_tree, leaves)

@@ -207,7 +207,7 @@ def _check_data(name: str, data: Any, allow_batched: bool) -> None:
                         f"{type(data).__name__}") from None
     if aval.dtype != _U32:
         raise TypeError(f"{name}: expected a PRNG key ({_KEY_HELP}), got an array of dtype "
-                        f"{dtypes.to_numpy_dtype_name(aval.dtype)} and shape {aval.shape}; "
+                        f"{_dtname(aval.dtype)} and shape {aval.shape}; "
                         "raw key data must have dtype uint32")
     if aval.ndim < 1 or aval.shape[-1] != 2:
         raise TypeError(f"{name}: expected a PRNG key ({_KEY_HELP}), got a uint32 array of "
@@ -215,6 +215,10 @@ def _check_data(name: str, data: Any, allow_batched: bool) -> None:
     if not allow_batched and aval.ndim > 1:
         raise ValueError(f"{name} accepts a single key, but was given a key array of shape "
                          f"{aval.shape[:-1]} != (); use vmap to map over keys")
+
+
+def _dtname(dt: Any) -> str:
+    return np.dtype(dt).name
 
 
 def _unwrap(name: str, key: Any, allow_batched: bool = False) -> tuple[Any, bool]:
@@ -244,9 +248,10 @@ def _scalar(value: Any, dtype: Any) -> np.generic:
     return np.dtype(dtype).type(value)
 
 
-def _rotl(x: Any, r: int):
-    return lax.bitwise_or(lax.shift_left(x, np.uint32(r)),
-                          lax.shift_right_logical(x, np.uint32(32 - r)))
+def _rotl(x: Any, r: Any):
+    """Rotate the bits of uint32 ``x`` left by ``r`` (a uint32 scalar) places."""
+    return lax.bitwise_or(lax.shift_left(x, r),
+                          lax.shift_right_logical(x, lax.sub(np.uint32(32), r)))
 
 
 def threefry2x32(k1: Any, k2: Any, x1: Any, x2: Any):
@@ -254,17 +259,28 @@ def threefry2x32(k1: Any, k2: Any, x1: Any, x2: Any):
     under the key words ``(k1, k2)``. All four are ``uint32``; the key words are usually
     rank 0 and ``x1``/``x2`` have one shape, which the two output words share.
 
+    The five blocks of four rounds run as a ``fori_loop`` (as JAX does on CPU), which keeps
+    XLA's compile time down when a sampler hashes several counter arrays.
     Example: ``threefry2x32(k1, k2, zeros((3,), uint32), iota(uint32, 3))`` gives two
     ``uint32[3]`` arrays."""
-    schedule = (k1, k2, lax.bitwise_xor(lax.bitwise_xor(k1, k2), _PARITY))
-    x1 = lax.add(x1, schedule[0])
-    x2 = lax.add(x2, schedule[1])
-    for block in range(5):
-        for r in _ROTATIONS[block % 2]:
+    k3 = lax.bitwise_xor(lax.bitwise_xor(k1, k2), _PARITY)
+    x1 = lax.add(x1, k1)
+    x2 = lax.add(x2, k2)
+    rot_even = fnp.asarray(np.array(_ROTATIONS[0], _U32))
+    rot_odd = fnp.asarray(np.array(_ROTATIONS[1], _U32))
+
+    def block(i, state):
+        x1, x2, ka, kb, kc, rots, next_rots = state
+        for j in range(4):
             x1 = lax.add(x1, x2)
-            x2 = lax.bitwise_xor(x1, _rotl(x2, r))
-        x1 = lax.add(x1, schedule[(block + 1) % 3])
-        x2 = lax.add(lax.add(x2, schedule[(block + 2) % 3]), np.uint32(block + 1))
+            x2 = lax.bitwise_xor(x1, _rotl(x2, lax.index_in_dim(rots, j, keepdims=False)))
+        x1 = lax.add(x1, ka)
+        step = lax.convert_element_type(lax.add(i, 1), _U32)
+        x2 = lax.add(lax.add(x2, kb), step)
+        # the key schedule and the rotation constants advance one place per block
+        return x1, x2, kb, kc, ka, next_rots, rots
+
+    x1, x2, *_ = lax.fori_loop(0, 5, block, (x1, x2, k2, k3, k1, rot_even, rot_odd))
     return x1, x2
 
 
@@ -345,7 +361,7 @@ def _seed_data(name: str, seed: Any):
                         f"{aval.shape} != (); use vmap to make several keys")
     if not dtypes.is_int(aval.dtype):
         raise TypeError(f"{name}: the seed must be an integer, got an array of dtype "
-                        f"{dtypes.to_numpy_dtype_name(aval.dtype)}")
+                        f"{_dtname(aval.dtype)}")
     if isinstance(seed, (np.ndarray, np.generic)):
         v = int(seed)
         hi = (v % 2 ** 64) >> 32 if aval.dtype.itemsize == 8 else 0
@@ -475,7 +491,7 @@ def _float_dtype(name: str, dtype: Any, kinds: str = "f") -> np.dtype:
     if not ok:
         what = "a float" if kinds == "f" else "a float or complex"
         raise ValueError(f"dtype argument to `{name}` must be {what} dtype, got "
-                         f"{dtypes.to_numpy_dtype_name(dt)}")
+                         f"{_dtname(dt)}")
     return dt
 
 
@@ -492,9 +508,10 @@ def _check_shape(name: str, shape: tuple[int, ...], *param_shapes) -> None:
     except ValueError:
         got = None
     if got != tuple(shape):
+        result = ("they do not broadcast together" if got is None
+                  else f"broadcasting gives shape {got}")
         raise ValueError(f"{name}: parameter shapes {', '.join(map(str, param_shapes))} must "
-                         f"broadcast to the shape argument {tuple(shape)}, but broadcasting "
-                         f"them gives {got if got is not None else 'an error'}")
+                         f"broadcast to the shape argument {tuple(shape)}, but {result}")
 
 
 def _bcast(x: Any, shape: tuple[int, ...]):
@@ -643,7 +660,7 @@ def bernoulli(key: Any, p: Any = 0.5, shape: Sequence[int] | None = None, mode: 
     p_dt = dtypes.canonicalize_dtype(p_dt)
     if not dtypes.is_float(p_dt):
         raise TypeError(f"bernoulli probability `p` must have a floating dtype, got "
-                        f"{dtypes.to_numpy_dtype_name(p_dt)}")
+                        f"{_dtname(p_dt)}")
     p = lax.convert_element_type(p, p_dt)
     pshape = tuple(get_aval(p).shape)
     if shape is None:
@@ -751,7 +768,7 @@ def categorical(key: Any, logits: Any, axis: int = -1, shape: Sequence[int] | No
     Gumbel top-k and draws distinct indices). The result shape is ``shape``, by default
     ``logits.shape`` without ``axis``.
     Example: ``categorical(key, zeros((4, 10)))`` is ``int32[4]`` in ``[0, 10)``."""
-    data, _ = _unwrap("categorical", key)
+    _unwrap("categorical", key)
     mode = _gumbel_mode("categorical", mode)
     logits = fnp.asarray(logits)
     ndim = logits.ndim
@@ -774,16 +791,15 @@ def categorical(key: Any, logits: Any, axis: int = -1, shape: Sequence[int] | No
         logits_shape.insert(axis, logits.shape[axis])
         g = gumbel(key, (*prefix, *logits_shape), logits.dtype, mode=mode)
         expanded = lax.expand_dims(logits, tuple(range(len(prefix))))
-        return fnp.argmax(fnp.add(g, expanded), axis=len(prefix) + axis)
+        idx = fnp.argmax(fnp.add(g, expanded), axis=len(prefix) + axis)
+        return lax.convert_element_type(idx, dtypes.default_int_dtype())
     k = math.prod(prefix)
     if k > logits.shape[axis]:
         raise ValueError(f"categorical: number of samples without replacement ({k}) cannot "
                          f"exceed the number of categories ({logits.shape[axis]})")
     perturbed = fnp.add(logits, gumbel(key, logits.shape, logits.dtype, mode=mode))
     _, idx = lax.top_k(fnp.moveaxis(perturbed, axis, -1), k)
-    idx = lax.reshape(idx, shape, (idx.ndim - 1, *range(idx.ndim - 1)))
-    del data
-    return idx
+    return lax.reshape(idx, shape, (idx.ndim - 1, *range(idx.ndim - 1)))
 
 
 # -- integers ----------------------------------------------------------------------------
@@ -839,7 +855,7 @@ def randint(key: Any, shape: Sequence[int], minval: Any, maxval: Any, dtype: Any
     dtype = dtypes.canonicalize_dtype(int if dtype is None else dtype)
     if not dtypes.is_int(dtype) or dtypes.is_bool(dtype):
         raise TypeError(f"randint only accepts integer dtypes, got "
-                        f"{dtypes.to_numpy_dtype_name(dtype)}")
+                        f"{_dtname(dtype)}")
     shape = canonical_shape("randint", shape)
     _check_shape("randint", shape, _shape_of(minval), _shape_of(maxval))
     info = dtypes.iinfo(dtype)
@@ -981,5 +997,5 @@ def bits(key: Any, shape: Sequence[int] = (), dtype: Any = None):
     dt = dtypes.default_uint_dtype() if dtype is None else dtypes.canonicalize_dtype(dtype)
     if not dtypes.is_unsigned(dt):
         raise ValueError(f"dtype argument to `bits` must be an unsigned int dtype, got "
-                         f"{dtypes.to_numpy_dtype_name(dt)}")
+                         f"{_dtname(dt)}")
     return _bits_jit(data, dt.itemsize * 8, canonical_shape("bits", shape))

@@ -239,7 +239,10 @@ def typecheck(program: Program) -> None:
         where = f"equation {i} ({eqn.primitive.name})"
         for a in eqn.inputs:
             use(a, where)
-        expected = eqn.primitive.abstract_eval(*[a.aval for a in eqn.inputs], **eqn.params)
+        try:
+            expected = eqn.primitive.abstract_eval(*[a.aval for a in eqn.inputs], **eqn.params)
+        except (TypeError, ValueError) as e:
+            raise IRTypeError(f"{where}: {e}") from e
         if len(expected) != len(eqn.outputs):
             raise IRTypeError(f"{where}: {len(eqn.outputs)} outputs, rule gives {len(expected)}")
         for v, t in zip(eqn.outputs, expected):

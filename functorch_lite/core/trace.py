@@ -242,7 +242,11 @@ def find_top_trace(args: Sequence[Any]) -> Trace:
 def bind(primitive, *args, **params):
     """Hand ``primitive(*args, **params)`` to the innermost transformation among ``args``."""
     if len(_stack) == 1:
-        # No transformation is active: evaluate directly (the common eager case).
+        # No transformation is active: evaluate directly (the common eager case). Any
+        # tracer here has outlived its transformation.
+        for a in args:
+            if isinstance(a, Tracer):
+                raise escaped_tracer_error(a)
         return primitive.impl(*args, **params)
     trace = find_top_trace(args)
     tracers = [trace.full_raise(a) for a in args]

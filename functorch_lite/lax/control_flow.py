@@ -5,8 +5,10 @@ for every transformation that rewrite those programs:
 * jvp: differentiate the bodies (loop carries iterate to a fixed point of which tangents
   are nonzero);
 * partial evaluation (reverse mode): ``cond`` and ``scan`` split their bodies into a known
-  part that runs now and a linear part; a scan stores its per-iteration residuals as extra
-  outputs;
+  part that runs now and a linear part (by running the body under a partial-evaluation
+  trace, so control flow nested in a body is split by its own rule); a scan stores as
+  extra per-iteration outputs only the residuals that vary per iteration: constants and
+  ``xs`` are passed on as they are, loop-invariant values are computed once;
 * transpose: ``cond`` transposes each branch, ``scan`` runs the transposed body backwards;
   ``while_loop`` cannot be reversed (its trip count is not known ahead);
 * batching: a batched predicate turns ``cond`` into a select of both branches and makes a
@@ -20,13 +22,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from functorch_lite.core import dtypes, pytree
+from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.ir import Program, Var, eval_program
 from functorch_lite.core.primitive import Primitive
-from functorch_lite.interpreters import ad, batching, partial_eval, transpose
+from functorch_lite.interpreters import ad, batching, staging, transpose
 from functorch_lite.interpreters.jit_call import close_over_consts
 from functorch_lite.interpreters.staging import trace_to_program
-from functorch_lite.lax._common import as_operand
+from functorch_lite.lax._common import as_operand, scalar_like
 
 __all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "map"]
 
@@ -51,6 +54,15 @@ def _trace_tree_fun(fun: Callable, in_tree, in_avals, name: str):
 
     program, consts = _trace(flat, in_avals, name)
     return program, consts, box[0]
+
+
+def _leaf(x: Any) -> Any:
+    """An operand leaf; a Python scalar becomes a weakly typed scalar of its (current)
+    default dtype, so eager calls see the dtype the tracing saw."""
+    x = as_operand(x)
+    if type(x) in (bool, int, float, complex):
+        return scalar_like(x, get_aval(x).dtype, weak_type=True)
+    return x
 
 
 def _with_invars(program: Program, invars: Sequence[Var]) -> Program:
@@ -96,6 +108,55 @@ def _jvp_nz(program: Program, nonzero: Sequence[bool], instantiate: Sequence[boo
 
     prog, consts = _trace(fun, [v.aval for v in program.invars] + t_avals, "jvp")
     return prog, consts, box[0]
+
+
+@functools.lru_cache(maxsize=1024)
+def _pe_split(program: Program, unknown_in: tuple, force_unknown_out: tuple | None = None):
+    """Partially evaluate ``program`` given which inputs are unknown, by running it with the
+    unknown inputs as tracers of a partial-evaluation staging trace (as ``linearize``
+    does), so equations that carry programs themselves (a scan or cond inside a body, a
+    jit call) are split by their own rules rather than staged whole.
+
+    Returns ``(known, known_consts, unknown, unknown_out, num_res)``: ``known`` takes
+    ``(known_consts, known inputs)`` and returns the known outputs, then the residuals;
+    ``unknown`` takes ``(residuals, unknown inputs)`` and returns the unknown outputs;
+    ``force_unknown_out`` moves known outputs to ``unknown`` (as residuals)."""
+    known_avals = [v.aval for v, u in zip(program.invars, unknown_in) if not u]
+    box = []
+
+    def known_fun(*known_vals):
+        builder = staging.ProgramBuilder(partial_eval=True)
+        with trace_mod.new_main(staging.StagingTrace, builder,
+                                description="partial eval of a control-flow body") as main:
+            strace = main.with_trace()
+            it, args, in_tracers = iter(known_vals), [], []
+            for v, u in zip(program.invars, unknown_in):
+                if u:
+                    t, var = builder.new_tracer(strace, v.aval)
+                    builder.input_vars.append(var)
+                    in_tracers.append(t)
+                    args.append(t)
+                else:
+                    args.append(next(it))
+            outs = eval_program(program, [], args)
+
+            def ours(o):
+                return isinstance(o, staging.StagingTracer) and o._trace.main is main
+
+            # Tracers of this trace holding known values (lifted constants) are known.
+            outs = [builder.known_value(o) if ours(o) and builder.known_value(o)
+                    is not staging._UNKNOWN else o for o in outs]
+            unknown_out = [ours(o) or bool(force_unknown_out and force_unknown_out[i])
+                           for i, o in enumerate(outs)]
+            closed = builder.build(in_tracers, [strace.full_raise(o)
+                                                for o, u in zip(outs, unknown_out) if u])
+        box.append((closed.program, unknown_out))
+        return [*[o for o, u in zip(outs, unknown_out) if not u], *closed.consts]
+
+    known, known_consts = _trace(known_fun, known_avals, "known part of a control-flow body")
+    up, unknown_out = box[0]
+    unknown = Program([], [*up.constvars, *up.invars], up.eqns, up.outvars)
+    return known, known_consts, unknown, unknown_out, len(up.constvars)
 
 
 def _strengthen(leaves: list, in_avals, out_avals) -> bool:
@@ -158,6 +219,10 @@ def _cond_shape(index, *args, branches):
 def switch(index: Any, branches: Sequence[Callable], *operands):
     """Apply ``branches[index](*operands)`` (index clamped to the valid range). Every
     branch is traced; they must return the same structure and types."""
+    return _switch(index, branches, operands, None)
+
+
+def _switch(index: Any, branches: Sequence[Callable], operands: tuple, names):
     from functorch_lite import lax
     branches = list(branches)
     if not branches:
@@ -175,20 +240,22 @@ def switch(index: Any, branches: Sequence[Callable], *operands):
     index = lax.convert_element_type(index, np.int32)
     index = lax.clamp(0, index, len(branches) - 1)
     leaves, in_tree = pytree.tree_flatten(operands)
-    leaves = [as_operand(x) for x in leaves]
+    leaves = [_leaf(x) for x in leaves]
     in_avals = [get_aval(x) for x in leaves]
     traced = [_trace_tree_fun(lambda *ops, b=b: b(*ops), in_tree, in_avals,
                               f"cond branch {i}") for i, b in enumerate(branches)]
     out_tree = traced[0][2]
+    names = names or [f"branch {i}" for i in range(len(branches))]
     for i, (p, _, t) in enumerate(traced[1:], 1):
         if t != out_tree:
-            raise TypeError(f"cond/switch branches must return the same structure: branch 0 "
-                            f"returns {out_tree}, branch {i} returns {t}")
+            raise TypeError(f"cond/switch branches must return the same structure: "
+                            f"{names[0]} returns {out_tree}, {names[i]} returns {t}")
         for x, y in zip(traced[0][0].out_avals, p.out_avals):
             if not x.same_type(y):
-                raise TypeError(f"cond/switch branches must return the same types: branch 0 "
-                                f"returns {[a.str_short() for a in traced[0][0].out_avals]}, "
-                                f"branch {i} returns {[a.str_short() for a in p.out_avals]}")
+                raise TypeError(f"cond/switch branches must return the same types: "
+                                f"{names[0]} returns "
+                                f"{[a.str_short() for a in traced[0][0].out_avals]}, "
+                                f"{names[i]} returns {[a.str_short() for a in p.out_avals]}")
     programs, consts = _join_branches([(p, c) for p, c, _ in traced])
     outs = cond_p.bind(index, *consts, *leaves, branches=programs)
     return pytree.tree_unflatten(out_tree, outs)
@@ -208,7 +275,7 @@ def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands):
     from functorch_lite import lax
     if not dtypes.is_bool(aval.dtype):
         pred = lax.ne(pred, 0)
-    return switch(pred, [false_fun, true_fun], *operands)
+    return _switch(pred, [false_fun, true_fun], operands, ["false_fun", "true_fun"])
 
 
 def _cond_jvp(primals, tangents, *, branches):
@@ -237,19 +304,19 @@ def _cond_split(branches: tuple, unknown_in: tuple):
     n_out = len(branches[0].outvars)
     unknown_out = [False] * n_out
     for b in branches:
-        u = partial_eval.partial_eval_program(b, unknown_in)[2]
+        u = _pe_split(b, unknown_in)[3]
         unknown_out = [x or y for x, y in zip(unknown_out, u)]
-    splits = [partial_eval.partial_eval_program(b, unknown_in, unknown_out) for b in branches]
-    res_avals = [[v.aval for v in s[1].invars[:s[3]]] for s in splits]
+    splits = [_pe_split(b, unknown_in, tuple(unknown_out)) for b in branches]
+    res_avals = [[v.aval for v in s[2].invars[:s[4]]] for s in splits]
     all_res = [a for avals in res_avals for a in avals]
     known_in_avals = [v.aval for v, u in zip(branches[0].invars, unknown_in) if not u]
     n_known_out = n_out - sum(unknown_out)
 
     def known_branch(i):
-        known = splits[i][0]
+        known, known_consts = splits[i][0], splits[i][1]
 
         def fun(*ins):
-            outs = eval_program(known, [], ins)
+            outs = eval_program(known, [], [*known_consts, *ins])
             from functorch_lite import lax
             res = iter(outs[n_known_out:])
             padded = []
@@ -260,7 +327,7 @@ def _cond_split(branches: tuple, unknown_in: tuple):
         return _trace(fun, known_in_avals, "cond known branch")
 
     def unknown_branch(i):
-        unknown, num_res = splits[i][1], splits[i][3]
+        unknown, num_res = splits[i][2], splits[i][4]
         before = sum(len(a) for a in res_avals[:i])
         after = sum(len(a) for a in res_avals[i + 1:])
         res_vars = unknown.invars[:num_res]
@@ -303,6 +370,8 @@ def _cond_transposed(branches: tuple, linear_in: tuple):
 def _cond_transpose(cts, index, *args, branches):
     if transpose.is_undefined(index):
         raise ValueError("cond is not linear in its index")
+    if all(type(c) is ad.Zero for c in cts):
+        return [None] * (1 + len(args))
     linear_in = tuple(transpose.is_undefined(a) for a in args)
     programs, consts = _cond_transposed(branches, linear_in)
     nonlin = [a for a in args if not transpose.is_undefined(a)]
@@ -387,7 +456,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any):
     Forward-mode differentiable; reverse mode needs a static trip count (use ``fori_loop``
     with Python ints, or ``scan``)."""
     leaves, tree = pytree.tree_flatten(init_val)
-    leaves = [as_operand(x) for x in leaves]
+    leaves = [_leaf(x) for x in leaves]
     avals = [get_aval(x) for x in leaves]
     cond_prog, cond_consts, cond_tree = _trace_tree_fun(cond_fun, pytree.treedef_tuple([tree]),
                                                         avals, "while_loop cond")
@@ -579,7 +648,7 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
     if not callable(f):
         raise TypeError(f"scan: f must be callable, got {type(f).__name__}")
     init_leaves, carry_tree = pytree.tree_flatten(init)
-    init_leaves = [as_operand(x) for x in init_leaves]
+    init_leaves = [_leaf(x) for x in init_leaves]
     xs_leaves, xs_tree = pytree.tree_flatten(xs)
     xs_leaves = [as_operand(x) for x in xs_leaves]
     lengths = {get_aval(x).shape[0] if get_aval(x).shape else None for x in xs_leaves}
@@ -675,64 +744,100 @@ scan_p.def_jvp(_scan_jvp)
 
 @functools.lru_cache(maxsize=1024)
 def _scan_split(program: Program, unknown_in: tuple, nc: int, nk: int):
-    """Split a scan body for partial evaluation. Returns (known body, unknown body, carry
-    unknown flags, ys unknown flags, residual kinds): each residual is passed to the
-    unknown scan either as a constant (when it is a known constant input of the body) or
-    stacked per iteration as an extra output of the known scan."""
+    """Split a scan body for partial evaluation. Returns (known body, its extra leading
+    constants, unknown body, carry unknown flags, ys unknown flags, number of residuals,
+    residual kinds, residual sources, invariant program). The known body takes (its extra
+    constants, known consts, known carries, known xs). Each residual reaches the unknown
+    scan in the cheapest way:
+
+    * ``"const"``: a constant input of the known body, passed as a constant;
+    * ``"invariant"``: computed from the known body's constants only (loop-invariant, e.g.
+      ``sin(w)`` or a zero), computed once before the loop by the invariant program
+      (the known body's constants -> these residuals) and passed as a constant;
+    * ``"xs"``: a known ``xs`` input of the body, passed on as the same ``xs`` array;
+    * ``"stacked"``: anything else, stacked per iteration as an extra output of the known
+      scan."""
     n_y = len(program.outvars) - nk
     u_c, u_x = list(unknown_in[:nc]), list(unknown_in[nc + nk:])
 
     def step(k_u):
-        return partial_eval.partial_eval_program(program, tuple(u_c + k_u + u_x))[2][:nk]
+        return _pe_split(program, tuple(u_c + k_u + u_x))[3][:nk]
 
     k_u = _carry_fixed_point(step, list(unknown_in[nc:nc + nk]))
     u = tuple(u_c + k_u + u_x)
-    known, unknown, out_u, num_res = partial_eval.partial_eval_program(
-        program, u, k_u + [False] * n_y)
+    known, known_consts, unknown, out_u, num_res = _pe_split(
+        program, u, tuple(k_u + [False] * n_y))
     y_u = out_u[nk:]
-    # Residuals that are known constant inputs of the body need no stacking.
-    known_const_vars = set(v for v, flag in zip(program.invars[:nc], u_c) if not flag)
+    n_const = len(known_consts) + nc - sum(u_c)
+    const_vars = known.invars[:n_const]
+    x_vars = set(known.invars[n_const + nk - sum(k_u):])
+    # Variables of the known body computed from its constants only.
+    invariant = set(const_vars)
+    for eqn in known.eqns:
+        if all(not isinstance(a, Var) or a in invariant for a in eqn.inputs):
+            invariant.update(eqn.outputs)
     res_src = known.outvars[len(known.outvars) - num_res:]
-    kinds = tuple("const" if v in known_const_vars else "stacked" for v in res_src)
-    return known, unknown, k_u, y_u, num_res, kinds, res_src
+    kinds = tuple("invariant" if not isinstance(v, Var) else "const" if v in const_vars
+                  else "invariant" if v in invariant else "xs" if v in x_vars else "stacked"
+                  for v in res_src)
+    inv_out = [v for v, kind in zip(res_src, kinds) if kind == "invariant"]
+    needed, inv_eqns = set(v for v in inv_out if isinstance(v, Var)), []
+    for eqn in reversed(known.eqns):
+        if any(o in needed for o in eqn.outputs):
+            inv_eqns.append(eqn)
+            needed.update(a for a in eqn.inputs if isinstance(a, Var))
+    inv_prog = Program([], const_vars, inv_eqns[::-1], inv_out)
+    return known, known_consts, unknown, k_u, y_u, num_res, kinds, res_src, inv_prog
 
 
-def _scan_partial_eval(trace, tracers, knowns, unknown_in, *, program, num_consts, num_carry,
-                       length, reverse, unroll):
-    nc, nk = num_consts, num_carry
-    known, unknown, k_u, y_u, num_res, kinds, res_src = _scan_split(
+def _scan_known_part(knowns, unknown_in, program, nc, nk, length, reverse, unroll):
+    """Run the known part of a scan now (``knowns``: values, None where unknown). Returns
+    (carry unknown flags, ys unknown flags, known carry outs, known ys, residual constants,
+    per-iteration residuals, unknown body). The unknown scan takes consts (residual
+    constants, unknown consts), carry (unknown carries), xs (per-iteration residuals,
+    unknown xs)."""
+    known, known_consts, unknown, k_u, y_u, num_res, kinds, res_src, inv_prog = _scan_split(
         program, tuple(unknown_in), nc, nk)
     u_c, u_x = unknown_in[:nc], unknown_in[nc + nk:]
-    consts, xs = knowns[:nc], knowns[nc + nk:]
-    carry = knowns[nc:nc + nk]
+    consts, carry, xs = knowns[:nc], knowns[nc:nc + nk], knowns[nc + nk:]
     n_y = len(program.outvars) - nk
     # Known scan: consts / carry / xs that are known; outputs: known carries, known ys, then
     # the stacked residuals.
-    kc = [c for c, u in zip(consts, u_c) if not u]
+    kc = [*known_consts, *[c for c, u in zip(consts, u_c) if not u]]
     kk = [c for c, u in zip(carry, k_u) if not u]
     kx = [x for x, u in zip(xs, u_x) if not u]
-    # Known body outvars: known carry outs, known ys, residuals; the constant residuals are
-    # dropped from its outputs (they are read directly from the known constants).
     n_known_carry = nk - sum(k_u)
     n_known_y = n_y - sum(y_u)
-    const_res_idx = [i for i, kind in enumerate(kinds) if kind == "const"]
-    stacked_idx = [i for i, kind in enumerate(kinds) if kind == "stacked"]
+    const_res_idx = [i for i, kind in enumerate(kinds) if kind in ("const", "invariant")]
+    stacked_idx = [i for i, kind in enumerate(kinds) if kind in ("stacked", "xs")]
     kov = known.outvars
     body_outs = kov[:n_known_carry + n_known_y] + [kov[n_known_carry + n_known_y + i]
-                                                   for i in stacked_idx]
-    known_body = Program([], known.invars, known.eqns, body_outs)
-    outs = scan_p.bind(*kc, *kk, *kx, program=known_body, num_consts=len(kc),
-                       num_carry=len(kk), length=length, reverse=reverse, unroll=unroll)
+                                                   for i in range(num_res)
+                                                   if kinds[i] == "stacked"]
+    if body_outs:
+        known_body = Program([], known.invars, known.eqns, body_outs)
+        outs = scan_p.bind(*kc, *kk, *kx, program=known_body, num_consts=len(kc),
+                           num_carry=len(kk), length=length, reverse=reverse, unroll=unroll)
+    else:
+        outs = []
     known_carry_out = outs[:n_known_carry]
     known_ys = outs[n_known_carry:n_known_carry + n_known_y]
-    stacked = outs[n_known_carry + n_known_y:]
-    # Constant residuals: the known constant input each one is.
-    known_const_invars = [v for v, u in zip(program.invars[:nc], u_c) if not u]
-    const_vals = []
-    for i in const_res_idx:
-        const_vals.append(kc[known_const_invars.index(res_src[i])])
-    # Unknown scan: consts (const residuals, unknown consts), carry (unknown carries),
-    # xs (stacked residuals, unknown xs). Reorder the unknown body's inputs accordingly.
+    stacked = iter(outs[n_known_carry + n_known_y:])
+    # Residual values: known constants and xs as they are; loop invariants computed once.
+    known_const_invars = known.invars[:len(kc)]
+    known_x_invars = known.invars[len(kc) + len(kk):]
+    invariants = iter(eval_program(inv_prog, [], kc) if inv_prog.outvars else [])
+    res_vals = []
+    for v, kind in zip(res_src, kinds):
+        if kind == "const":
+            res_vals.append(kc[known_const_invars.index(v)])
+        elif kind == "invariant":
+            res_vals.append(next(invariants))
+        elif kind == "xs":
+            res_vals.append(kx[known_x_invars.index(v)])
+        else:
+            res_vals.append(next(stacked))
+    # The unknown body's inputs, reordered to the unknown scan's layout.
     uiv = unknown.invars
     res_v, rest = uiv[:num_res], uiv[num_res:]
     n_uc, n_uk = sum(u_c), sum(k_u)
@@ -740,15 +845,27 @@ def _scan_partial_eval(trace, tracers, knowns, unknown_in, *, program, num_const
     body = Program([], [*[res_v[i] for i in const_res_idx], *uc_v, *uk_v,
                         *[res_v[i] for i in stacked_idx], *ux_v], unknown.eqns,
                    unknown.outvars)
+    return (k_u, y_u, known_carry_out, known_ys, [res_vals[i] for i in const_res_idx],
+            [res_vals[i] for i in stacked_idx], body)
+
+
+def _scan_partial_eval(trace, tracers, knowns, unknown_in, *, program, num_consts, num_carry,
+                       length, reverse, unroll):
+    nc, nk = num_consts, num_carry
+    k_u, y_u, known_carry_out, known_ys, res_c, res_x, body = _scan_known_part(
+        knowns, unknown_in, program, nc, nk, length, reverse, unroll)
+    u_c, u_x = unknown_in[:nc], unknown_in[nc + nk:]
+    carry = knowns[nc:nc + nk]
+    n_uk = sum(k_u)
     t_uc = [t for t, u in zip(tracers[:nc], u_c) if u]
     t_uk = [t if u_in else trace.pure(k)
             for t, k, u_in, u in zip(tracers[nc:nc + nk], carry, unknown_in[nc:nc + nk], k_u)
             if u]
     t_ux = [t for t, u in zip(tracers[nc + nk:], u_x) if u]
-    staged = trace.stage(scan_p, [*[trace.pure(c) for c in const_vals], *t_uc, *t_uk,
-                                  *[trace.pure(s) for s in stacked], *t_ux],
-                         dict(program=body, num_consts=len(const_vals) + n_uc, num_carry=n_uk,
-                              length=length, reverse=reverse, unroll=unroll))
+    staged = trace.stage(scan_p, [*[trace.pure(r) for r in res_c], *t_uc, *t_uk,
+                                  *[trace.pure(r) for r in res_x], *t_ux],
+                         dict(program=body, num_consts=len(res_c) + len(t_uc),
+                              num_carry=n_uk, length=length, reverse=reverse, unroll=unroll))
     s_carry, s_ys = iter(staged[:n_uk]), iter(staged[n_uk:])
     k_carry, k_ys = iter(known_carry_out), iter(known_ys)
     result = [next(s_carry) if u else trace.pure(next(k_carry)) for u in k_u]
@@ -798,6 +915,8 @@ def _scan_transpose_body(program: Program, nc_res: int, nc_lin: int, nk: int, nx
 
 
 def _scan_transpose(cts, *args, program, num_consts, num_carry, length, reverse, unroll):
+    if all(type(c) is ad.Zero for c in cts):
+        return [None] * len(args)
     from functorch_lite import lax
     nc, nk = num_consts, num_carry
     consts, carry, xs = args[:nc], args[nc:nc + nk], args[nc + nk:]
@@ -864,25 +983,39 @@ scan_p.def_batch(_scan_batch)
 # ---------------------------------------------------------------------------------------
 # fori_loop and map, in terms of scan / while_loop
 
+def _static_int(x: Any) -> int | None:
+    """``x`` as a Python int when it is a concrete (untraced) integer scalar, else None."""
+    from functorch_lite.core.trace import Tracer
+    if isinstance(x, bool) or isinstance(x, Tracer):
+        return None
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    try:
+        aval = get_aval(as_operand(x))
+    except Exception:
+        return None
+    if aval.shape == () and dtypes.is_int(aval.dtype):
+        return int(np.asarray(x))
+    return None
+
+
 def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any, *,
               unroll: int | bool | None = None):
-    """``for i in range(lower, upper): val = body_fun(i, val)``. With Python-int bounds it
-    lowers to ``scan`` (so reverse-mode differentiable); with traced bounds, to
+    """``for i in range(lower, upper): val = body_fun(i, val)``. With concrete bounds
+    (Python ints, or untraced integer scalars) it lowers to ``scan`` (so reverse-mode
+    differentiable; the index is a weakly typed int as in JAX); with traced bounds, to
     ``while_loop``."""
-    concrete = all(isinstance(b, (int, np.integer)) and not isinstance(b, bool)
-                   for b in (lower, upper))
-    if concrete:
-        lower, upper = int(lower), int(upper)
-
+    lo, hi = _static_int(lower), _static_int(upper)
+    if lo is not None and hi is not None:
         def step(carry, _):
             i, val = carry
             return (i + 1, body_fun(i, val)), None
 
-        from functorch_lite import lax
-        start = lax.convert_element_type(lower, np.int32)
-        (_, out), _ = scan(step, (start, init_val), None, length=max(0, upper - lower),
+        (_, out), _ = scan(step, (lo, init_val), None, length=max(0, hi - lo),
                            unroll=unroll or 1)
         return out
+    if unroll is not None and unroll is not False and unroll != 1:
+        raise ValueError("fori_loop: unroll needs static (Python int) loop bounds")
     from functorch_lite import lax
     dt = dtypes.result_type(lower, upper)
     lower = lax.convert_element_type(lower, dt)

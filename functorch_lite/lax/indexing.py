@@ -972,7 +972,11 @@ def _products_without_each(operand_aval: ShapedArray, indices, updates, dn, para
     """For each update element ``u_k``, the product of the *other* updates written to the
     same operand element (``prod_{j != k} u_j``), computed without dividing by zero: with
     the count ``z`` of zero updates at that element and the product ``p`` of its non-zero
-    ones, it is ``p / u_k`` if ``z == 0``, ``p`` if ``u_k`` is the single zero, else 0."""
+    ones, it is ``p / u_k`` if ``z == 0``, ``p`` if ``u_k`` is the single zero, else 0.
+
+    Its value is exact everywhere, so scatter_mul's first derivative is; its own derivative
+    (scatter_mul's second derivative) is exact except at updates that are exactly 0 and
+    share their element with another update (the zero branches are constant there)."""
     dt = get_aval(updates).dtype
     is_zero = ew.eq(updates, scalar_like(0, dt, weak_type=False))
     ones = shapes.full(get_aval(updates).shape, 1, dt)

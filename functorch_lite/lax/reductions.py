@@ -415,9 +415,6 @@ ad.zero_jvp(reduce_or_p)
 # Batching rules: the batch axis stays where it is; the reduced / scanned axes are
 # renumbered around it.
 
-from functorch_lite.interpreters import batching  # noqa: E402
-
-
 def _axes_around(axes: Sequence[int], bdim: int) -> tuple[int, ...]:
     """Operand axes renumbered for an array with a batch axis at ``bdim``."""
     return tuple(a + (a >= bdim) for a in axes)

@@ -82,18 +82,50 @@ def _scalar_pair(x: Any) -> tuple:
     return _SCALAR_PAIRS[type(x)][config.enable_x64]
 
 
-def promote_dtypes(name: str, *args: Any) -> list:
-    """Convert ``args`` to their common (lattice) dtype; Python scalars become weak typed
-    scalars of that dtype, so nothing is transferred for them."""
+_INT_RANGE = {False: (-2**31, 2**31 - 1), True: (-2**63, 2**63 - 1)}
+
+
+def scalar_operand(x: Any, dtype: np.dtype, weak_type: bool) -> TypedScalar:
+    """A Python scalar as an operand of ``dtype``, converted as ``jnp`` does: a Python int
+    must fit the default integer type (int32 unless x64 is on; OverflowError otherwise)
+    and then wraps modulo the target width (``uint8_array + 300`` adds 44)."""
+    if type(x) is int:
+        lo, hi = _INT_RANGE[bool(config.enable_x64)]
+        if not lo <= x <= hi:
+            raise OverflowError(f"Python int {x} too large to convert to "
+                                f"{dtypes.default_int_dtype()}")
+    try:
+        return TypedScalar(x, dtype, weak_type)
+    except OverflowError:  # an int outside the target's range: wrap like a device convert
+        return TypedScalar(np.asarray(x).astype(dtype), dtype, weak_type)
+
+
+def as_array(x: Any) -> Any:
+    """``x`` as a library array (a no-op for arrays and tracers): numpy functions return
+    arrays even when their computation is the identity."""
+    if isinstance(x, Tracer) or (hasattr(x, "aval") and type(x) is not TypedScalar):
+        return x
+    if type(x) is TypedScalar:
+        return lax.device_put(x)
+    from functorch_lite.numpy.creation import asarray
+    return asarray(x)
+
+
+def _promote(name: str, args: Sequence[Any], to_kind=None) -> list:
+    """Convert ``args`` to their common (lattice) dtype and weak type, as ``jnp`` does.
+    ``to_kind`` maps that dtype to the one computed in (inexact, numeric). Python scalars
+    become typed scalars of the target dtype, so nothing is transferred for them."""
     check_arraylike(name, *args)
     avals = [None if type(a) in PY_SCALARS else get_aval(a) for a in args]
     pairs = tuple(_scalar_pair(a) if v is None else (v.dtype, v.weak_type)
                   for a, v in zip(args, avals))
     dtype, weak = dtypes.join_pairs(pairs)
+    if to_kind is not None:
+        dtype = to_kind(dtype)
     out = []
     for a, aval in zip(args, avals):
         if aval is None:
-            out.append(TypedScalar(a, dtype, weak))
+            out.append(scalar_operand(a, dtype, weak))
         elif aval.dtype != dtype or (aval.weak_type and not weak):
             out.append(lax.convert_element_type(a, dtype, weak_type=weak))
         else:
@@ -101,18 +133,25 @@ def promote_dtypes(name: str, *args: Any) -> list:
     return out
 
 
+def promote_dtypes(name: str, *args: Any) -> list:
+    """Convert ``args`` to their common (lattice) dtype and weak type."""
+    return _promote(name, args)
+
+
 def promote_dtypes_inexact(name: str, *args: Any) -> list:
-    """Promote, then make the common dtype inexact (ints and bools become float)."""
-    args = promote_dtypes(name, *args)
-    out = []
-    for a in args:
-        aval = get_aval(a)
-        target = dtypes.float_dtype_for(aval.dtype)
-        if target != aval.dtype:
-            a = (TypedScalar(a.value, target, aval.weak_type) if type(a) is TypedScalar
-                 else lax.convert_element_type(a, target, weak_type=aval.weak_type))
-        out.append(a)
-    return out
+    """Promote to the common dtype made inexact (ints and bools become float), converting
+    each argument once (so ``uint8_array / 300`` divides by 300, not by 44)."""
+    return _promote(name, args, dtypes.float_dtype_for)
+
+
+def _numeric(dtype: np.dtype) -> np.dtype:
+    return np.dtype(np.int32) if dtype == np.bool_ else dtype
+
+
+def promote_dtypes_numeric(name: str, *args: Any) -> list:
+    """Promote to the common dtype, with bool replaced by int32 (as ``jnp`` does for
+    floor_divide, remainder, shifts, power and square)."""
+    return _promote(name, args, _numeric)
 
 
 def promote_shapes(name: str, *args: Any) -> list:
@@ -130,6 +169,10 @@ def promote_args(name: str, *args: Any) -> list:
 
 def promote_args_inexact(name: str, *args: Any) -> list:
     return promote_shapes(name, *promote_dtypes_inexact(name, *args))
+
+
+def promote_args_numeric(name: str, *args: Any) -> list:
+    return promote_shapes(name, *promote_dtypes_numeric(name, *args))
 
 
 def canonical_axis(name: str, axis, ndim: int) -> tuple[int, ...]:

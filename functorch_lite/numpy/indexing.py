@@ -39,7 +39,7 @@ from functorch_lite.lax import GatherDimensionNumbers, GatherScatterMode, Scatte
 from functorch_lite.numpy._util import (broadcast_shapes, broadcast_to_shape, check_arraylike,
                                         normalize_axis, promote_dtypes, shape_of)
 
-__all__ = ["take", "take_along_axis", "NonConcreteBooleanIndexError"]
+__all__ = ["NonConcreteBooleanIndexError", "take", "take_along_axis"]
 
 
 class NonConcreteBooleanIndexError(ConcretizationTypeError):

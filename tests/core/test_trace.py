@@ -132,6 +132,24 @@ def test_escaped_make_ir_tracer(store):
         store[0] * 2
 
 
+@pytest.mark.parametrize("use", ["jit", "vmap", "grad", "checkpoint", "stop_gradient",
+                                 "device_put"])
+def test_escaped_tracer_passed_as_argument(store, use):
+    fl.jit(lambda x: store.append(x) or x)(V)
+    leaked = store[0]
+    run = {
+        "jit": lambda: fl.jit(lambda y: y + 1.0)(leaked),
+        "vmap": lambda: fl.vmap(lambda y: y + 1.0)(leaked),
+        "grad": lambda: fl.grad(lambda y: fnp.sum(y))(leaked),
+        "checkpoint": lambda: fl.checkpoint(lambda y: y * 2.0)(leaked),
+        "stop_gradient": lambda: fl.stop_gradient(leaked),
+        # Primitives with their own eager implementation must check too.
+        "device_put": lambda: fl.device_put(leaked),
+    }[use]
+    with pytest.raises(fl.UnexpectedTracerError, match=r"created by jit\(<lambda>\)"):
+        run()
+
+
 def test_escaped_vmap_tracer(store):
     fl.vmap(lambda x: store.append(x) or x)(V)
     with pytest.raises(fl.UnexpectedTracerError, match="created by vmap"):
@@ -285,13 +303,16 @@ def test_iteration_over_tracer_leading_dim():
     assert len(out) == 2
     close(out[0], X[0].sum())
     close(out[1], X[1].sum())
-    with pytest.raises(TypeError, match="iteration over a 0-d"):
-        fl.jit(lambda x: list(x))(1.0)
+    a, b = fl.vmap(lambda x: tuple(x))(X.T)   # unpacking under vmap: per-example rows
+    close(a, X[0])
+    close(b, X[1])
 
 
 def test_iteration_over_0d_tracer_is_type_error():
-    with pytest.raises(TypeError, match="0-d"):
+    with pytest.raises(TypeError, match="iteration over a 0-d"):
         fl.jit(lambda x: list(x))(1.0)
+    with pytest.raises(TypeError, match="0-d"):
+        fl.vmap(lambda x: list(x))(V)
 
 
 def test_tracers_are_unhashable():
@@ -409,8 +430,6 @@ def test_static_argnames_given_positionally():
         fl.jit(f)(V, "inc")
 
 
-@pytest.mark.xfail(strict=False, reason="jit: a static argument passed by keyword makes "
-                   "_trace count it as positional; _rebuild raises StopIteration (see report)")
 def test_static_argument_passed_by_keyword():
     def f(x, mode):
         return x + 1 if mode == "inc" else x - 1

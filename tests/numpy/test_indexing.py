@@ -2,7 +2,6 @@
 NumPy, plus the shapes.py functions built on take (repeat, pad, diagonal, diag)."""
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -53,10 +52,6 @@ GET_CASES = [
 
 def _id(case):
     return repr(case[0]).replace("\n", "").replace(" ", "")[:50]
-
-
-def _as_jax(idx):
-    return idx  # NumPy indices mean the same thing to both
 
 
 @pytest.mark.parametrize("idx,basic", GET_CASES, ids=[_id(c) for c in GET_CASES])
@@ -126,6 +121,7 @@ def test_at_ops_repeated_indices_match_jax(op, idx):
                                rtol=2e-6)
 
 
+@pytest.mark.filterwarnings("ignore:scatter inputs have incompatible types")
 def test_at_update_dtypes_and_weak_type():
     xi = fnp.arange(5)
     xij = jnp.arange(5)
