@@ -511,8 +511,6 @@ conv_general_dilated_p.def_transpose(_conv_transpose)
 #   batch-grouped convolution, into its batch (one more factor of batch groups); rhs's
 #   into its output features; it comes out in the output's feature dimension.
 
-from functorch_lite.interpreters import batching  # noqa: E402
-
 
 def _pos(d: int, bdim: int) -> int:
     """Where dimension ``d`` of the unbatched operand sits in the batched one."""

@@ -373,8 +373,6 @@ dot_general_p.def_transpose(_dot_general_transpose)
 # dims. When both operands are batched their batch dims become one more (leading) dot
 # batch dimension; when only one is, its batch dim is a free dimension of the product.
 
-from functorch_lite.interpreters import batching  # noqa: E402
-
 
 def _shift(dims, bdim) -> tuple:
     """Dimension numbers of the unbatched operand, renumbered for the batched one."""

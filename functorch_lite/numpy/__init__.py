@@ -10,6 +10,7 @@ from functorch_lite.core.dtypes import (bfloat16, bool_, complex64, complex128, 
                                         float32, float64, int8, int16, int32, int64, uint8,
                                         uint16, uint32, uint64, finfo, iinfo, issubdtype,
                                         promote_types)
+from functorch_lite.core.avals import TypedScalar as _TypedScalar
 from functorch_lite.core.trace import Tracer as _Tracer
 from functorch_lite.numpy import array_methods as _array_methods
 from functorch_lite.numpy import linalg  # noqa: F401
@@ -76,21 +77,33 @@ def iscomplexobj(x):
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Whether every element of ``a`` is close to ``b`` (see ``isclose``); a bool scalar."""
     return all(isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """Elementwise |a - b| <= atol + rtol * |b| (NaNs equal when ``equal_nan``)."""
-    from functorch_lite.numpy._util import promote_args_inexact
+    """Elementwise ``a == b`` or ``|a - b| <= atol + rtol * |b|`` with ``b`` finite (so
+    infinities are close only to themselves); NaNs are close to each other only when
+    ``equal_nan``. ``isclose([1.0, inf], [1.0 + 1e-6, -inf])`` is ``[True, False]``."""
+    from functorch_lite import lax as _lax
+    from functorch_lite.numpy._util import promote_args, promote_args_inexact
+    a, b = promote_args("isclose", a, b)
     a, b = promote_args_inexact("isclose", a, b)
-    close = less_equal(absolute(subtract(a, b)), add(atol, multiply(rtol, absolute(b))))
-    close = logical_or(close, equal(a, b))  # infinities of the same sign
+    dt = _dtypes.dtype_of(a)
+    if _dtypes.is_complex(dt):
+        dt = _np.dtype(_np.float32) if dt == complex64 else _np.dtype(_np.float64)
+    rtol, atol = (_TypedScalar(t, dt, False) if type(t) in (int, float) else
+                  _lax.convert_element_type(t, dt) for t in (rtol, atol))
+    in_range = _lax.le(absolute(subtract(a, b)), add(atol, multiply(rtol, absolute(b))))
+    out = logical_or(equal(a, b), logical_and(isfinite(b), in_range))
     if equal_nan:
-        close = logical_or(close, logical_and(isnan(a), isnan(b)))
-    return close
+        out = logical_or(out, logical_and(isnan(a), isnan(b)))
+    return out
 
 
 def array_equal(a1, a2, equal_nan=False):
+    """Whether ``a1`` and ``a2`` have the same shape and elements (a bool scalar)."""
+    a1, a2 = asarray(a1), asarray(a2)
     if shape(a1) != shape(a2):
         return asarray(False)
     eq = equal(a1, a2)

@@ -12,13 +12,14 @@ from functorch_lite.numpy.creation import asarray
 
 
 def _prep(name, *args):
+    """Promote to a common dtype. Bool products are logical (an OR of ANDs), as in jnp."""
     check_arraylike(name, *args)
-    args = [asarray(a) for a in args]
-    args = promote_dtypes(name, *args)
-    if get_aval(args[0]).dtype == np.bool_:
-        raise TypeError(f"{name}: boolean matrix products are not supported; cast to int "
-                        "or float first")
-    return args
+    args = [a if hasattr(a, "aval") else asarray(a) for a in args]
+    return promote_dtypes(name, *args)
+
+
+def _mul(a, b):
+    return lax.bitwise_and(a, b) if get_aval(a).dtype == np.bool_ else lax.mul(a, b)
 
 
 def matmul(a, b, *, precision=None, preferred_element_type=None):
@@ -66,7 +67,7 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
     a, b = _prep("dot", a, b)
     sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
-        return lax.mul(a, b)
+        return _mul(a, b)
     contract_b = len(sb) - 2 if len(sb) >= 2 else 0
     if sa[-1] != sb[contract_b]:
         raise ValueError(f"dot: shapes {sa} and {sb} not aligned: {sa[-1]} (dim {len(sa) - 1})"
@@ -112,8 +113,8 @@ def outer(a, b):
     a, b = _prep("outer", a, b)
     a = lax.reshape(a, (get_aval(a).size,))
     b = lax.reshape(b, (get_aval(b).size,))
-    return lax.mul(lax.broadcast_in_dim(a, (shape_of(a)[0], shape_of(b)[0]), (0,)),
-                   lax.broadcast_in_dim(b, (shape_of(a)[0], shape_of(b)[0]), (1,)))
+    return _mul(lax.broadcast_in_dim(a, (shape_of(a)[0], shape_of(b)[0]), (0,)),
+                lax.broadcast_in_dim(b, (shape_of(a)[0], shape_of(b)[0]), (1,)))
 
 
 def inner(a, b, *, precision=None):
@@ -121,7 +122,7 @@ def inner(a, b, *, precision=None):
     a, b = _prep("inner", a, b)
     sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
-        return lax.mul(a, b)
+        return _mul(a, b)
     if sa[-1] != sb[-1]:
         raise ValueError(f"inner: last dimensions differ: shapes {sa} and {sb}")
     return lax.dot_general(a, b, (((len(sa) - 1,), (len(sb) - 1,)), ((), ())),
@@ -129,7 +130,11 @@ def inner(a, b, *, precision=None):
 
 
 def kron(a, b):
+    """Kronecker product: blocks ``a[i, j] * b`` (the operands are padded to equal rank
+    with leading 1s). Not defined for bool, as in jnp."""
     a, b = _prep("kron", a, b)
+    if get_aval(a).dtype == np.bool_:
+        raise TypeError("kron: bool operands are not supported; cast to int first")
     sa, sb = shape_of(a), shape_of(b)
     nd = max(len(sa), len(sb))
     sa = (1,) * (nd - len(sa)) + sa

@@ -1,7 +1,16 @@
 """Reductions (sum, mean, var, std, max, min, prod, all, any, argmax, argmin), cumulative
-ops and logsumexp, with NumPy's ``axis``/``keepdims``/``where``/``dtype`` arguments."""
+ops and logsumexp, with NumPy's ``axis``/``keepdims``/``where``/``dtype``/``initial``
+arguments and ``jax.numpy``'s dtype rules:
+
+* ``sum``/``prod`` of bools and of ints narrower than the default int accumulate in the
+  default int (uint32 for unsigned); float16/bfloat16 accumulate in float32 and are
+  converted back. ``mean``/``var``/``std`` of ints and bools are float.
+* Results are never weakly typed (``sum(2.5)`` is a strong float32).
+"""
 from __future__ import annotations
 
+import builtins
+import math
 from typing import Any
 
 import numpy as np
@@ -11,21 +20,33 @@ from functorch_lite.core import dtypes
 from functorch_lite.core.avals import TypedScalar, get_aval
 from functorch_lite.numpy._util import (broadcast_to_shape, canonical_axis,
                                         canonicalize_dtype_arg, check_arraylike,
-                                        normalize_axis, promote_dtypes, shape_of)
+                                        normalize_axis, promote_dtypes_inexact, shape_of)
 from functorch_lite.numpy.creation import asarray
 
+__all__ = [
+    "sum", "prod", "max", "min", "amax", "amin", "all", "any", "mean", "var", "std",
+    "argmax", "argmin", "cumsum", "cumprod", "cumulative_sum", "cumulative_prod",
+    "logsumexp", "count_nonzero", "average", "ptp", "nansum", "nanprod", "nanmax", "nanmin",
+    "nanmean",
+]
 
-def _prep(name, a, where):
+
+def _arr(name, a):
     check_arraylike(name, a)
-    if type(a) in (bool, int, float, complex):
-        a = asarray(a)
-    (a,) = promote_dtypes(name, a)
-    if where is not None:
-        where = broadcast_to_shape(asarray(where, np.bool_), shape_of(a), name)
-    return a, where
+    return a if hasattr(a, "aval") else asarray(a)
 
 
-def _keepdims(x, axes, ndim, keepdims):
+def _where_mask(name, where, shape):
+    if where is None:
+        return None
+    check_arraylike(name, where)
+    w = _arr(name, where)
+    if get_aval(w).dtype != np.bool_:
+        w = lax.convert_element_type(w, np.bool_)
+    return broadcast_to_shape(w, shape, name)
+
+
+def _keepdims(x, axes, keepdims):
     if not keepdims:
         return x
     shape = list(shape_of(x))
@@ -34,66 +55,89 @@ def _keepdims(x, axes, ndim, keepdims):
     return lax.reshape(x, tuple(shape))
 
 
-def _reduction(name, reduce_fn, identity, *, upcast_bool=False, bool_op=None,
-               upcast_small_int=False):
+def _promote_integer_dtype(dt: np.dtype) -> np.dtype:
+    """The accumulation dtype of sum/prod: bools and narrow ints widen to the default."""
+    if dt == np.bool_:
+        return dtypes.default_int_dtype()
+    if dtypes.is_unsigned(dt):
+        target = dtypes.default_uint_dtype()
+        return target if dt.itemsize < target.itemsize else dt
+    if dtypes.is_int(dt):
+        target = dtypes.default_int_dtype()
+        return target if dt.itemsize < target.itemsize else dt
+    return dt
+
+
+def _upcast_f16(dt: np.dtype) -> np.dtype:
+    return np.dtype(np.float32) if dt in (np.float16, dtypes.bfloat16) else dt
+
+
+def _init_value(dt: np.dtype, value: float):
+    """``value`` (0, 1 or +-inf) as an identity element of ``dt``."""
+    if dt == np.bool_:
+        return TypedScalar(value > 0, dt, False)
+    if np.isinf(value) and not dtypes.is_inexact(dt):
+        info = dtypes.iinfo(dt)
+        value = info.min if value < 0 else info.max
+    return TypedScalar(value, dt, False)
+
+
+def _reduction(name, lax_reduce, bool_reduce, combine, identity, *, has_identity=True,
+               numeric=False, upcast_f16=False, promote_integers=False):
     def fn(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
         if out is not None:
             raise NotImplementedError(f"{name}: the `out` argument is not supported")
-        a, where = _prep(name, a, where)
+        a = _arr(name, a)
         aval = get_aval(a)
+        if numeric and aval.dtype == np.bool_:
+            a = lax.convert_element_type(a, dtypes.default_int_dtype())
+            aval = get_aval(a)
+        mask = _where_mask(name, where, aval.shape)
+        if initial is None and not has_identity and mask is not None:
+            raise ValueError(f"{name}: reduction operation {name} does not have an identity, "
+                             "so to use a `where` mask one has to specify `initial`")
         axes = canonical_axis(name, axis, aval.ndim)
+        empty = builtins.any(aval.shape[ax] == 0 for ax in axes)
+        if initial is None and not has_identity and empty:
+            raise ValueError(f"{name}: zero-size array to reduction operation {name} which "
+                             "has no identity")
         dt = canonicalize_dtype_arg(dtype)
-        if dt is None:
-            dt = aval.dtype
-            if upcast_bool and dt == np.bool_:
-                dt = dtypes.default_int_dtype()
-            elif upcast_small_int and dtypes.is_int(dt) and dt.itemsize < 4:
-                dt = dtypes.default_uint_dtype() if dtypes.is_unsigned(dt) else \
-                    dtypes.default_int_dtype()
-        if dt != aval.dtype:
-            a = lax.convert_element_type(a, dt, weak_type=aval.weak_type)
-        if where is not None:
-            if identity is None:
-                if initial is None:
-                    raise ValueError(f"{name}: reduction with `where` needs `initial`")
-                fill = initial
-            else:
-                fill = identity(dt)
-            a = lax.select(where, a, lax.full_like(a, fill))
-        if identity is None and initial is None and 0 in [aval.shape[ax] for ax in axes]:
-            raise ValueError(f"zero-size array to reduction operation {name} which has no "
-                             "identity")
-        op = bool_op if (bool_op is not None and dt == np.bool_) else reduce_fn
+        result_dt = dt
+        if result_dt is None:
+            result_dt = _promote_integer_dtype(aval.dtype) if promote_integers else aval.dtype
+        comp = _upcast_f16(result_dt) if upcast_f16 and dt is None else result_dt
+        a = lax.convert_element_type(a, comp)
+        op = bool_reduce if comp == np.bool_ else lax_reduce
+        if mask is not None:
+            a = lax.select(mask, a, lax.full_like(a, _init_value(comp, identity)))
         result = op(a, axes)
         if initial is not None:
-            combine = {"sum": lax.add, "prod": lax.mul, "max": lax.max,
-                       "min": lax.min}[name]
-            result = combine(result, TypedScalar(initial, dt, False))
-        return _keepdims(result, axes, aval.ndim, keepdims)
+            init = asarray(initial)
+            if get_aval(init).ndim:
+                raise ValueError(f"{name}: initial value must be a scalar, got shape "
+                                 f"{shape_of(init)}")
+            init = lax.convert_element_type(init, comp)
+            result = (combine[1] if comp == np.bool_ else combine[0])(init, result)
+        return lax.convert_element_type(_keepdims(result, axes, keepdims), result_dt)
     fn.__name__ = name
     return fn
 
 
-def _min_identity(dt):
-    return -np.inf if dtypes.is_inexact(dt) else (False if dt == np.bool_ else
-                                                   dtypes.iinfo(dt).min)
+sum = _reduction("sum", lax.reduce_sum, lax.reduce_or, (lax.add, lax.bitwise_or), 0,
+                 numeric=True, upcast_f16=True, promote_integers=True)
+sum.__doc__ = """Sum over ``axis`` (all axes by default).
 
-
-def _max_identity(dt):
-    return np.inf if dtypes.is_inexact(dt) else (True if dt == np.bool_ else
-                                                  dtypes.iinfo(dt).max)
-
-
-sum = _reduction("sum", lax.reduce_sum, lambda dt: 0, upcast_bool=True,
-                 upcast_small_int=True)
-sum.__doc__ = "Sum over ``axis`` (all axes by default). Bools and small ints sum as int32."
-prod = _reduction("prod", lax.reduce_prod, lambda dt: 1, upcast_bool=True,
-                  upcast_small_int=True)
-prod.__doc__ = "Product over ``axis``."
-max = _reduction("max", lax.reduce_max, None, bool_op=lax.reduce_or)
-max.__doc__ = "Maximum over ``axis``; NaN propagates."
-min = _reduction("min", lax.reduce_min, None, bool_op=lax.reduce_and)
-min.__doc__ = "Minimum over ``axis``; NaN propagates."
+Bools and ints narrower than int32 accumulate (and return) int32 (uint32 if unsigned);
+float16/bfloat16 accumulate in float32. ``sum(ones((2, 3)), axis=0)`` has shape ``(3,)``."""
+prod = _reduction("prod", lax.reduce_prod, lax.reduce_and, (lax.mul, lax.bitwise_and), 1,
+                  numeric=True, upcast_f16=True, promote_integers=True)
+prod.__doc__ = "Product over ``axis`` (same dtype rules as ``sum``)."
+max = _reduction("max", lax.reduce_max, lax.reduce_or, (lax.max, lax.bitwise_or), -np.inf,
+                 has_identity=False)
+max.__doc__ = "Maximum over ``axis``; NaN propagates. Empty axes need ``initial``."
+min = _reduction("min", lax.reduce_min, lax.reduce_and, (lax.min, lax.bitwise_and), np.inf,
+                 has_identity=False)
+min.__doc__ = "Minimum over ``axis``; NaN propagates. Empty axes need ``initial``."
 amax, amin = max, min
 
 
@@ -101,14 +145,15 @@ def _bool_reduction(name, lax_fn, identity):
     def fn(a, axis=None, out=None, keepdims=False, *, where=None):
         if out is not None:
             raise NotImplementedError(f"{name}: the `out` argument is not supported")
-        a, where = _prep(name, a, where)
+        a = _arr(name, a)
         aval = get_aval(a)
         if aval.dtype != np.bool_:
-            a = lax.ne(a, TypedScalar(0, aval.dtype, False))
-        if where is not None:
-            a = lax.select(where, a, lax.full_like(a, identity))
+            a = lax.convert_element_type(a, np.bool_)
+        mask = _where_mask(name, where, aval.shape)
+        if mask is not None:
+            a = lax.select(mask, a, lax.full_like(a, identity))
         axes = canonical_axis(name, axis, aval.ndim)
-        return _keepdims(lax_fn(a, axes), axes, aval.ndim, keepdims)
+        return _keepdims(lax_fn(a, axes), axes, keepdims)
     fn.__name__ = name
     fn.__doc__ = f"Whether {'all' if identity else 'any'} elements along ``axis`` are true."
     return fn
@@ -118,75 +163,112 @@ all = _bool_reduction("all", lax.reduce_and, True)
 any = _bool_reduction("any", lax.reduce_or, False)
 
 
-def _count(a_shape, axes, where, dt):
-    if where is None:
-        n = 1
-        for ax in axes:
-            n *= a_shape[ax]
-        return TypedScalar(n, dt, False)
-    return lax.convert_element_type(lax.reduce_sum(lax.convert_element_type(where, np.int32),
-                                                   axes), dt)
+def _count(shape, axes, mask, dt, keepdims):
+    """The number of elements reduced (per output element when masked), as ``dt``."""
+    if mask is None:
+        return TypedScalar(math.prod(shape[ax] for ax in axes), dt, False)
+    return sum(mask, axis=axes, dtype=dt, keepdims=keepdims)
 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
-    """Arithmetic mean over ``axis``; ints and bools average in float."""
-    a, where_b = _prep("mean", a, where)
+    """Arithmetic mean over ``axis``; ints and bools average in float32, float16 and
+    bfloat16 accumulate in float32."""
+    if out is not None:
+        raise NotImplementedError("mean: the `out` argument is not supported")
+    a = _arr("mean", a)
     aval = get_aval(a)
     axes = canonical_axis("mean", axis, aval.ndim)
-    dt = canonicalize_dtype_arg(dtype) or dtypes.float_dtype_for(aval.dtype)
-    total = sum(a, axis=axes, dtype=dt, where=where_b)
-    n = _count(aval.shape, axes, where_b, dt)
-    return _keepdims(lax.div(total, n), axes, aval.ndim, keepdims)
+    dt = canonicalize_dtype_arg(dtype)
+    result_dt = dt if dt is not None else dtypes.float_dtype_for(aval.dtype)
+    comp = _upcast_f16(result_dt) if dt is None and dtypes.is_inexact(result_dt) else result_dt
+    mask = _where_mask("mean", where, aval.shape)
+    total = sum(a, axis=axes, dtype=comp, keepdims=keepdims, where=mask)
+    n = _count(aval.shape, axes, mask, comp, keepdims)
+    return lax.convert_element_type(lax.div(total, n), result_dt)
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
-        correction=None):
-    """Variance over ``axis`` (``ddof``/``correction`` subtracts from the count)."""
-    if correction is not None:
-        ddof = correction
-    a, where_b = _prep("var", a, where)
+        mean=None, correction=None):
+    """Variance over ``axis``; the divisor is ``N - ddof`` (``correction`` is a synonym)
+    and the result is NaN where that is not positive."""
+    if out is not None:
+        raise NotImplementedError("var: the `out` argument is not supported")
+    if correction is None:
+        correction = ddof
+    elif not isinstance(ddof, int) or ddof != 0:
+        raise ValueError("var: ddof and correction can't be provided simultaneously")
+    a = _arr("var", a)
     aval = get_aval(a)
     axes = canonical_axis("var", axis, aval.ndim)
-    comp = dtypes.float_dtype_for(aval.dtype)
-    if dtypes.is_complex(comp):
-        raise NotImplementedError("var of complex arrays is not supported yet")
-    a = lax.convert_element_type(a, comp) if aval.dtype != comp else a
-    centered = lax.sub(a, mean(a, axis=axes, keepdims=True, where=where_b))
-    sq = lax.mul(centered, centered)
-    total = sum(sq, axis=axes, where=where_b)
-    n = _count(aval.shape, axes, where_b, comp)
-    n = lax.sub(n, TypedScalar(ddof, comp, False)) if type(n) is not TypedScalar else \
-        TypedScalar(n.value - ddof, comp, False)
-    out_ = lax.div(total, n)
     dt = canonicalize_dtype_arg(dtype)
     if dt is not None:
-        out_ = lax.convert_element_type(out_, dt)
-    return _keepdims(out_, axes, aval.ndim, keepdims)
+        if dtypes.is_complex(aval.dtype) and not dtypes.is_complex(dt):
+            raise ValueError("var: a real dtype for the variance of complex values is not "
+                             "supported")
+        comp = dt
+    elif dtypes.is_inexact(aval.dtype):
+        comp = aval.dtype
+        dt = np.dtype(np.float32) if aval.dtype == np.complex64 else \
+            np.dtype(np.float64) if aval.dtype == np.complex128 else aval.dtype
+    else:
+        comp = dt = dtypes.float_dtype_for(aval.dtype)
+    comp = _upcast_f16(comp)
+    a = lax.convert_element_type(a, comp)
+    mask = _where_mask("var", where, aval.shape)
+    if mean is None:
+        a_mean = _mean_fn(a, axes, dtype=comp, keepdims=True, where=mask)
+    else:
+        a_mean = lax.convert_element_type(_arr("var", mean), comp)
+    centered = lax.sub(a, broadcast_to_shape(a_mean, aval.shape, "var"))
+    if dtypes.is_complex(comp):
+        centered = lax.real(lax.mul(centered, lax.conj(centered)))
+        comp = get_aval(centered).dtype
+    else:
+        centered = lax.integer_pow(centered, 2)
+    n = _count(aval.shape, axes, mask, comp, keepdims)
+    if type(n) is TypedScalar:
+        n = TypedScalar(n.value - correction, comp, False)
+    else:
+        n = lax.sub(n, TypedScalar(correction, comp, False))
+    total = sum(centered, axis=axes, dtype=comp, keepdims=keepdims, where=mask)
+    result = lax.convert_element_type(lax.div(total, n), dt)
+    if type(n) is TypedScalar:
+        return result if n.value > 0 else lax.full_like(result, np.nan)
+    positive = lax.gt(n, TypedScalar(0, get_aval(n).dtype, False))
+    return lax.select(positive, result, lax.full_like(result, np.nan))
+
+
+_mean_fn = mean
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
-        correction=None):
-    """Standard deviation over ``axis``."""
-    return lax.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where,
+        mean=None, correction=None):
+    """Standard deviation over ``axis`` (the square root of ``var``)."""
+    if dtype is not None and not dtypes.is_inexact(canonicalize_dtype_arg(dtype)):
+        raise ValueError(f"std: dtype must be inexact, got {dtype}")
+    return lax.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
                         correction=correction))
 
 
 def _arg_reduction(name, lax_fn):
     def fn(a, axis=None, out=None, keepdims=False):
-        a, _ = _prep(name, a, None)
+        if out is not None:
+            raise NotImplementedError(f"{name}: the `out` argument is not supported")
+        a = _arr(name, a)
         aval = get_aval(a)
         if axis is None:
-            if aval.size == 0:
-                raise ValueError(f"attempt to get {name} of an empty sequence")
-            flat = lax.reshape(a, (aval.size,))
-            res = lax_fn(flat, 0, np.int32)
-            return lax.reshape(res, (1,) * aval.ndim) if keepdims else res
-        ax = normalize_axis(name, axis, aval.ndim)
-        if aval.shape[ax] == 0:
-            raise ValueError(f"attempt to get {name} of an empty sequence")
-        return _keepdims(lax_fn(a, ax, np.int32), (ax,), aval.ndim, keepdims)
+            dims = tuple(range(aval.ndim))
+            a = lax.reshape(a, (aval.size,))
+            ax = 0
+        else:
+            ax = normalize_axis(name, axis, aval.ndim)
+            dims = (ax,)
+        if shape_of(a)[ax] == 0:
+            raise ValueError(f"{name}: attempt to get {name} of an empty sequence")
+        return _keepdims(lax_fn(a, ax, dtypes.default_int_dtype()), dims, keepdims)
     fn.__name__ = name
-    fn.__doc__ = f"Index of the {name[3:]}imum along ``axis`` (first occurrence; NaN wins)."
+    fn.__doc__ = (f"Index of the {name[3:]}imum along ``axis`` (of the flattened array when "
+                  "None); the first occurrence wins, and NaN counts as the extreme.")
     return fn
 
 
@@ -194,103 +276,203 @@ argmax = _arg_reduction("argmax", lax.argmax)
 argmin = _arg_reduction("argmin", lax.argmin)
 
 
-def _cumulative(name, lax_fn, upcast):
-    def fn(a, axis=None, dtype=None, out=None):
-        a, _ = _prep(name, a, None)
-        aval = get_aval(a)
+def _cumulative_reduce(name, lax_fn, a, axis, dtype, promote_integers):
+    a = _arr(name, a)
+    aval = get_aval(a)
+    if axis is None or aval.ndim == 0:
+        a = lax.reshape(a, (aval.size,))
+        axis = 0 if axis is None else axis
+    ax = normalize_axis(name, axis, get_aval(a).ndim)
+    dt = canonicalize_dtype_arg(dtype)
+    if dt is None:
+        result_dt = _promote_integer_dtype(aval.dtype) \
+            if promote_integers or aval.dtype == np.bool_ else aval.dtype
+        comp = result_dt
+    elif dt == np.bool_:
+        # lax accumulates numbers: count the nonzeros, then test the count.
+        result_dt = dt
+        if aval.dtype != np.bool_:
+            a = lax.ne(a, TypedScalar(0, aval.dtype, False))
+        comp = _promote_integer_dtype(dt)
+    else:
+        result_dt = comp = dt
+    out_ = lax_fn(lax.convert_element_type(a, comp), axis=ax)
+    return lax.convert_element_type(out_, result_dt)
+
+
+def cumsum(a, axis=None, dtype=None, out=None):
+    """Running sum along ``axis`` (of the flattened array when None). Bools count as
+    int32; other dtypes are kept (use ``dtype=`` to widen)."""
+    if out is not None:
+        raise NotImplementedError("cumsum: the `out` argument is not supported")
+    return _cumulative_reduce("cumsum", lax.cumsum, a, axis, dtype, False)
+
+
+def cumprod(a, axis=None, dtype=None, out=None):
+    """Running product along ``axis`` (of the flattened array when None)."""
+    if out is not None:
+        raise NotImplementedError("cumprod: the `out` argument is not supported")
+    return _cumulative_reduce("cumprod", lax.cumprod, a, axis, dtype, False)
+
+
+def _array_api_cumulative(name, lax_fn, identity, promote_integers):
+    def fn(x, /, *, axis=None, dtype=None, include_initial=False):
+        x = _arr(name, x)
+        nd = get_aval(x).ndim
+        if nd == 0:
+            raise ValueError(f"{name}: the input must be non-scalar")
         if axis is None:
-            a = lax.reshape(a, (aval.size,))
+            if nd > 1:
+                raise ValueError(f"{name}: the input array has rank {nd}, but `axis` was "
+                                 "not given (it is optional only for 1-D arrays)")
             axis = 0
-        ax = normalize_axis(name, axis, get_aval(a).ndim)
-        dt = canonicalize_dtype_arg(dtype)
-        if dt is None and upcast and (aval.dtype == np.bool_ or
-                                      (dtypes.is_int(aval.dtype) and aval.dtype.itemsize < 4)):
-            dt = dtypes.default_uint_dtype() if dtypes.is_unsigned(aval.dtype) else \
-                dtypes.default_int_dtype()
-        if dt is not None and dt != aval.dtype:
-            a = lax.convert_element_type(a, dt)
-        return lax_fn(a, axis=ax)
+        ax = normalize_axis(name, axis, nd)
+        out_ = _cumulative_reduce(name, lax_fn, x, ax, dtype, promote_integers)
+        if include_initial:
+            shape = list(shape_of(out_))
+            shape[ax] = 1
+            out_ = lax.concatenate([lax.full(tuple(shape), identity, get_aval(out_).dtype),
+                                    out_], ax)
+        return out_
     fn.__name__ = name
+    fn.__doc__ = (f"Array-API running {'sum' if identity == 0 else 'product'} along "
+                  "``axis``; ``include_initial`` prepends the identity.")
     return fn
 
 
-cumsum = _cumulative("cumsum", lax.cumsum, True)
-cumprod = _cumulative("cumprod", lax.cumprod, True)
-cumulative_sum, cumulative_prod = cumsum, cumprod
+cumulative_sum = _array_api_cumulative("cumulative_sum", lax.cumsum, 0, True)
+cumulative_prod = _array_api_cumulative("cumulative_prod", lax.cumprod, 1, False)
 
 
 def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=None):
-    """log(sum(exp(a))) over ``axis``, computed stably (as scipy.special.logsumexp)."""
-    a, where_b = _prep("logsumexp", a, where)
-    (a,) = promote_dtypes("logsumexp", a)
-    aval = get_aval(a)
-    comp = dtypes.float_dtype_for(aval.dtype)
-    if aval.dtype != comp:
-        a = lax.convert_element_type(a, comp)
-    axes = canonical_axis("logsumexp", axis, aval.ndim)
-    if where_b is not None:
-        a = lax.select(where_b, a, lax.full_like(a, -np.inf))
-    amax = lax.reduce_max(a, axes) if aval.size else lax.full(
-        tuple(d for i, d in enumerate(aval.shape) if i not in axes), -np.inf, comp)
-    amax = lax.select(lax.is_finite(amax), amax, lax.full_like(amax, 0))
-    amax = lax.stop_gradient(amax)
-    amax_k = _keepdims(amax, axes, aval.ndim, True)
-    shifted = lax.exp(lax.sub(a, broadcast_to_shape(amax_k, aval.shape)))
+    """log(sum(b * exp(a))) over ``axis``, computed stably (as scipy.special.logsumexp).
+    With ``b``, a negative sum gives NaN unless ``return_sign`` (then ``(log|s|, sign)``)."""
+    from functorch_lite.numpy.ufuncs import where as where_
+    if where is not None:
+        a = where_(where, a, 0)
     if b is not None:
-        (b,) = promote_dtypes("logsumexp", b)
-        shifted = lax.mul(shifted, broadcast_to_shape(
-            lax.convert_element_type(b, comp) if get_aval(b).dtype != comp else b,
-            aval.shape))
-    s = lax.reduce_sum(shifted, axes)
+        a, b = promote_dtypes_inexact("logsumexp", a, b)
+        a, b = _arr("logsumexp", a), _arr("logsumexp", b)
+        shape = tuple(np.broadcast_shapes(shape_of(a), shape_of(b)))
+        a, b = broadcast_to_shape(a, shape), broadcast_to_shape(b, shape)
+        a = lax.select(lax.ne(b, TypedScalar(0, get_aval(b).dtype, False)), a,
+                       lax.full_like(a, -np.inf))
+    else:
+        (a,) = promote_dtypes_inexact("logsumexp", a)
+        a = _arr("logsumexp", a)
+    aval = get_aval(a)
+    if dtypes.is_complex(aval.dtype):
+        raise NotImplementedError("logsumexp of complex inputs is not supported")
+    axes = canonical_axis("logsumexp", axis, aval.ndim)
+    amax = max(a, axis=axes, keepdims=True, where=where, initial=-np.inf)
+    amax = lax.stop_gradient(lax.select(lax.is_finite(amax), amax, lax.full_like(amax, 0)))
+    exp_a = lax.exp(lax.sub(a, broadcast_to_shape(amax, aval.shape)))
+    if b is not None:
+        exp_a = lax.mul(exp_a, b)
+    sumexp = sum(exp_a, axis=axes, keepdims=True, where=where)
+    sign = lax.sign(sumexp)
+    out_ = lax.add(lax.log(lax.abs(sumexp)), amax)
+    if not keepdims:
+        out_ = lax.reshape(out_, tuple(d for i, d in enumerate(aval.shape) if i not in axes))
+        sign = lax.reshape(sign, shape_of(out_))
     if return_sign:
-        sign = lax.sign(s)
-        out_ = lax.add(lax.log(lax.abs(s)), amax)
-        return (_keepdims(out_, axes, aval.ndim, keepdims),
-                _keepdims(sign, axes, aval.ndim, keepdims))
-    out_ = lax.add(lax.log(s), amax)
-    return _keepdims(out_, axes, aval.ndim, keepdims)
+        return out_, sign
+    if b is not None:
+        out_ = lax.select(lax.lt(sign, TypedScalar(0, get_aval(sign).dtype, False)),
+                          lax.full_like(out_, np.nan), out_)
+    return out_
 
 
 def count_nonzero(a, axis=None, keepdims=False):
-    a, _ = _prep("count_nonzero", a, None)
-    return sum(lax.ne(a, lax.full_like(a, 0)), axis=axis, keepdims=keepdims)
+    """Number of nonzero elements along ``axis`` (int32)."""
+    a = _arr("count_nonzero", a)
+    nz = lax.ne(a, TypedScalar(0, get_aval(a).dtype, False))
+    return sum(nz, axis=axis, dtype=dtypes.default_int_dtype(), keepdims=keepdims)
 
 
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
+    """Weighted mean over ``axis``; ``weights`` matches ``a``'s shape or, with an int
+    ``axis``, that axis's length. ``returned`` also gives the sum of weights."""
+    axes = canonical_axis("average", axis, len(shape_of(_arr("average", a))))
     if weights is None:
+        (a,) = promote_dtypes_inexact("average", a)
         avg = mean(a, axis=axis, keepdims=keepdims)
-        if returned:
-            n = get_aval(asarray(a)).size // (get_aval(avg).size or 1)
-            return avg, lax.full_like(avg, n)
-        return avg
-    from functorch_lite.numpy.ufuncs import multiply, true_divide
-    wsum = sum(broadcast_to_shape(asarray(weights), shape_of(asarray(a))), axis=axis,
-               keepdims=keepdims)
-    avg = true_divide(sum(multiply(a, weights), axis=axis, keepdims=keepdims), wsum)
-    return (avg, wsum) if returned else avg
+        wsum = lax.full((), math.prod(shape_of(a)[ax] for ax in axes), get_aval(avg).dtype)
+    else:
+        from functorch_lite.numpy.ufuncs import multiply, true_divide
+        a, weights = promote_dtypes_inexact("average", a, weights)
+        a, weights = _arr("average", a), _arr("average", weights)
+        sa, sw = shape_of(a), shape_of(weights)
+        if sa != sw:
+            if axis is None:
+                raise ValueError("average: axis must be specified when shapes of a and "
+                                 "weights differ")
+            if sw != tuple(sa[ax] for ax in axes):
+                raise ValueError("average: shape of weights must be consistent with shape "
+                                 "of a along the specified axis")
+            weights = lax.broadcast_in_dim(weights, sa, axes)
+        wsum = sum(weights, axis=axis, keepdims=keepdims)
+        avg = true_divide(sum(multiply(a, weights), axis=axis, keepdims=keepdims), wsum)
+    if returned:
+        if shape_of(avg) != shape_of(wsum):
+            wsum = broadcast_to_shape(wsum, shape_of(avg))
+        return avg, wsum
+    return avg
 
 
-def ptp(a, axis=None, keepdims=False):
-    from functorch_lite.numpy.ufuncs import subtract
-    return subtract(max(a, axis=axis, keepdims=keepdims), min(a, axis=axis, keepdims=keepdims))
+def ptp(a, axis=None, out=None, keepdims=False):
+    """Peak to peak (max - min) along ``axis``."""
+    if out is not None:
+        raise NotImplementedError("ptp: the `out` argument is not supported")
+    return lax.sub(max(a, axis=axis, keepdims=keepdims), min(a, axis=axis, keepdims=keepdims))
 
 
-def _nan_reduction(name, base, fill):
-    def fn(a, axis=None, keepdims=False, **kw):
-        from functorch_lite.numpy.ufuncs import isnan, where as where_
-        a = asarray(a)
-        return base(where_(isnan(a), fill, a), axis=axis, keepdims=keepdims, **kw)
+def _nan_reduction(name, base, identity, nan_if_all_nan):
+    def fn(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+        a = _arr(name, a)
+        kw = dict(axis=axis, out=out, keepdims=keepdims, initial=initial, where=where)
+        if dtype is not None:
+            kw["dtype"] = dtype
+        if not dtypes.is_inexact(get_aval(a).dtype):
+            return base(a, **kw)
+        isnan = lax.ne(a, a)
+        res = base(lax.select(isnan, lax.full_like(a, _init_value(get_aval(a).dtype,
+                                                                   identity)), a), **kw)
+        if nan_if_all_nan and initial is None:
+            all_nan = all(isnan, axis=axis, keepdims=keepdims)
+            res = lax.select(all_nan, lax.full_like(res, np.nan), res)
+        return res
     fn.__name__ = name
+    fn.__doc__ = f"``{base.__name__}`` ignoring NaNs."
     return fn
 
 
-nansum = _nan_reduction("nansum", sum, 0)
-nanprod = _nan_reduction("nanprod", prod, 1)
-nanmax = _nan_reduction("nanmax", max, -np.inf)
-nanmin = _nan_reduction("nanmin", min, np.inf)
+nansum = _nan_reduction("nansum", sum, 0, False)
+nanprod = _nan_reduction("nanprod", prod, 1, False)
+_nanmax = _nan_reduction("nanmax", max, -np.inf, True)
+_nanmin = _nan_reduction("nanmin", min, np.inf, True)
 
 
-def nanmean(a, axis=None, keepdims=False):
-    from functorch_lite.numpy.ufuncs import isnan, logical_not
-    a = asarray(a)
-    return mean(a, axis=axis, keepdims=keepdims, where=logical_not(isnan(a)))
+def nanmax(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Maximum ignoring NaNs (NaN where a slice is all NaN)."""
+    return _nanmax(a, axis=axis, out=out, keepdims=keepdims, initial=initial, where=where)
+
+
+def nanmin(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Minimum ignoring NaNs (NaN where a slice is all NaN)."""
+    return _nanmin(a, axis=axis, out=out, keepdims=keepdims, initial=initial, where=where)
+
+
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
+    """Mean ignoring NaNs (NaN where a slice is all NaN)."""
+    if out is not None:
+        raise NotImplementedError("nanmean: the `out` argument is not supported")
+    a = _arr("nanmean", a)
+    aval = get_aval(a)
+    if not dtypes.is_inexact(aval.dtype):
+        return mean(a, axis, dtype, keepdims=keepdims, where=where)
+    dt = canonicalize_dtype_arg(dtype) or dtypes.float_dtype_for(aval.dtype)
+    not_nan = lax.bitwise_not(lax.ne(a, a))
+    n = sum(not_nan, axis=axis, dtype=dt, keepdims=keepdims, where=where)
+    return lax.div(nansum(a, axis, dtype=dt, keepdims=keepdims, where=where), n)
+

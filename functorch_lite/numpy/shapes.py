@@ -12,9 +12,9 @@ from functorch_lite import lax
 from functorch_lite.core.avals import get_aval
 from functorch_lite.core.trace import Tracer
 from functorch_lite.lax._common import scalar_like
-from functorch_lite.numpy._util import (broadcast_shapes, broadcast_to_shape, check_arraylike,
-                                        normalize_axes, normalize_axis, promote_dtypes,
-                                        shape_of)
+from functorch_lite.numpy._util import broadcast_shapes as broadcast_shapes_
+from functorch_lite.numpy._util import (broadcast_to_shape, check_arraylike, normalize_axes,
+                                        normalize_axis, promote_dtypes, shape_of)
 from functorch_lite.numpy.creation import asarray
 
 
@@ -145,9 +145,16 @@ def broadcast_to(array, shape):
     return broadcast_to_shape(a, _static_shape("broadcast_to", shape), "broadcast_to")
 
 
+def broadcast_shapes(*shapes):
+    """The shape NumPy broadcasting gives ``shapes`` (a ValueError names them all when they
+    clash). ``broadcast_shapes((3, 1), (4,))`` is ``(3, 4)``."""
+    return broadcast_shapes_(*[_static_shape("broadcast_shapes", s) for s in shapes],
+                             name="broadcast_shapes")
+
+
 def broadcast_arrays(*args):
     args = [_arr("broadcast_arrays", a) for a in args]
-    shape = broadcast_shapes(*[shape_of(a) for a in args], name="broadcast_arrays")
+    shape = broadcast_shapes_(*[shape_of(a) for a in args], name="broadcast_arrays")
     return [broadcast_to_shape(a, shape, "broadcast_arrays") for a in args]
 
 
@@ -348,38 +355,68 @@ def flipud(m):
 
 
 def rot90(m, k: int = 1, axes=(0, 1)):
+    """Rotate by 90 degrees ``k`` times in the plane of ``axes`` (from the first axis
+    toward the second)."""
     a = _arr("rot90", m)
-    k %= 4
-    ax0, ax1 = axes
+    nd = get_aval(a).ndim
+    axes = tuple(axes)
+    if len(axes) != 2:
+        raise ValueError(f"rot90: axes must be a pair of axes, got {axes}")
+    ax0, ax1 = (normalize_axis("rot90", ax, nd) for ax in axes)
+    if ax0 == ax1:
+        raise ValueError(f"rot90: axes must be different, got {axes}")
+    k = _concrete_int("rot90", "k", k) % 4
     if k == 0:
         return a
     if k == 2:
         return flip(flip(a, ax0), ax1)
-    perm = list(range(get_aval(a).ndim))
+    perm = list(range(nd))
     perm[ax0], perm[ax1] = perm[ax1], perm[ax0]
     return transpose(flip(a, ax1), perm) if k == 1 else flip(transpose(a, perm), ax1)
 
 
+def _concrete_int(name, what, value) -> int:
+    if isinstance(value, Tracer):
+        raise TypeError(f"{name}: `{what}` must be a concrete integer (it determines the "
+                        "output layout); it is traced here")
+    if hasattr(value, "aval") or isinstance(value, (np.ndarray, np.generic)):
+        if np.ndim(value) != 0 or not np.issubdtype(np.asarray(value).dtype, np.integer):
+            raise TypeError(f"{name}: `{what}` must be an integer, got {value!r}")
+        return int(np.asarray(value))
+    if not isinstance(value, int):
+        raise TypeError(f"{name}: `{what}` must be an integer, got {value!r}")
+    return int(value)
+
+
+def _int_tuple(name, what, value) -> tuple:
+    if isinstance(value, (tuple, list)):
+        return tuple(_concrete_int(name, what, v) for v in value)
+    if (hasattr(value, "aval") or isinstance(value, np.ndarray)) and np.ndim(value) == 1:
+        return tuple(_concrete_int(name, what, v) for v in np.asarray(value))
+    return (_concrete_int(name, what, value),)
+
+
 def roll(a, shift, axis=None):
-    """Shift elements cyclically along ``axis`` (the flattened array when None)."""
+    """Shift elements cyclically along ``axis`` (the flattened array when None); ``shift``
+    and ``axis`` may be sequences, which broadcast against each other. Shifts must be
+    concrete."""
     a = _arr("roll", a)
+    shifts = _int_tuple("roll", "shift", shift)
     if axis is None:
-        return reshape(roll(ravel(a), shift, 0), shape_of(a))
-    shifts = (shift,) if isinstance(shift, int) else tuple(shift)
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    if len(shifts) == 1 and len(axes) > 1:
-        shifts = shifts * len(axes)
-    if len(axes) == 1 and len(shifts) > 1:
-        axes = axes * len(shifts)
+        return reshape(roll(ravel(a), builtins.sum(shifts), 0), shape_of(a))
+    axes = _int_tuple("roll", "axis", axis)
+    try:
+        pairs = np.broadcast(np.asarray(shifts), np.asarray(axes))
+    except ValueError:
+        raise ValueError(f"roll: shift {shift!r} and axis {axis!r} do not broadcast "
+                         "against each other") from None
     shape = shape_of(a)
-    for s, ax in zip(shifts, axes):
-        ax = normalize_axis("roll", ax, len(shape))
+    total = [0] * len(shape)
+    for s, ax in pairs:
+        total[normalize_axis("roll", int(ax), len(shape))] += int(s)
+    for ax, s in enumerate(total):
         n = shape[ax]
-        if n == 0:
-            continue
-        if not isinstance(s, (int, np.integer)):
-            raise TypeError("roll: shift must be a concrete integer")
-        s = int(s) % n
+        s = s % n if n else 0
         if s:
             a = lax.concatenate([lax.slice_in_dim(a, n - s, n, axis=ax),
                                  lax.slice_in_dim(a, 0, n - s, axis=ax)], ax)
