@@ -23,7 +23,6 @@ test: $(STAMP)
 	  $(PY) ../shared/tools/check_layers.py . && echo "layer check: ok"; fi
 
 bench: $(STAMP)
-	$(PY) -m pip install -q torch==2.13.0 || true
 	$(PY) benchmarks/run.py
 
 lines:

@@ -241,6 +241,10 @@ class JitFunction:
             self.static_argnames = tuple(sorted(names))
         self._cache: dict = {}
         self._last_key = None
+        # Calls whose arguments are all plain device arrays skip pytree handling entirely:
+        # input avals -> (traced program, output tree).
+        self._fast: dict = {}
+        self._fast_ok = not (self.static_argnums or self.static_argnames or self.donate_argnums)
         functools.update_wrapper(self, fun, updated=())
 
     def _signature(self, args, kwargs):
@@ -273,8 +277,18 @@ class JitFunction:
         return traced, leaves
 
     def __call__(self, *args, **kwargs):
+        eager = trace_mod.no_transformations()
+        if eager and self._fast_ok and not kwargs:
+            array_type = backend.array_type
+            avals = tuple([a.aval if type(a) is array_type else None for a in args])
+            traced = self._fast.get(avals)
+            if traced is not None:
+                return pytree.tree_unflatten(traced.out_tree, traced.run_eagerly(args))
         traced, leaves = self._get_traced(args, kwargs)
-        if not self.donate_argnums and trace_mod.no_transformations():
+        if not self.donate_argnums and eager:
+            if self._fast_ok and not kwargs and len(leaves) == len(args) and all(
+                    type(a) is backend.array_type for a in args):
+                self._fast[tuple(a.aval for a in args)] = traced
             return pytree.tree_unflatten(traced.out_tree, traced.run_eagerly(leaves))
         donated = self._donation_mask(args, traced) if self.donate_argnums else ()
         outs = jit_call_p.bind(*traced.consts, *leaves, program=traced.program,

@@ -17,7 +17,7 @@ def install() -> None:
     from xla_bridge.eager import apply_primitive, device_put
 
     backend.register(apply_primitive=apply_primitive, device_put=device_put, lower=lower,
-                     compile=compile_for_call)
+                     compile=compile_for_call, array_type=Array)
     _jaxlib.set_x64(config.enable_x64)
     config.on_change("enable_x64", _jaxlib.set_x64)
     array_methods.attach(Array)

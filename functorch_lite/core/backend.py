@@ -6,6 +6,7 @@ itself here at import; a test double or another backend could register instead.
     lower(program, name) -> str                                    (the module text)
     compile(program, name) -> compiled object: __call__(*arrays) -> list of arrays,
                               cost_analysis() -> dict, memory_analysis(), as_text()
+    array_type                                                     (the concrete array class)
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class _Backend:
     device_put: Callable | None = None
     lower: Callable | None = None
     compile: Callable | None = None
+    array_type: type | None = None
 
     def __getattribute__(self, name: str) -> Any:
         value = object.__getattribute__(self, name)

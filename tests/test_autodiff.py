@@ -1,0 +1,567 @@
+"""Program-level tests of the differentiation API (grad, value_and_grad, jvp, linearize,
+vjp, jacfwd, jacrev, hessian and their compositions, eagerly and under jit) on a table of
+real programs, each compared with JAX on the same numbers.
+
+Every program is written once against a namespace ``ns`` (``ns.np``, ``ns.lax``, ``ns.nn``,
+``ns.custom_jvp``, ...), so the functorch_lite and JAX versions are the same code.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+import pathlib
+import types
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[0]))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+import functorch_lite as fl  # noqa: E402
+import functorch_lite.numpy as fnp  # noqa: E402
+from functorch_lite import lax  # noqa: E402
+from functorch_lite.core import dtypes, pytree  # noqa: E402
+
+RTOL = ATOL = 1e-5
+
+FL = types.SimpleNamespace(name="fl", np=fnp, lax=fl.lax, nn=fl.nn, custom_jvp=fl.custom_jvp,
+                           custom_vjp=fl.custom_vjp, checkpoint=fl.checkpoint,
+                           logsumexp=fl.nn.logsumexp)
+JX = types.SimpleNamespace(name="jax", np=jnp, lax=jax.lax, nn=jax.nn,
+                           custom_jvp=jax.custom_jvp, custom_vjp=jax.custom_vjp,
+                           checkpoint=jax.checkpoint, logsumexp=jax.nn.logsumexp)
+
+
+def assert_tree_close(got, want, rtol=RTOL, atol=ATOL, check_structure=True):
+    g_leaves, g_tree = jax.tree_util.tree_flatten(got)
+    w_leaves, w_tree = jax.tree_util.tree_flatten(want)
+    if check_structure:
+        assert g_tree == w_tree, (g_tree, w_tree)
+    assert len(g_leaves) == len(w_leaves), (len(g_leaves), len(w_leaves))
+    for g, w in zip(g_leaves, w_leaves):
+        g, w = np.asarray(g), np.asarray(w)
+        assert g.shape == w.shape, (g.shape, w.shape)
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+
+
+def rand(seed, *shape, scale=1.0):
+    return (np.random.default_rng(seed).normal(size=shape) * scale).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------
+# The programs. Each is ``f(params, x) -> scalar`` where ``params`` is a pytree.
+
+def mlp_loss(ns):
+    def f(params, x, y):
+        (w1, b1), (w2, b2) = params["layers"]
+        h = ns.np.tanh(x @ w1 + b1)
+        pred = h @ w2 + b2
+        return ns.np.mean((pred - y) ** 2) + 0.01 * params["scale"] ** 2
+    return f
+
+
+def mlp_args():
+    params = {"layers": ((rand(1, 3, 5, scale=0.5), rand(2, 5, scale=0.1)),
+                         (rand(3, 5, 2, scale=0.5), rand(4, 2, scale=0.1))),
+              "scale": np.float32(0.7)}
+    return params, rand(5, 4, 3), rand(6, 4, 2)
+
+
+def softmax_xent(ns):
+    def f(w, x, labels):
+        logits = x @ w
+        logp = ns.nn.log_softmax(logits, axis=-1)
+        onehot = ns.nn.one_hot(labels, 4)
+        return -ns.np.mean(ns.np.sum(onehot * logp, axis=-1))
+    return f
+
+
+def xent_args():
+    return rand(7, 3, 4), rand(8, 5, 3), np.array([0, 3, 1, 2, 3], np.int32)
+
+
+def logsumexp_prog(ns):
+    def f(w, x):
+        return ns.logsumexp(w * x) + ns.logsumexp(ns.np.stack([w, 2.0 * x]), axis=0).sum()
+    return f
+
+
+def lse_args():
+    return rand(9, 6), rand(10, 6)
+
+
+def convnet(ns):
+    def f(params, x):
+        y = ns.lax.conv_general_dilated(x, params["conv"], (1, 1), "SAME")
+        y = ns.nn.relu(y)
+        y = ns.lax.reduce_window(y, -np.inf, ns.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+        y = y.reshape((y.shape[0], -1))
+        out = y @ params["dense"]
+        return ns.np.sum(ns.np.tanh(out) ** 2)
+    return f
+
+
+def conv_args():
+    return {"conv": rand(11, 2, 1, 3, 3, scale=0.5),
+            "dense": rand(12, 2 * 2 * 2, 3, scale=0.5)}, rand(13, 1, 1, 4, 4)
+
+
+def norm_prog(ns):
+    def f(w, x):
+        return ns.np.linalg.norm(w * x + 1.0) + ns.np.linalg.norm(x)
+    return f
+
+
+def norm_args():
+    return rand(14, 5), rand(15, 5)
+
+
+@functools.lru_cache(maxsize=None)
+def make_log1pexp(ns):
+    @ns.custom_jvp
+    def log1pexp(x):
+        return ns.np.log1p(ns.np.exp(x))
+
+    @log1pexp.defjvp
+    def log1pexp_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return log1pexp(x), t * (1.0 / (1.0 + ns.np.exp(-x)))
+    return log1pexp
+
+
+def log1pexp_prog(ns):
+    log1pexp = make_log1pexp(ns)
+
+    def f(w, x):
+        return ns.np.sum(log1pexp(w * x) ** 2)
+    return f
+
+
+def log1pexp_args():
+    return rand(16, 4), rand(17, 4, scale=3.0)
+
+
+@functools.lru_cache(maxsize=None)
+def make_clip_gradient(ns):
+    @ns.custom_vjp
+    def clip_gradient(x):
+        return x
+
+    def fwd(x):
+        return x, None
+
+    def bwd(_, g):
+        return (ns.np.clip(g, -0.5, 0.5),)
+    clip_gradient.defvjp(fwd, bwd)
+    return clip_gradient
+
+
+def clip_prog(ns):
+    clip_gradient = make_clip_gradient(ns)
+
+    def f(w, x):
+        return ns.np.sum(ns.np.sin(clip_gradient(w * x)) * x)
+    return f
+
+
+def clip_args():
+    return rand(18, 5), rand(19, 5, scale=2.0)
+
+
+def resblock_prog(ns):
+    def block(p, h):
+        return h + ns.np.tanh(h @ p["w1"] + p["b"]) @ p["w2"]
+
+    def f(params, x):
+        h = ns.checkpoint(block)(params[0], x)
+        h = ns.checkpoint(block)(params[1], h)
+        return ns.np.sum(ns.np.tanh(h) ** 2)
+    return f
+
+
+def resblock_args():
+    def p(s):
+        return {"w1": rand(s, 3, 4, scale=0.5), "b": rand(s + 1, 4, scale=0.1),
+                "w2": rand(s + 2, 4, 3, scale=0.5)}
+    return (p(20), p(23)), rand(26, 2, 3)
+
+
+class Prog:
+    def __init__(self, name, make, args, forward_ok=True, rtol=RTOL, atol=ATOL):
+        self.name, self.make, self.args = name, make, args
+        self.forward_ok = forward_ok  # custom_vjp has no forward mode
+        self.rtol, self.atol = rtol, atol
+
+    def __repr__(self):
+        return self.name
+
+    @functools.cached_property
+    def f_fl(self):
+        return self.make(FL)
+
+    @functools.cached_property
+    def f_jax(self):
+        return self.make(JX)
+
+
+PROGRAMS = [
+    Prog("mlp", mlp_loss, mlp_args),
+    Prog("softmax_xent", softmax_xent, xent_args),
+    Prog("logsumexp", logsumexp_prog, lse_args),
+    Prog("convnet", convnet, conv_args, rtol=2e-5, atol=2e-5),
+    Prog("norm", norm_prog, norm_args),
+    Prog("log1pexp", log1pexp_prog, log1pexp_args),
+    Prog("clip_gradient", clip_prog, clip_args, forward_ok=False),
+    Prog("resblock", resblock_prog, resblock_args),
+]
+FORWARD = [p for p in PROGRAMS if p.forward_ok]
+WRAPS = {"eager": lambda f: f, "jit": fl.jit}
+
+
+def ids(p):
+    return p.name
+
+
+def close(prog, got, want, **kw):
+    assert_tree_close(got, want, rtol=kw.get("rtol", prog.rtol), atol=kw.get("atol", prog.atol))
+
+
+def tangents_like(seed, tree):
+    leaves, tree_def = jax.tree_util.tree_flatten(tree)
+    return tree_def.unflatten([rand(seed + i, *np.shape(l)) if
+                               np.issubdtype(np.asarray(l).dtype, np.floating)
+                               else np.zeros(np.shape(l), jax.dtypes.float0)
+                               for i, l in enumerate(leaves)])
+
+
+# ---------------------------------------------------------------------------------------
+# First order
+
+@pytest.mark.parametrize("wrap", WRAPS)
+@pytest.mark.parametrize("prog", PROGRAMS, ids=ids)
+def test_grad_and_value_and_grad(prog, wrap):
+    args = prog.args()
+    w = WRAPS[wrap]
+    g = w(fl.grad(prog.f_fl))(*args)
+    close(prog, g, jax.grad(prog.f_jax)(*args))
+    v, g2 = w(fl.value_and_grad(prog.f_fl, argnums=(0, 1)))(*args)
+    jv, jg2 = jax.value_and_grad(prog.f_jax, argnums=(0, 1))(*args)
+    close(prog, v, jv)
+    close(prog, g2, jg2)
+    assert isinstance(g2, tuple) and len(g2) == 2
+    # A gradient has the structure and dtypes of what it differentiates.
+    assert pytree.tree_structure(g) == pytree.tree_structure(args[0])
+    for gl, pl in zip(pytree.tree_leaves(g), pytree.tree_leaves(args[0])):
+        assert np.asarray(gl).dtype == np.asarray(pl).dtype
+
+
+@pytest.mark.parametrize("wrap", WRAPS)
+@pytest.mark.parametrize("prog", PROGRAMS, ids=ids)
+def test_jacrev_jacfwd(prog, wrap):
+    args = prog.args()
+    w = WRAPS[wrap]
+    want = jax.jacrev(prog.f_jax, argnums=(0, 1))(*args)
+    close(prog, w(fl.jacrev(prog.f_fl, argnums=(0, 1)))(*args), want)
+    # A vector-valued version: the gradient w.r.t. x as a function of params (rows = x).
+    def vec(ns, f):
+        return lambda p, *rest: jax.grad(f, argnums=1)(p, *rest) if ns is JX else \
+            fl.grad(f, argnums=1)(p, *rest)
+    want = jax.jacrev(vec(JX, prog.f_jax), argnums=1)(*args)
+    close(prog, w(fl.jacrev(vec(FL, prog.f_fl), argnums=1))(*args), want)
+    if prog.forward_ok:
+        close(prog, w(fl.jacfwd(prog.f_fl, argnums=(0, 1)))(*args),
+              jax.jacfwd(prog.f_jax, argnums=(0, 1))(*args))
+        close(prog, w(fl.jacfwd(vec(FL, prog.f_fl), argnums=1))(*args), want)
+
+
+@pytest.mark.parametrize("wrap", WRAPS)
+@pytest.mark.parametrize("prog", FORWARD, ids=ids)
+def test_jvp_and_linearize(prog, wrap):
+    args = prog.args()
+    tans = tangents_like(100, args)
+    w = WRAPS[wrap]
+    out, tout = w(lambda a, t: fl.jvp(prog.f_fl, a, t))(args, tans)
+    jout, jtout = jax.jvp(prog.f_jax, args, tans)
+    close(prog, out, jout)
+    close(prog, tout, jtout)
+    # linearize: f_jvp is the jvp at the linearization point, for several tangents.
+    diff = args[:2]
+    rest = args[2:]
+    y, f_jvp = fl.linearize(lambda p, x: prog.f_fl(p, x, *rest), *diff)
+    close(prog, y, jout)
+    for seed in (100, 200):
+        t = tangents_like(seed, diff)
+        want = jax.jvp(lambda p, x: prog.f_jax(p, x, *rest), diff, t)[1]
+        close(prog, w(f_jvp)(*t), want)
+
+
+@pytest.mark.parametrize("wrap", WRAPS)
+@pytest.mark.parametrize("prog", PROGRAMS, ids=ids)
+def test_vjp_pytrees_and_has_aux(prog, wrap):
+    args = prog.args()
+    rest = args[2:]
+
+    def g(ns, f):
+        def h(p, x):
+            loss = f(p, x, *rest)
+            return {"loss": loss, "pair": (loss * x, ns.np.sin(x))}, {"x2": x * 2.0}
+        return h
+
+    w = WRAPS[wrap]
+    out, vjp_fn, aux = w(lambda p, x: fl.vjp(g(FL, prog.f_fl), p, x, has_aux=True))(*args[:2]) \
+        if wrap == "eager" else fl.vjp(g(FL, prog.f_fl), *args[:2], has_aux=True)
+    jout, jvjp_fn, jaux = jax.vjp(g(JX, prog.f_jax), *args[:2], has_aux=True)
+    close(prog, out, jout)
+    close(prog, aux, jaux)
+    ct = tangents_like(300, jout)
+    close(prog, w(vjp_fn)(ct), jvjp_fn(ct))
+    # grad/value_and_grad with has_aux and a tuple of argnums.
+    def la(ns, f):
+        return lambda p, x: (f(p, x, *rest), {"p": p, "n": ns.np.sum(x)})
+    (v, a), gr = w(fl.value_and_grad(la(FL, prog.f_fl), argnums=(0, 1), has_aux=True))(
+        *args[:2])
+    (jv, ja), jg = jax.value_and_grad(la(JX, prog.f_jax), argnums=(0, 1), has_aux=True)(
+        *args[:2])
+    close(prog, (v, a, gr), (jv, ja, jg))
+    gr, a = w(fl.grad(la(FL, prog.f_fl), argnums=1, has_aux=True))(*args[:2])
+    close(prog, (gr, a), jax.grad(la(JX, prog.f_jax), argnums=1, has_aux=True)(*args[:2]))
+
+
+# ---------------------------------------------------------------------------------------
+# Higher order
+
+@pytest.mark.parametrize("wrap", WRAPS)
+@pytest.mark.parametrize("prog", PROGRAMS, ids=ids)
+def test_hessian(prog, wrap):
+    args = prog.args()
+    rest = args[2:]
+    w = WRAPS[wrap]
+    # w.r.t. x (small), and w.r.t. the whole params pytree for the smaller programs.
+    want = jax.hessian(prog.f_jax, argnums=1)(*args)
+    close(prog, w(fl.hessian(prog.f_fl, argnums=1))(*args), want, rtol=1e-4, atol=1e-5)
+    close(prog, w(fl.jacfwd(fl.jacrev(prog.f_fl, argnums=1), argnums=1))(*args), want,
+          rtol=1e-4, atol=1e-5)
+    if prog.name in ("logsumexp", "norm", "log1pexp", "clip_gradient"):
+        want = jax.hessian(prog.f_jax, argnums=(0, 1))(*args)
+        close(prog, w(fl.hessian(prog.f_fl, argnums=(0, 1)))(*args), want, rtol=1e-4,
+              atol=1e-5)
+    del rest
+
+
+@pytest.mark.parametrize("wrap", WRAPS)
+@pytest.mark.parametrize("prog", PROGRAMS, ids=ids)
+def test_grad_of_grad_and_hvp(prog, wrap):
+    args = prog.args()
+    rest = args[2:]
+    w = WRAPS[wrap]
+    v = tangents_like(400, args[1])
+
+    # grad(grad(h)) for the scalar restriction h(s) = f(params, x + s v).
+    def h(ns, f):
+        return lambda s: f(args[0], args[1] + s * v, *rest)
+    s0 = np.float32(0.3)
+    close(prog, w(fl.grad(fl.grad(h(FL, prog.f_fl))))(s0),
+          jax.grad(jax.grad(h(JX, prog.f_jax)))(s0), rtol=1e-4)
+    # Reverse-over-reverse on the full pytree: d/dparams <grad_x f, v>.
+    def rr(ns, f, gradf):
+        return lambda p, x: ns.np.vdot(gradf(f, argnums=1)(p, x, *rest), v)
+    close(prog, w(fl.grad(rr(FL, prog.f_fl, fl.grad)))(*args[:2]),
+          jax.grad(rr(JX, prog.f_jax, jax.grad))(*args[:2]), rtol=1e-4)
+    # Hessian-vector product: forward over reverse.
+    t = tangents_like(500, args[:2])
+
+    def gf(ns, f, gradf):
+        return lambda p, x: gradf(lambda p, x: f(p, x, *rest), argnums=(0, 1))(p, x)
+    want = jax.jvp(gf(JX, prog.f_jax, jax.grad), tuple(args[:2]), tuple(t))
+    got = w(lambda a, b: fl.jvp(gf(FL, prog.f_fl, fl.grad), a, b))(tuple(args[:2]), tuple(t))
+    close(prog, got, want, rtol=1e-4)
+
+
+# ---------------------------------------------------------------------------------------
+# Specific behaviours
+
+@pytest.mark.parametrize("wrap", WRAPS)
+def test_log1pexp_is_stable(wrap):
+    log1pexp = make_log1pexp(FL)
+    w = WRAPS[wrap]
+    g = w(fl.grad(log1pexp))(100.0)
+    assert float(g) == 1.0
+    assert np.isfinite(float(w(log1pexp)(100.0)))
+    np.testing.assert_allclose(w(fl.vmap(fl.grad(log1pexp)))(np.array([-3.0, 0.0, 100.0],
+                                                                       np.float32)),
+                               jax.vmap(jax.grad(make_log1pexp(JX)))(
+                                   np.array([-3.0, 0.0, 100.0], np.float32)), rtol=1e-6)
+    # The naive formula is not stable: exp(100) overflows to inf and the gradient is nan.
+    naive = fl.grad(lambda x: fnp.log1p(fnp.exp(x)))(100.0)
+    assert np.isnan(float(naive))
+
+
+@pytest.mark.parametrize("wrap", WRAPS)
+def test_clip_gradient_clips(wrap):
+    clip = make_clip_gradient(FL)
+    w = WRAPS[wrap]
+    x = np.array([-2.0, 0.1, 3.0], np.float32)
+    g = w(fl.grad(lambda x: fnp.sum(clip(x) * 4.0 * x)))(x)
+    np.testing.assert_allclose(g, 0.5 + 4.0 * x)  # clipped 4x + unclipped 4x
+    # The primal is the identity.
+    np.testing.assert_array_equal(w(clip)(x), x)
+
+
+def test_jvp_of_grad_structures_match_jax():
+    # jvp over a pytree with a dict of tuples: output tangent structure mirrors the primal.
+    params, x, y = mlp_args()
+    f = mlp_loss(FL)
+    t = tangents_like(7, params)
+    g, gt = fl.jvp(lambda p: fl.grad(f)(p, x, y), (params,), (t,))
+    jg, jgt = jax.jvp(lambda p: jax.grad(mlp_loss(JX))(p, x, y), (params,), (t,))
+    assert_tree_close((g, gt), (jg, jgt), rtol=1e-4)
+
+
+def test_argnums_negative_and_kwargs():
+    f = lambda a, b, *, c: fnp.sum(a * b * c)  # noqa: E731
+    jf = lambda a, b, *, c: jnp.sum(a * b * c)  # noqa: E731
+    a, b, c = rand(1, 3), rand(2, 3), rand(3, 3)
+    assert_tree_close(fl.grad(f, argnums=-1)(a, b, c=c), jax.grad(jf, argnums=-1)(a, b, c=c))
+    assert_tree_close(fl.grad(f, argnums=(1, 0))(a, b, c=c),
+                      jax.grad(jf, argnums=(1, 0))(a, b, c=c))
+
+
+# ---------------------------------------------------------------------------------------
+# Errors
+
+def test_grad_of_nonscalar_output():
+    with pytest.raises(TypeError) as e:
+        fl.grad(lambda x: x * 2.0)(np.ones(3, np.float32))
+    msg = str(e.value)
+    assert "(3,)" in msg or "[3]" in msg
+    assert "vjp" in msg and "jacrev" in msg
+    with pytest.raises(TypeError, match="single scalar output"):
+        fl.grad(lambda x: (x.sum(), x.sum()))(np.ones(3, np.float32))
+
+
+def test_grad_of_complex_output():
+    with pytest.raises(TypeError, match="complex"):
+        fl.grad(lambda x: (x * 1j).sum())(np.ones(3, np.float32))
+
+
+def test_grad_of_integer_output():
+    with pytest.raises(TypeError, match="floating"):
+        fl.grad(lambda x: fnp.sum(x > 0).astype(np.int32))(np.ones(3, np.float32))
+
+
+@pytest.mark.parametrize("fn", [fl.grad, fl.jacrev, fl.jacfwd])
+def test_grad_wrt_int_input(fn):
+    with pytest.raises(TypeError, match="int32") as e:
+        fn(lambda x: fnp.sum(x * 2.0))(np.arange(3, dtype=np.int32))
+    assert "inexact" in str(e.value)
+    with pytest.raises(TypeError, match="argument 1"):
+        fl.grad(lambda x, i: x * i, argnums=1)(1.0, 3)
+    # Differentiating with respect to the float argument only is fine.
+    assert float(fl.grad(lambda x, i: x * i)(1.0, 3)) == 3.0
+
+
+def test_vjp_fn_wrong_cotangent():
+    _, vjp_fn = fl.vjp(lambda x: (x * 2.0, x.sum()), np.ones(3, np.float32))
+    with pytest.raises(ValueError, match=r"\(3,\).*\(4,\)|\(4,\).*\(3,\)"):
+        vjp_fn((np.ones(4, np.float32), np.float32(1.0)))
+    with pytest.raises(TypeError, match="structure"):
+        vjp_fn(np.ones(3, np.float32))
+    with pytest.raises(TypeError, match="structure"):
+        vjp_fn([np.ones(3, np.float32), np.float32(1.0)])
+
+
+def test_jvp_mismatched_primals_tangents():
+    f = lambda x, y: x * y  # noqa: E731
+    one = np.ones(3, np.float32)
+    with pytest.raises(TypeError, match="tree structure"):
+        fl.jvp(f, (one, one), (one,))
+    with pytest.raises(TypeError, match="tree structure"):
+        fl.jvp(lambda p: p["a"], ({"a": one},), ({"b": one},))
+    with pytest.raises(TypeError, match="float32"):
+        fl.jvp(f, (one, one), (one, np.ones(4, np.float32)))
+    with pytest.raises(TypeError, match="int32"):
+        fl.jvp(f, (one, one), (one, np.ones(3, np.int32)))
+    with pytest.raises(TypeError, match="tuples or lists"):
+        fl.jvp(f, one, one)
+
+
+def test_integer_inputs_get_float0_cotangents():
+    x, i = np.ones(3, np.float32), np.arange(3, dtype=np.int32)
+    out, vjp_fn = fl.vjp(lambda x, i: x * i, x, i)
+    gx, gi = vjp_fn(np.ones(3, np.float32))
+    np.testing.assert_array_equal(gx, np.arange(3, dtype=np.float32))
+    assert gi.dtype == dtypes.float0 and gi.shape == (3,)
+    jgi = jax.vjp(lambda x, i: x * i, x, i)[1](np.ones(3, np.float32))[1]
+    assert gi.dtype == jgi.dtype
+    # jvp with a float0 tangent for the integer input.
+    _, t = fl.jvp(lambda x, i: x * i, (x, i), (x, np.zeros(3, dtypes.float0)))
+    np.testing.assert_array_equal(t, np.arange(3, dtype=np.float32))
+
+
+def test_custom_vjp_under_forward_mode_is_an_error():
+    clip = make_clip_gradient(FL)
+    x = np.ones(3, np.float32)
+    msg = "can't apply forward-mode autodiff \\(jvp\\) to a custom_vjp function."
+    with pytest.raises(TypeError, match=msg):
+        fl.jvp(clip, (x,), (x,))
+    with pytest.raises(TypeError, match=msg):
+        fl.jacfwd(lambda x: clip(x) * 2.0)(x)
+    with pytest.raises(TypeError, match=msg):
+        fl.jit(lambda x: fl.jvp(clip, (x,), (x,)))(x)
+
+
+def test_custom_vjp_bwd_wrong_number_of_cotangents():
+    @fl.custom_vjp
+    def f(x, y):
+        return x * y
+
+    f.defvjp(lambda x, y: (x * y, (x, y)), lambda res, g: (g * res[1],))
+    with pytest.raises(TypeError, match="1 cotangents for 2"):
+        fl.grad(f)(1.0, 2.0)
+
+
+# ---------------------------------------------------------------------------------------
+# Symbolic zeros and stop_gradient
+
+def _eqn_names(closed):
+    return [e.primitive.name for e in closed.program.eqns]
+
+
+def test_zero_tangents_stay_symbolic():
+    ir = fl.make_ir(fl.grad(lambda x, y: x * 2.0, argnums=0))(1.0, 2.0)
+    y_var = ir.program.invars[1]
+    assert all(y_var not in e.inputs for e in ir.program.eqns)
+    assert len(ir.program.eqns) <= 4, ir
+    # grad w.r.t. x of x*y: y's tangent is symbolic, so no zeros for it appear.
+    ir = fl.make_ir(fl.grad(lambda x, y: fnp.sum(fnp.sin(x) * y), argnums=0))(
+        np.ones(64, np.float32), np.ones(64, np.float32))
+    names = _eqn_names(ir)
+    assert names.count("mul") <= 2, ir
+    # jvp with a tangent only for x: no work on y's derivative.
+    ir = fl.make_ir(lambda x, y, t: fl.jvp(lambda x: fnp.exp(x) * fnp.cos(y), (x,), (t,)))(
+        np.ones(4, np.float32), np.ones(4, np.float32), np.ones(4, np.float32))
+    assert "sin" not in _eqn_names(ir), ir
+
+
+def test_stop_gradient_blocks_gradients():
+    f = lambda x: fnp.sum(x * fl.stop_gradient(x) ** 2)  # noqa: E731
+    jf = lambda x: jnp.sum(x * jax.lax.stop_gradient(x) ** 2)  # noqa: E731
+    x = rand(3, 4)
+    assert_tree_close(fl.grad(f)(x), jax.grad(jf)(x))
+    assert_tree_close(fl.jit(fl.grad(f))(x), x ** 2)
+    assert_tree_close(fl.hessian(f)(x), jax.hessian(jf)(x))
+    g = fl.grad(lambda x: fnp.sum(fl.stop_gradient(fnp.sin(x))))(x)
+    np.testing.assert_array_equal(g, np.zeros_like(x))
+    _, t = fl.jvp(lambda x: fl.stop_gradient(x * 3.0), (x,), (x,))
+    np.testing.assert_array_equal(t, np.zeros_like(x))
+
+
+def test_jit_of_grad_reuses_compilation():
+    params, x, y = mlp_args()
+    g = fl.jit(fl.grad(mlp_loss(FL)))
+    g(params, x, y)
+    g(params, x + 1.0, y)
+    assert g.trace_count() == 1
