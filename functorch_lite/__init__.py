@@ -8,7 +8,7 @@ compiled and run by XLA.
 from __future__ import annotations
 
 from xla_bridge.backend import install as _install_backend
-from functorch_lite import lax, numpy, tree, tree_util  # noqa: F401
+from functorch_lite import lax, numpy, random, tree, tree_util  # noqa: F401
 from functorch_lite.api import (block_until_ready, grad, hessian, jacfwd,  # noqa: F401
                                 jacrev, jit, jvp, linearize, make_ir, value_and_grad, vjp,
                                 vmap)

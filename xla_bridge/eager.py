@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from functorch_lite.core import dtypes
+from functorch_lite.core.config import config
 from functorch_lite.core.avals import ShapedArray, TypedScalar, get_aval
 from functorch_lite.core.ir import Eqn, Program, Var
 from xla_bridge import runtime
@@ -29,7 +30,7 @@ def _to_array(x: Any, device) -> Array:
         return x
     if type(x) in (bool, int, float, complex):
         # repr keeps -0.0 apart from 0.0 and makes NaN a usable key
-        key = (type(x), x if type(x) in (bool, int) else repr(x), device)
+        key = (type(x), x if type(x) in (bool, int) else repr(x), device, config.enable_x64)
         a = _scalar_buffers.get(key)
         if a is None:
             aval = get_aval(x)

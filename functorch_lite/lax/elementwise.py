@@ -399,14 +399,21 @@ for _p in (sign_p, floor_p, ceil_p, round_p, is_finite_p, not_p, population_coun
     ad.zero_jvp(_p)
 
 
-def _abs_jvp(g, x):
+def _full(like, value):
+    from functorch_lite.lax.shapes import full_like
+    return full_like(like, value)
+
+
+def _abs_jvp(g, out, x):
     if dtypes.is_complex(get_aval(x).dtype):
-        # d|x| = Re(conj(x) g) / |x|
-        return div(real(mul(conj(x), g)), abs(x))
-    return mul(g, sign(x))
+        # d|x| = Re(conj(x) g) / |x|, taken as 0 at x == 0 (as JAX)
+        safe = select(eq(out, _c(0, out)), _full(out, 1), out)
+        return div(real(mul(conj(x), g)), safe)
+    # slope +1 at x == 0, as JAX (not sign(0) == 0)
+    return select(ge(x, _c(0, x)), g, neg(g))
 
 
-ad.defjvp(abs_p, _abs_jvp)
+ad.defjvp_with_output(abs_p, _abs_jvp)
 ad.defjvp_with_output(exp_p, lambda g, out, x: mul(g, out))
 ad.defjvp_with_output(exp2_p, lambda g, out, x: mul(g, mul(out, _c(np.log(2.0), out))))
 ad.defjvp(log_p, lambda g, x: div(g, x))
@@ -426,7 +433,9 @@ ad.defjvp(sinh_p, lambda g, x: mul(g, cosh(x)))
 ad.defjvp(cosh_p, lambda g, x: mul(g, sinh(x)))
 ad.defjvp_with_output(tanh_p, lambda g, out, x: mul(g, sub(_c(1, out), mul(out, out))))
 ad.defjvp(asinh_p, lambda g, x: mul(g, rsqrt(add(mul(x, x), _c(1, x)))))
-ad.defjvp(acosh_p, lambda g, x: mul(g, rsqrt(mul(sub(x, _c(1, x)), add(x, _c(1, x))))))
+# 1/(sqrt(x-1) sqrt(x+1)) rather than 1/sqrt(x^2-1): equal for real x > 1, and only the
+# former is acosh's derivative on the principal branch for complex x with Re(x) < 0.
+ad.defjvp(acosh_p, lambda g, x: mul(g, mul(rsqrt(sub(x, _c(1, x))), rsqrt(add(x, _c(1, x))))))
 ad.defjvp(atanh_p, lambda g, x: div(g, sub(_c(1, x), mul(x, x))))
 ad.defjvp_with_output(logistic_p, lambda g, out, x: mul(g, mul(out, sub(_c(1, out), out))))
 ad.defjvp(erf_p, lambda g, x: mul(g, mul(_c(2 / np.sqrt(np.pi), x), exp(neg(mul(x, x))))))
@@ -437,35 +446,54 @@ ad.defjvp(lgamma_p, lambda g, x: mul(g, digamma(x)))
 
 
 def _trigamma(x):
-    """psi'(x) for x > 0: shift by 6 with the recurrence, then the asymptotic series."""
+    """psi'(x) (the derivative of digamma) for real x off the poles 0, -1, -2, ...
+
+    For x < 1/2 the reflection psi'(x) = pi^2 / sin(pi x)^2 - psi'(1 - x) brings the
+    argument to r >= 1/2; then the recurrence psi'(r) = psi'(r + 1) + 1/r^2 shifts it to
+    z = r + 6 where the asymptotic series is accurate to about 1e-11."""
+    reflect = lt(x, _c(0.5, x))
+    r = select(reflect, sub(_c(1, x), x), x)
     acc = None
     for k in range(6):
-        xk = add(x, _c(float(k), x))
-        term = integer_pow(xk, -2)
+        term = integer_pow(add(r, _c(float(k), r)), -2)
         acc = term if acc is None else add(acc, term)
-    z = add(x, _c(6.0, x))
+    z = add(r, _c(6.0, r))
     iz = integer_pow(z, -1)
     iz2 = mul(iz, iz)
-    # 1/z + 1/(2z^2) + 1/(6z^3) - 1/(30z^5) + 1/(42z^7) - 1/(30z^9)
-    series = mul(iz2, add(_c(1 / 6, z), mul(iz2, add(_c(-1 / 30, z), mul(
-        iz2, add(_c(1 / 42, z), mul(iz2, _c(-1 / 30, z))))))))
-    tail = add(iz, add(mul(_c(0.5, z), iz2), mul(iz, series)))
-    return add(acc, tail)
+    # 1/z + 1/(2z^2) + 1/(6z^3) - 1/(30z^5) + 1/(42z^7) - 1/(30z^9) + 5/(66z^11)
+    series = _c(5 / 66, z)
+    for coef in (-1 / 30, 1 / 42, -1 / 30, 1 / 6):
+        series = add(_c(coef, z), mul(iz2, series))
+    tail = add(iz, add(mul(_c(0.5, z), iz2), mul(iz, mul(iz2, series))))
+    psi1_r = add(acc, tail)
+    # the reflected branch only where it is used, so its poles never reach derivatives
+    xs = select(reflect, x, _full(x, 0.25))
+    s = sin(mul(_c(np.pi, xs), xs))
+    reflected = sub(div(_c(np.pi ** 2, s), mul(s, s)), psi1_r)
+    return select(reflect, reflected, psi1_r)
 
 
 ad.defjvp(digamma_p, lambda g, x: mul(g, _trigamma(x)))
 
 
-def _neg_transpose(ct, x):
-    return [neg(ct)]
+def _linear_t(fn):
+    """A transpose rule that answers None for every operand when ``ct`` is a symbolic zero."""
+    def rule(ct, *args, **params):
+        if type(ct) is ad.Zero:
+            return [None] * len(args)
+        return fn(ct, *args, **params)
+    return rule
 
 
-ad.deflinear(neg_p, _neg_transpose)
-ad.deflinear(real_p, lambda ct, x: [complex(ct, full_zero(ct))])
-ad.deflinear(imag_p, lambda ct, x: [complex(full_zero(ct), neg(ct))])
-ad.deflinear(conj_p, lambda ct, x: [conj(ct)])
-ad.deflinear(complex_p, lambda ct, x, y: [_unbroadcast(_aval(x), real(ct)),
-                                          _unbroadcast(_aval(y), neg(imag(ct)))])
+# Complex cotangents follow JAX's convention: the transpose of a map is taken with the real
+# bilinear pairing Re(sum(u * v)) (not conjugated), so imag's transpose is ct -> -i ct.
+ad.deflinear(neg_p, _linear_t(lambda ct, x: [neg(ct)]))
+ad.deflinear(real_p, _linear_t(lambda ct, x: [complex(ct, full_zero(ct))]))
+ad.deflinear(imag_p, _linear_t(lambda ct, x: [complex(full_zero(ct), neg(ct))]))
+ad.deflinear(conj_p, _linear_t(lambda ct, x: [conj(ct)]))
+ad.deflinear(complex_p, _linear_t(lambda ct, x, y: [
+    _unbroadcast(_aval(x), real(ct)) if is_undefined(x) else None,
+    _unbroadcast(_aval(y), neg(imag(ct))) if is_undefined(y) else None]))
 
 
 def full_zero(like):
@@ -473,19 +501,23 @@ def full_zero(like):
     return full_like(like, 0)
 
 
+@_linear_t
 def _add_transpose(ct, x, y):
-    return [_unbroadcast(_aval(x), ct), _unbroadcast(_aval(y), ct)]
+    return [_unbroadcast(x.aval, ct) if is_undefined(x) else None,
+            _unbroadcast(y.aval, ct) if is_undefined(y) else None]
 
 
+@_linear_t
 def _sub_transpose(ct, x, y):
-    return [_unbroadcast(_aval(x), ct),
-            None if type(ct) is ad.Zero else _unbroadcast(_aval(y), neg(ct))]
+    return [_unbroadcast(x.aval, ct) if is_undefined(x) else None,
+            _unbroadcast(y.aval, neg(ct)) if is_undefined(y) else None]
 
 
 ad.deflinear(add_p, _add_transpose)
 ad.deflinear(sub_p, _sub_transpose)
 
 
+@_linear_t
 def _mul_transpose(ct, x, y):
     if is_undefined(x) and is_undefined(y):
         raise ValueError("mul is linear in one operand at a time; both were undefined")
@@ -498,6 +530,7 @@ ad.defjvp(mul_p, lambda g, x, y: mul(g, y), lambda g, x, y: mul(x, g))
 mul_p.def_transpose(_mul_transpose)
 
 
+@_linear_t
 def _div_transpose(ct, x, y):
     if is_undefined(y):
         raise ValueError("div is linear only in its numerator")
@@ -512,7 +545,9 @@ ad.defjvp(rem_p, lambda g, x, y: g,
 
 
 def _pow_jvp_x(g, x, y):
-    # y * x^(y-1), with 0 where y == 0 (so 0^0 has derivative 0, as JAX)
+    # y * x^(y-1), with 0 where y == 0 so that 0^0 has slope 0. This is JAX's choice for an
+    # integer exponent (numpy.power sends integer exponent arrays here, converted to
+    # floats); JAX's float-exponent rule would give 0 * inf = nan at x == y == 0.
     jac = mul(y, pow(x, sub(y, _c(1, y))))
     return mul(g, select(eq(y, _c(0, y)), full_zero(jac), jac))
 
@@ -600,11 +635,14 @@ def _clamp_jvp(primals, tangents):
     g_lo, g_x, g_hi = tangents
     acc = ad.Zero(ad.tangent_aval(out_aval))
     zero = full_zero(out)
+    # As JAX: at a tie (x == lo or x == hi) neither x nor the bound gets the tangent, and
+    # lo only counts when lo < hi (otherwise the result is hi).
     if type(g_x) is not ad.Zero:
-        inside = bitwise_and(ge(x, lo), le(x, hi))
+        inside = bitwise_and(gt(x, lo), lt(x, hi))
         acc = ad.add_tangents(acc, select(inside, g_x, zero))
     if type(g_lo) is not ad.Zero:
-        acc = ad.add_tangents(acc, select(gt(lo, x), ad.match_shape(g_lo, out_aval), zero))
+        below = bitwise_and(gt(lo, x), lt(lo, hi))
+        acc = ad.add_tangents(acc, select(below, ad.match_shape(g_lo, out_aval), zero))
     if type(g_hi) is not ad.Zero:
         acc = ad.add_tangents(acc, select(lt(hi, x), ad.match_shape(g_hi, out_aval), zero))
     return out, acc
@@ -638,5 +676,38 @@ convert_element_type_p.def_transpose(_convert_transpose)
 
 from functorch_lite.interpreters import batching  # noqa: E402
 
-batching.defbatch_elementwise(*[
-    p for p in list(globals().values()) if isinstance(p, Primitive)])
+
+# Operands that must have the full shape even when rank 0 is broadcast for the others:
+# select_n's cases (only `which` may be rank 0) and clamp's operand (only the bounds may).
+_FULL_SHAPE_OPERANDS = {select_n_p: lambda n: range(1, n), clamp_p: lambda n: (1,)}
+
+
+def _elementwise_batch(p: Primitive):
+    aligned = batching.elementwise_batch_rule(p)
+    full_shape = _FULL_SHAPE_OPERANDS.get(p, lambda n: ())
+
+    def rule(axis, args, dims, **params):
+        args, dims = list(args), list(dims)
+        full = set(full_shape(len(args)))
+        # When every batched operand has the same rank and its batch dimension at the same
+        # place, and the unbatched ones are rank 0 where rank 0 broadcasts, the primitive
+        # applies as is, batch dimension in place.
+        bdims = {d for d in dims if d is not None}
+        ranks = {get_aval(a).ndim for a, d in zip(args, dims) if d is not None}
+        if len(bdims) == 1 and len(ranks) == 1 and all(
+                d is not None or (get_aval(a).ndim == 0 and i not in full)
+                for i, (a, d) in enumerate(zip(args, dims))):
+            return p.bind(*args, **params), bdims.pop()
+        # Otherwise align the operands with the batch dimension in front; an unbatched
+        # rank-0 operand that may not broadcast is first given the batch dimension.
+        for i in full:
+            if dims[i] is None and get_aval(args[i]).ndim == 0:
+                args[i], dims[i] = batching.move_dim(args[i], None, 0, axis.size), 0
+        return aligned(axis, args, dims, **params)
+    return rule
+
+
+_PRIMITIVES = [p for name, p in list(globals().items())
+               if isinstance(p, Primitive) and not name.startswith("_")]
+for _p in _PRIMITIVES:
+    _p.def_batch(_elementwise_batch(_p))
