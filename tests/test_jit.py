@@ -359,8 +359,8 @@ def test_jit_of_control_flow_under_grad_and_vmap():
         return jax.lax.scan(lambda c, y: (c * 0.5 + y, None), 0.0, c)[0]
 
     xs = rnd(4, 3)
-    close(fl.jit(fl.vmap(fl.grad(f)))(xs), jax.vmap(jax.grad(fj))(xs))
-    close(fl.vmap(fl.jit(f))(xs), jax.vmap(fj)(xs))
+    close(fl.jit(fl.vmap(fl.grad(f)))(xs), jax.jit(jax.vmap(jax.grad(fj)))(xs))
+    close(fl.vmap(fl.jit(f))(xs), jax.jit(jax.vmap(fj))(xs))
 
 
 @pytest.mark.parametrize("coll", ["psum", "pmax", "pmin", "all_gather"])
@@ -456,7 +456,7 @@ def test_grad_of_jit_with_pytree_args_and_static_arg():
     x = rnd(2, 3)
     jl = fl.jit(loss, static_argnums=2)
     got = fl.grad(jl)(params, x, 2)
-    want = jax.grad(loss_j)(params, x, 2)
+    want = jax.jit(jax.grad(loss_j), static_argnums=2)(params, x, 2)
     close(got["w"], want["w"])
     close(got["b"], want["b"])
 
@@ -534,13 +534,18 @@ def test_pytree_structure_change_retraces():
 
 
 def test_grad_of_jit_twice_does_not_recompile():
+    from functorch_lite.interpreters import jit_call
     jf = fl.jit(lambda x: fnp.sum(fnp.sin(x) * x))
     g = fl.grad(jf)
     x = rnd(4)
     first = g(x)
     n = _compiles()
+    jvp_misses = jit_call.jvp_program.cache_info().misses
     second = g(rnd(4))
     assert _compiles() == n, "second grad(jit(f)) call compiled again"
+    # the jvp of the inner program is memoized (the same Program object comes back, so
+    # the transformed programs and their module texts are the same)
+    assert jit_call.jvp_program.cache_info().misses == jvp_misses
     assert jf.trace_count() == 1
     close(first, np.sin(x) + x * np.cos(x))
     assert second.shape == (4,)
@@ -883,6 +888,28 @@ def test_compiled_with_pytree_output_and_constants():
     close(out["p"], x * c)
 
 
+def test_compiled_takes_only_the_dynamic_arguments():
+    jf = fl.jit(lambda x, n: x * n, static_argnums=1)
+    x = rnd(3)
+    compiled = jf.lower(x, 2).compile()
+    close(compiled(x), x * 2)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: jit(f).lower(x).compile() called with an argument of another dtype runs the "
+    "executable on it anyway: an int32[3] of ones is read as float32 bits and returns "
+    "~[0, 0, 0] silently (a wrong shape or argument count surfaces as a raw "
+    "JaxRuntimeError INVALID_ARGUMENT); JAX raises TypeError naming the expected types"))
+@pytest.mark.parametrize("bad", ["dtype", "shape", "count"])
+def test_compiled_rejects_arguments_of_another_signature(bad):
+    jf = fl.jit(lambda x: x * 2.0)
+    compiled = jf.lower(np.ones(3, np.float32)).compile()
+    args = {"dtype": (np.ones(3, np.int32),), "shape": (np.ones(4, np.float32),),
+            "count": ()}[bad]
+    with pytest.raises(TypeError):
+        compiled(*args)
+
+
 # ---------------------------------------------------------------------------------------
 # 8. log_compiles
 
@@ -963,6 +990,22 @@ def test_jit_errors_and_wrapping():
         return lax.iota(np.int32, 4)
 
     np.testing.assert_array_equal(np.asarray(no_args()), np.arange(4))
+
+
+def test_jit_weak_types_and_trivial_outputs_match_eager_and_jax():
+    for x in (1.0, 3, True):
+        got, want = fl.jit(lambda x: x * 2)(x), jax.jit(lambda x: x * 2)(x)
+        assert got.weak_type == want.weak_type
+        assert np.asarray(got).dtype == np.asarray(want).dtype
+    x = rnd(3)
+    c = rnd(2)
+    assert_same(fl.jit(lambda x: x)(x), xla_bridge.from_numpy(x))
+    out = fl.jit(lambda x: (x, x, c, 1.5))(x)
+    np.testing.assert_array_equal(np.asarray(out[0]), x)
+    np.testing.assert_array_equal(np.asarray(out[2]), c)
+    assert float(out[3]) == 1.5 and out[3].weak_type
+    assert fl.jit(lambda x: None)(x) is None
+    assert fl.jit(lambda x: x.sum())(np.zeros((0, 3), np.float32)).shape == ()
 
 
 def test_jit_decorator_with_options_and_methods():

@@ -76,13 +76,14 @@ jit_call_p.def_jvp(_jit_call_jvp)
 
 @functools.lru_cache(maxsize=4096)
 def _split(program: Program, unknown_in: tuple[bool, ...]):
-    return partial_eval.partial_eval_program(program, unknown_in)
+    return partial_eval.split_program(program, unknown_in)
 
 
 def _jit_call_partial_eval(trace, tracers, knowns, unknown_in, *, program, name, donated=()):
-    known_p, unknown_p, unknown_out, num_res = _split(program, tuple(unknown_in))
+    known_p, known_consts, unknown_p, unknown_out, num_res = _split(program, tuple(unknown_in))
     known_vals = [k for k, u in zip(knowns, unknown_in) if not u]
-    outs = jit_call_p.bind(*known_vals, program=known_p, name=f"{name}_known", donated=())
+    outs = jit_call_p.bind(*known_consts, *known_vals, program=known_p, name=f"{name}_known",
+                           donated=())
     n_known = len(outs) - num_res
     known_outs, residuals = outs[:n_known], outs[n_known:]
     res_tracers = [trace.pure(r) for r in residuals]

@@ -14,13 +14,15 @@ control flow) get a ``partial_eval_rule`` that splits their inner program with
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence
 
 from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import get_aval
-from functorch_lite.core.ir import Eqn, Program, Var
+from functorch_lite.core.ir import Eqn, Program, Var, eval_program
 from functorch_lite.interpreters import ad
-from functorch_lite.interpreters.staging import ProgramBuilder, StagingTrace
+from functorch_lite.interpreters.staging import (_UNKNOWN, ProgramBuilder, StagingTrace,
+                                                StagingTracer, trace_to_program)
 
 
 def linearize_flat(fun: Callable, primals: Sequence[Any]):
@@ -99,3 +101,58 @@ def partial_eval_program(program: Program, unknown_in: Sequence[bool],
     unknown = Program([], res_vars + unknown_in_vars, unknown_eqns,
                       [rn(v) for v, u in zip(program.outvars, unknown_out) if u])
     return known, unknown, unknown_out, len(residuals)
+
+
+@functools.lru_cache(maxsize=4096)
+def split_program(program: Program, unknown_in: tuple, force_unknown_out: tuple | None = None):
+    """Partially evaluate ``program`` given which inputs are unknown, by running it with the
+    unknown inputs as tracers of a partial-evaluation staging trace (as ``linearize``
+    does), so equations that carry programs themselves (a scan or cond inside a body, a
+    jit call) are split by their own rules rather than staged whole.
+
+    Returns ``(known, known_consts, unknown, unknown_out, num_res)``: ``known`` takes
+    ``(known_consts, known inputs)`` and returns the known outputs, then the residuals;
+    ``unknown`` takes ``(residuals, unknown inputs)`` and returns the unknown outputs;
+    ``force_unknown_out`` moves known outputs to ``unknown`` (as residuals)."""
+    known_avals = [v.aval for v, u in zip(program.invars, unknown_in) if not u]
+    box = []
+
+    def known_fun(*known_vals):
+        builder = ProgramBuilder(partial_eval=True)
+        with trace_mod.new_main(StagingTrace, builder,
+                                description="partial evaluation") as main:
+            strace = main.with_trace()
+            it, args, in_tracers = iter(known_vals), [], []
+            for v, u in zip(program.invars, unknown_in):
+                if u:
+                    t, var = builder.new_tracer(strace, v.aval)
+                    builder.input_vars.append(var)
+                    in_tracers.append(t)
+                    args.append(t)
+                else:
+                    args.append(next(it))
+            outs = eval_program(program, [], args)
+
+            def ours(o):
+                return isinstance(o, StagingTracer) and o._trace.main is main
+
+            # Tracers of this trace holding known values (lifted constants) are known.
+            outs = [builder.known_value(o) if ours(o) and builder.known_value(o)
+                    is not _UNKNOWN else o for o in outs]
+            unknown_out = [ours(o) or bool(force_unknown_out and force_unknown_out[i])
+                           for i, o in enumerate(outs)]
+            closed = builder.build(in_tracers, [strace.full_raise(o)
+                                                for o, u in zip(outs, unknown_out) if u])
+        box.append((closed.program, unknown_out))
+        return [*[o for o, u in zip(outs, unknown_out) if not u], *closed.consts]
+
+    known, known_consts = _close(trace_to_program(known_fun, known_avals, description="known part"))
+    up, unknown_out = box[0]
+    unknown = Program([], [*up.constvars, *up.invars], up.eqns, up.outvars)
+    return known, known_consts, unknown, unknown_out, len(up.constvars)
+
+
+def _close(closed):
+    """A closed program with its constants as leading inputs: (program, consts)."""
+    p = closed.program
+    return Program([], [*p.constvars, *p.invars], p.eqns, p.outvars), list(closed.consts)

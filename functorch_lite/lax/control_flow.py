@@ -22,11 +22,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from functorch_lite.core import dtypes, pytree
-from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.ir import Program, Var, eval_program
 from functorch_lite.core.primitive import Primitive
-from functorch_lite.interpreters import ad, batching, staging, transpose
+from functorch_lite.interpreters import ad, batching, partial_eval, transpose
 from functorch_lite.interpreters.jit_call import close_over_consts
 from functorch_lite.interpreters.staging import trace_to_program
 from functorch_lite.lax._common import as_operand, scalar_like
@@ -108,55 +107,6 @@ def _jvp_nz(program: Program, nonzero: Sequence[bool], instantiate: Sequence[boo
 
     prog, consts = _trace(fun, [v.aval for v in program.invars] + t_avals, "jvp")
     return prog, consts, box[0]
-
-
-@functools.lru_cache(maxsize=1024)
-def _pe_split(program: Program, unknown_in: tuple, force_unknown_out: tuple | None = None):
-    """Partially evaluate ``program`` given which inputs are unknown, by running it with the
-    unknown inputs as tracers of a partial-evaluation staging trace (as ``linearize``
-    does), so equations that carry programs themselves (a scan or cond inside a body, a
-    jit call) are split by their own rules rather than staged whole.
-
-    Returns ``(known, known_consts, unknown, unknown_out, num_res)``: ``known`` takes
-    ``(known_consts, known inputs)`` and returns the known outputs, then the residuals;
-    ``unknown`` takes ``(residuals, unknown inputs)`` and returns the unknown outputs;
-    ``force_unknown_out`` moves known outputs to ``unknown`` (as residuals)."""
-    known_avals = [v.aval for v, u in zip(program.invars, unknown_in) if not u]
-    box = []
-
-    def known_fun(*known_vals):
-        builder = staging.ProgramBuilder(partial_eval=True)
-        with trace_mod.new_main(staging.StagingTrace, builder,
-                                description="partial eval of a control-flow body") as main:
-            strace = main.with_trace()
-            it, args, in_tracers = iter(known_vals), [], []
-            for v, u in zip(program.invars, unknown_in):
-                if u:
-                    t, var = builder.new_tracer(strace, v.aval)
-                    builder.input_vars.append(var)
-                    in_tracers.append(t)
-                    args.append(t)
-                else:
-                    args.append(next(it))
-            outs = eval_program(program, [], args)
-
-            def ours(o):
-                return isinstance(o, staging.StagingTracer) and o._trace.main is main
-
-            # Tracers of this trace holding known values (lifted constants) are known.
-            outs = [builder.known_value(o) if ours(o) and builder.known_value(o)
-                    is not staging._UNKNOWN else o for o in outs]
-            unknown_out = [ours(o) or bool(force_unknown_out and force_unknown_out[i])
-                           for i, o in enumerate(outs)]
-            closed = builder.build(in_tracers, [strace.full_raise(o)
-                                                for o, u in zip(outs, unknown_out) if u])
-        box.append((closed.program, unknown_out))
-        return [*[o for o, u in zip(outs, unknown_out) if not u], *closed.consts]
-
-    known, known_consts = _trace(known_fun, known_avals, "known part of a control-flow body")
-    up, unknown_out = box[0]
-    unknown = Program([], [*up.constvars, *up.invars], up.eqns, up.outvars)
-    return known, known_consts, unknown, unknown_out, len(up.constvars)
 
 
 def _strengthen(leaves: list, in_avals, out_avals) -> bool:
@@ -304,9 +254,9 @@ def _cond_split(branches: tuple, unknown_in: tuple):
     n_out = len(branches[0].outvars)
     unknown_out = [False] * n_out
     for b in branches:
-        u = _pe_split(b, unknown_in)[3]
+        u = partial_eval.split_program(b, unknown_in)[3]
         unknown_out = [x or y for x, y in zip(unknown_out, u)]
-    splits = [_pe_split(b, unknown_in, tuple(unknown_out)) for b in branches]
+    splits = [partial_eval.split_program(b, unknown_in, tuple(unknown_out)) for b in branches]
     res_avals = [[v.aval for v in s[2].invars[:s[4]]] for s in splits]
     all_res = [a for avals in res_avals for a in avals]
     known_in_avals = [v.aval for v, u in zip(branches[0].invars, unknown_in) if not u]
@@ -761,11 +711,11 @@ def _scan_split(program: Program, unknown_in: tuple, nc: int, nk: int):
     u_c, u_x = list(unknown_in[:nc]), list(unknown_in[nc + nk:])
 
     def step(k_u):
-        return _pe_split(program, tuple(u_c + k_u + u_x))[3][:nk]
+        return partial_eval.split_program(program, tuple(u_c + k_u + u_x))[3][:nk]
 
     k_u = _carry_fixed_point(step, list(unknown_in[nc:nc + nk]))
     u = tuple(u_c + k_u + u_x)
-    known, known_consts, unknown, out_u, num_res = _pe_split(
+    known, known_consts, unknown, out_u, num_res = partial_eval.split_program(
         program, u, tuple(k_u + [False] * n_y))
     y_u = out_u[nk:]
     n_const = len(known_consts) + nc - sum(u_c)

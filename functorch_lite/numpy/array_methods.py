@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from functorch_lite.core import dtypes
-from functorch_lite.core.avals import TypedScalar
+from functorch_lite.core.avals import ShapedArray, TypedScalar
 from functorch_lite.core.trace import Tracer
 from functorch_lite.numpy import indexing, linalg_ops, reductions, shapes, sorting, ufuncs
 
@@ -16,7 +16,7 @@ _SCALARS = (bool, int, float, complex)
 
 def _operand_ok(x: Any) -> bool:
     return (isinstance(x, (Tracer, np.ndarray, np.generic, TypedScalar)) or type(x) in _SCALARS
-            or hasattr(x, "aval"))
+            or isinstance(getattr(x, "aval", None), ShapedArray))
 
 
 def _binop(fn, reflected=False):
@@ -43,6 +43,19 @@ def _astype(self, dtype, copy=False):
     from functorch_lite import lax
     dt = dtypes.canonicalize_dtype(dtype)
     return lax.convert_element_type(self, dt) if (dt != self.dtype or self.weak_type) else self
+
+
+def _round_method(self, ndigits=None):
+    """``round(x)`` rounds half to even and gives an int array; ``round(x, n)`` keeps the
+    dtype (as ``jnp.round``)."""
+    if ndigits is None:
+        from functorch_lite import lax
+        return lax.convert_element_type(ufuncs.round(self), dtypes.default_int_dtype())
+    return ufuncs.round(self, ndigits)
+
+
+def _copy(self):
+    return self  # arrays are immutable, so sharing is a copy
 
 
 def _divmod(self, other):
@@ -74,6 +87,7 @@ METHODS = {
     "__gt__": _binop(ufuncs.greater), "__ge__": _binop(ufuncs.greater_equal),
     "__neg__": ufuncs.negative, "__pos__": ufuncs.positive, "__abs__": ufuncs.absolute,
     "__invert__": ufuncs.invert,
+    "__round__": _round_method,
     "__getitem__": indexing.getitem,
     "__setitem__": indexing.setitem_error,
     "sum": reductions.sum, "mean": reductions.mean, "max": reductions.max,
@@ -86,7 +100,7 @@ METHODS = {
     "repeat": shapes.repeat, "diagonal": shapes.diagonal, "trace": shapes.trace,
     "astype": _astype, "clip": ufuncs.clip, "round": ufuncs.round, "conj": ufuncs.conjugate,
     "conjugate": ufuncs.conjugate, "dot": linalg_ops.dot, "take": indexing.take,
-    "sort": sorting.sort, "argsort": sorting.argsort,
+    "sort": sorting.sort, "argsort": sorting.argsort, "copy": _copy,
 }
 
 PROPERTIES = {

@@ -306,3 +306,9 @@ def meshgrid(*xi: Any, indexing: str = "xy", sparse: bool = False, copy: bool = 
         else:
             out.append(lax.broadcast_in_dim(x, tuple(shape), (axis,)))
     return out
+
+
+# The public names are the functions defined here (helpers imported from elsewhere stay out
+# of ``functorch_lite.numpy``'s namespace).
+__all__ = [_n for _n, _v in list(globals().items()) if not _n.startswith("_")
+           and callable(_v) and getattr(_v, "__module__", None) == __name__]

@@ -145,3 +145,9 @@ def kron(a, b):
     a2 = lax.broadcast_in_dim(a, big, tuple(range(0, 2 * nd, 2)))
     b2 = lax.broadcast_in_dim(b, big, tuple(range(1, 2 * nd, 2)))
     return lax.reshape(lax.mul(a2, b2), tuple(x * y for x, y in zip(sa, sb)))
+
+
+# The public names are the functions defined here (helpers imported from elsewhere stay out
+# of ``functorch_lite.numpy``'s namespace).
+__all__ = [_n for _n, _v in list(globals().items()) if not _n.startswith("_")
+           and callable(_v) and getattr(_v, "__module__", None) == __name__]

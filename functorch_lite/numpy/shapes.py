@@ -522,3 +522,9 @@ def diag(v, k: int = 0):
     vp = pad(v, (0, builtins.abs(k))) if k else v
     full = lax.broadcast_in_dim(vp, (n, n), (0,) if k >= 0 else (1,))
     return lax.select(eye(n, n, k, dtype=np.bool_), full, lax.full_like(full, 0))
+
+
+# The public names are the functions defined here (helpers imported from elsewhere stay out
+# of ``functorch_lite.numpy``'s namespace).
+__all__ = [_n for _n, _v in list(globals().items()) if not _n.startswith("_")
+           and callable(_v) and getattr(_v, "__module__", None) == __name__]

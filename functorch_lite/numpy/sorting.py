@@ -59,3 +59,9 @@ def lexsort(keys, axis: int = -1):
     idx = lax.broadcasted_iota(np.int32, shape, ax)
     outs = lax.sort((*keys[::-1], idx), dimension=ax, is_stable=True, num_keys=len(keys))
     return outs[-1]
+
+
+# The public names are the functions defined here (helpers imported from elsewhere stay out
+# of ``functorch_lite.numpy``'s namespace).
+__all__ = [_n for _n, _v in list(globals().items()) if not _n.startswith("_")
+           and callable(_v) and getattr(_v, "__module__", None) == __name__]

@@ -664,3 +664,9 @@ def clip(a, a_min=None, a_max=None, /, *, min=None, max=None):
     if hi is not None:
         a = minimum(hi, a)
     return as_array(a)
+
+
+# The public names are the functions defined here (helpers imported from elsewhere stay out
+# of ``functorch_lite.numpy``'s namespace).
+__all__ = [_n for _n, _v in list(globals().items()) if not _n.startswith("_")
+           and callable(_v) and getattr(_v, "__module__", None) == __name__]

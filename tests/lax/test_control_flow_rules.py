@@ -444,11 +444,6 @@ def test_jit_vmap_grad_compositions():
                                                   (x,))))(ws))
 
 
-@pytest.mark.xfail(reason="jit_call's partial evaluation (interpreters/jit_call.py) splits "
-                          "its program equation by equation with partial_eval_program, so a "
-                          "scan inside a jitted function is staged whole (primal and "
-                          "tangent) into the linear program, which cannot be transposed",
-                   strict=False)
 def test_grad_of_jitted_function_with_scan():
     f = fl.jit(scan_model(*FL))
     close(fl.grad(f, 1)(X, W, XS), jgrad(scan_model(*JX), 1)(X, W, XS), rtol=1e-4, atol=1e-5)
