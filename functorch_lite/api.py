@@ -8,6 +8,8 @@ import inspect
 import logging
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from functorch_lite.core import passes, pytree
 from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import ShapedArray, get_aval
@@ -118,7 +120,11 @@ class Traced:
     def __init__(self, closed: ClosedProgram, out_tree, name: str):
         closed = passes.simplify(closed)
         self.closed = closed
-        self.program, self.consts = close_over_consts(closed)
+        self.program, consts = close_over_consts(closed)
+        # Host constants are copied to the device now: the program captured their value
+        # at trace time, and later changes to a NumPy array must not leak in.
+        self.consts = [backend.device_put(np.array(c), None, False)
+                       if isinstance(c, (np.ndarray, np.generic)) else c for c in consts]
         self.out_tree = out_tree
         self.name = name
         self._compiled = None
@@ -200,6 +206,16 @@ class Compiled:
 
     def __call__(self, *args, **kwargs):
         leaves = pytree.tree_leaves((args, kwargs))
+        expected = self._traced.program.in_avals[len(self._traced.consts):]
+        if len(leaves) != len(expected):
+            raise TypeError(f"compiled {self._traced.name} takes {len(expected)} array "
+                            f"arguments, got {len(leaves)}")
+        for i, (x, e) in enumerate(zip(leaves, expected)):
+            a = _check_leaf(f"compiled {self._traced.name}", f"leaf {i}", x)
+            if not a.same_type(e):
+                raise TypeError(f"compiled {self._traced.name}: argument leaf {i} has type "
+                                f"{a.str_short()} but was compiled for {e.str_short()}; "
+                                "call jit(f) to compile for new types")
         outs = self._compiled(*self._traced.consts, *leaves)
         return pytree.tree_unflatten(self._traced.out_tree, outs)
 

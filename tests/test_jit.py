@@ -380,11 +380,6 @@ def test_jit_collectives_under_vmap(coll):
     typecheck(program.program)
 
 
-@pytest.mark.xfail(strict=True, raises=Exception, reason=(
-    "BUG: jit of a collective with no enclosing vmap raises LoweringError ('lowering of "
-    "primitive 'psum' failed ...: NameError: ...'), which the lowering module documents as "
-    "'a bug in a lowering rule of ours', instead of the NameError eager mode and JAX raise "
-    "(JAX at trace time)"))
 def test_collective_inside_jit_without_axis_is_a_clear_error():
     with pytest.raises(NameError, match="unbound axis name 'i'"):
         fl.jit(lambda x: lax.psum(x, "i"))(rnd(3))
@@ -769,10 +764,6 @@ def test_scalar_constants_become_literals():
     assert len(lits) == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a NumPy array captured by a jitted function is read again at every call "
-    "(Traced.consts keeps a reference to the host array, converted per call), so mutating "
-    "it after the first call changes the result; JAX bakes the value at trace time"))
 def test_closed_over_numpy_constant_is_baked_at_trace_time():
     c = np.ones(3, np.float32)
     f = fl.jit(lambda x: x + c)
@@ -895,11 +886,6 @@ def test_compiled_takes_only_the_dynamic_arguments():
     close(compiled(x), x * 2)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: jit(f).lower(x).compile() called with an argument of another dtype runs the "
-    "executable on it anyway: an int32[3] of ones is read as float32 bits and returns "
-    "~[0, 0, 0] silently (a wrong shape or argument count surfaces as a raw "
-    "JaxRuntimeError INVALID_ARGUMENT); JAX raises TypeError naming the expected types"))
 @pytest.mark.parametrize("bad", ["dtype", "shape", "count"])
 def test_compiled_rejects_arguments_of_another_signature(bad):
     jf = fl.jit(lambda x: x * 2.0)

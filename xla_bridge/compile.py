@@ -62,7 +62,14 @@ def _cache_dir() -> str | None:
     path = config.compilation_cache_dir
     if not path:
         return None
-    os.makedirs(path, mode=0o700, exist_ok=True)
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except OSError as e:
+        logger.warning("compilation cache disabled: cannot use %s (%s)", path, e)
+        return None
+    if not os.path.isdir(path):
+        logger.warning("compilation cache disabled: %s is not a directory", path)
+        return None
     return path
 
 
@@ -82,7 +89,11 @@ def _read_entry(path: str) -> bytes | None:
 
 
 def _write_entry(directory: str, path: str, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    except OSError as e:
+        logger.warning("could not write compilation cache entry %s: %s", path, e)
+        return
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(_MAGIC + hashlib.sha256(payload).hexdigest().encode() + payload)

@@ -175,8 +175,8 @@ class LoweringContext:
             try:
                 outs = rule(self, avals_in, avals_out if eqn.primitive.multiple_results
                             else avals_out[0], *ins, **eqn.params)
-            except (NotImplementedError, LoweringError):
-                raise
+            except (NotImplementedError, LoweringError, NameError, TypeError):
+                raise  # deliberate errors that speak to the user
             except Exception as e:  # a bug of ours: name the primitive, keep the cause
                 raise LoweringError(f"lowering of primitive {eqn.primitive.name!r} failed "
                                     f"for inputs {[a.str_short() for a in avals_in]}: "
