@@ -48,7 +48,7 @@ def _inexact(x) -> bool:
 
 
 def _vdot(a, b) -> float:
-    return float(np.real(np.sum(np.conj(np.asarray(a, np.complex128)) *
+    return float(np.real(np.sum(np.asarray(a, np.complex128) *
                                 np.asarray(b, np.complex128))))
 
 

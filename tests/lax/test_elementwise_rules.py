@@ -168,7 +168,7 @@ def test_convert_element_type_against_jax():
     # float -> int: no derivative; the tangent of the int output is float0
     def to_int(lax):
         return lambda x: lax.convert_element_type(x, np.int32)
-    out, t = fl.jvp(to_int(lax), (x,), (np.float32(1),))
+    _, t = fl.jvp(to_int(lax), (x,), (np.float32(1),))
     _, t_jax = jax.jvp(to_int(jax.lax), (x,), (np.float32(1),))
     assert t.dtype == t_jax.dtype == dtypes.float0
 
@@ -178,7 +178,7 @@ def test_convert_element_type_against_jax():
     assert float(fl.grad(h(lax))(x)) == float(jax.grad(h(jax.lax))(x)) == 2.0
     # int -> float: an integer input's float0 tangent gives a zero float tangent
     i = np.int32(3)
-    out, t = fl.jvp(lambda i: lax.convert_element_type(i, np.float32), (i,),
+    _, t = fl.jvp(lambda i: lax.convert_element_type(i, np.float32), (i,),
                     (np.zeros((), dtypes.float0),))
     assert t.dtype == np.float32 and float(t) == 0.0
 
@@ -282,7 +282,7 @@ def test_nondifferentiable_float_operands(name):
     args, tans = (x, y)[:nargs], (np.ones(3), 2 * np.ones(3))[:nargs]
     f = _fn(name)
     with x64():
-        out, t = fl.jvp(f, args, tans)
+        _, t = fl.jvp(f, args, tans)
         if name == "nextafter":  # JAX has no rule for it: the tangent is zero
             assert t.dtype == np.float64 and not np.any(np.asarray(t))
         else:
