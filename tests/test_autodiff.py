@@ -198,9 +198,11 @@ def resblock_args():
 
 
 class Prog:
-    def __init__(self, name, make, args, forward_ok=True, rtol=RTOL, atol=ATOL):
+    def __init__(self, name, make, args, forward_ok=True, full_hessian=False, rtol=RTOL,
+                 atol=ATOL):
         self.name, self.make, self.args = name, make, args
         self.forward_ok = forward_ok  # custom_vjp has no forward mode
+        self.full_hessian = full_hessian  # also the Hessian w.r.t. every input pytree
         self.rtol, self.atol = rtol, atol
 
     def __repr__(self):
@@ -214,15 +216,83 @@ class Prog:
     def f_jax(self):
         return self.make(JX)
 
+    @functools.cached_property
+    def inputs(self):
+        """The fixed inputs of every test: arguments, tangents and cotangents."""
+        args = self.args()
+        diff = tuple(args[:2])
+        out_shape = jax.eval_shape(vjp_outputs(JX, self.f_jax, args[2:]), *diff)
+        return types.SimpleNamespace(
+            args=args, diff=diff, rest=args[2:],
+            tans=[tuple(tangents_like(seed, diff)) for seed in (100, 200)],
+            ct=tangents_like(300, out_shape), v=tangents_like(400, args[1]),
+            s0=np.float32(0.3), t_hvp=tuple(tangents_like(500, diff)))
+
+    @functools.cached_property
+    def ref(self):
+        """JAX's answers to every test on this program, computed by one jax.jit call (JAX's
+        op-by-op mode would compile each operation separately, which is much slower)."""
+        return jax.jit(lambda d: reference_bundle(self, types.SimpleNamespace(**d)))(
+            vars(self.inputs))
+
+
+def vjp_outputs(ns, f, rest):
+    """A pytree-output function of the program for the vjp tests."""
+    def h(p, x):
+        loss = f(p, x, *rest)
+        return {"loss": loss, "pair": (loss * x, ns.np.sin(x))}
+    return h
+
+
+def grad_x(ns, f):
+    """A vector-valued function of the program: its gradient w.r.t. x."""
+    gradf = jax.grad if ns is JX else fl.grad
+    return lambda p, *rest: gradf(f, argnums=1)(p, *rest)
+
+
+def restrict(ns, f, inp):
+    """The scalar function s -> f(params, x + s v) (for grad of grad)."""
+    return lambda s: f(inp.args[0], inp.args[1] + s * inp.v, *inp.rest)
+
+
+def grad_dot_v(ns, f, inp):
+    """(params, x) -> <grad_x f, v>: reverse over reverse on the whole pytree."""
+    return lambda p, x: ns.np.vdot(grad_x(ns, f)(p, x, *inp.rest), inp.v)
+
+
+def grad_all(ns, f, inp):
+    gradf = jax.grad if ns is JX else fl.grad
+    return lambda p, x: gradf(lambda p, x: f(p, x, *inp.rest), argnums=(0, 1))(p, x)
+
+
+def reference_bundle(prog, inp):
+    f, args, diff, rest = prog.f_jax, inp.args, inp.diff, inp.rest
+
+    def f2(p, x):
+        return f(p, x, *rest)
+    r = {"grad": jax.grad(f)(*args)}
+    r["value"], r["grads"] = jax.value_and_grad(f, argnums=(0, 1))(*args)
+    r["hess_x"] = jax.hessian(f, argnums=1)(*args)
+    if prog.full_hessian:
+        r["hess"] = jax.hessian(f, argnums=(0, 1))(*args)
+    if prog.forward_ok:
+        r["jvp"] = [jax.jvp(f2, diff, t) for t in inp.tans]
+    r["vjp_out"], vjp_fn = jax.vjp(vjp_outputs(JX, f, rest), *diff)
+    r["vjp"] = vjp_fn(inp.ct)
+    r["gg"] = jax.grad(jax.grad(restrict(JX, f, inp)))(inp.s0)
+    r["rr"] = jax.grad(grad_dot_v(JX, f, inp))(*diff)
+    r["hvp"] = jax.jvp(grad_all(JX, f, inp), diff, inp.t_hvp)
+    return r
+
 
 PROGRAMS = [
-    Prog("mlp", mlp_loss, mlp_args),
+    Prog("mlp", mlp_loss, mlp_args, full_hessian=True),
     Prog("softmax_xent", softmax_xent, xent_args),
     Prog("logsumexp", logsumexp_prog, lse_args),
     Prog("convnet", convnet, conv_args, rtol=2e-5, atol=2e-5),
-    Prog("norm", norm_prog, norm_args),
+    Prog("norm", norm_prog, norm_args, full_hessian=True),
     Prog("log1pexp", log1pexp_prog, log1pexp_args),
-    Prog("clip_gradient", clip_prog, clip_args, forward_ok=False),
+    Prog("clip_gradient", clip_prog, clip_args, forward_ok=False, full_hessian=True),
     Prog("resblock", resblock_prog, resblock_args),
 ]
 FORWARD = [p for p in PROGRAMS if p.forward_ok]
@@ -240,37 +310,27 @@ def close(prog, got, want, **kw):
 def tangents_like(seed, tree):
     leaves, tree_def = jax.tree_util.tree_flatten(tree)
     return tree_def.unflatten([rand(seed + i, *np.shape(l)) if
-                               np.issubdtype(np.asarray(l).dtype, np.floating)
+                               np.issubdtype(np.dtype(l.dtype), np.floating)
                                else np.zeros(np.shape(l), jax.dtypes.float0)
                                for i, l in enumerate(leaves)])
 
 
-_REFS: dict = {}
-
-
-def reference(prog, key, fn, *args):
-    """JAX's answer, computed once per (program, key) and compiled with jax.jit (JAX's
-    op-by-op mode compiles every operation separately, which is much slower)."""
-    k = (prog.name, key)
-    if k not in _REFS:
-        _REFS[k] = jax.jit(fn)(*args)
-    return _REFS[k]
-
-
 # ---------------------------------------------------------------------------------------
-# First order
+# The table. Each test computes everything it checks in one function, run eagerly or as
+# one fl.jit compilation.
 
 @pytest.mark.parametrize("wrap", WRAPS)
 @pytest.mark.parametrize("prog", PROGRAMS, ids=ids)
 def test_grad_and_value_and_grad(prog, wrap):
-    args = prog.args()
-    w = WRAPS[wrap]
-    g = w(fl.grad(prog.f_fl))(*args)
-    close(prog, g, reference(prog, "grad", jax.grad(prog.f_jax), *args))
-    v, g2 = w(fl.value_and_grad(prog.f_fl, argnums=(0, 1)))(*args)
-    jv, jg2 = reference(prog, "vg", jax.value_and_grad(prog.f_jax, argnums=(0, 1)), *args)
-    close(prog, v, jv)
-    close(prog, g2, jg2)
+    args = prog.inputs.args
+
+    def run(*args):
+        return (fl.grad(prog.f_fl)(*args),
+                fl.value_and_grad(prog.f_fl, argnums=(0, 1))(*args))
+    g, (v, g2) = WRAPS[wrap](run)(*args)
+    close(prog, g, prog.ref["grad"])
+    close(prog, v, prog.ref["value"])
+    close(prog, g2, prog.ref["grads"])
     assert isinstance(g2, tuple) and len(g2) == 2
     # A gradient has the structure and dtypes of what it differentiates.
     assert pytree.tree_structure(g) == pytree.tree_structure(args[0])
@@ -278,95 +338,75 @@ def test_grad_and_value_and_grad(prog, wrap):
         assert np.asarray(gl).dtype == np.asarray(pl).dtype
 
 
-def _grad_x(ns, f):
-    """A vector-valued function of the program: its gradient w.r.t. x."""
-    gradf = jax.grad if ns is JX else fl.grad
-    return lambda p, *rest: gradf(f, argnums=1)(p, *rest)
-
-
 @pytest.mark.parametrize("wrap", WRAPS)
 @pytest.mark.parametrize("prog", PROGRAMS, ids=ids)
 def test_jacrev_jacfwd(prog, wrap):
-    args = prog.args()
-    w = WRAPS[wrap]
-    want = reference(prog, "jacrev", jax.jacrev(prog.f_jax, argnums=(0, 1)), *args)
-    close(prog, w(fl.jacrev(prog.f_fl, argnums=(0, 1)))(*args), want)
-    if prog.forward_ok:
-        close(prog, w(fl.jacfwd(prog.f_fl, argnums=(0, 1)))(*args), want)
-    if wrap == "eager":  # (the Jacobians of the gradient are also Hessians, tested below)
-        return
-    want = reference(prog, "jacrev_vec", jax.jacrev(_grad_x(JX, prog.f_jax), argnums=1),
-                     *args)
-    close(prog, w(fl.jacrev(_grad_x(FL, prog.f_fl), argnums=1))(*args), want, rtol=1e-4)
-    if prog.forward_ok:
-        close(prog, w(fl.jacfwd(_grad_x(FL, prog.f_fl), argnums=1))(*args), want, rtol=1e-4)
+    # Of the scalar program (the gradient, by both modes), and of its gradient w.r.t. x
+    # (the Hessian w.r.t. x, by reverse over reverse and forward over reverse).
+    f, fwd = prog.f_fl, prog.forward_ok
+
+    def run(*args):
+        return (fl.jacrev(f, argnums=(0, 1))(*args),
+                fl.jacfwd(f, argnums=(0, 1))(*args) if fwd else None,
+                fl.jacrev(grad_x(FL, f), argnums=1)(*args),
+                fl.jacfwd(grad_x(FL, f), argnums=1)(*args) if fwd else None)
+    rev, fw, rev2, fw2 = WRAPS[wrap](run)(*prog.inputs.args)
+    close(prog, rev, prog.ref["grads"])
+    close(prog, rev2, prog.ref["hess_x"], rtol=1e-4)
+    if fwd:
+        close(prog, fw, prog.ref["grads"])
+        close(prog, fw2, prog.ref["hess_x"], rtol=1e-4)
 
 
 @pytest.mark.parametrize("wrap", WRAPS)
 @pytest.mark.parametrize("prog", FORWARD, ids=ids)
 def test_jvp_and_linearize(prog, wrap):
-    args = prog.args()
-    w = WRAPS[wrap]
-    diff, rest = args[:2], args[2:]
+    inp = prog.inputs
 
-    def f_fl(p, x):
-        return prog.f_fl(p, x, *rest)
+    def f(p, x):
+        return prog.f_fl(p, x, *inp.rest)
 
-    def f_jax(p, x):
-        return prog.f_jax(p, x, *rest)
-    tans = [tangents_like(seed, diff) for seed in (100, 200)]
-    want = [reference(prog, f"jvp{i}", lambda d, t: jax.jvp(f_jax, d, t), diff, t)
-            for i, t in enumerate(tans)]
-    out, tout = w(lambda d, t: fl.jvp(f_fl, d, t))(diff, tans[0])
+    def run(diff, t0, t1):
+        y, f_jvp = fl.linearize(f, *diff)
+        # f_jvp is the jvp at the linearization point, for several tangents.
+        return fl.jvp(f, diff, t0), y, f_jvp(*t0), f_jvp(*t1)
+    (out, tout), y, l0, l1 = WRAPS[wrap](run)(inp.diff, *inp.tans)
+    want = prog.ref["jvp"]
     close(prog, (out, tout), want[0])
-    # linearize: f_jvp is the jvp at the linearization point, for several tangents.
-    y, f_jvp = fl.linearize(f_fl, *diff)
     close(prog, y, want[0][0])
-    for t, (_, jt) in zip(tans, want):
-        close(prog, w(f_jvp)(*t), jt)
-    if wrap == "jit":
-        close(prog, fl.jit(lambda d, t: fl.linearize(f_fl, *d)[1](*t))(diff, tans[1]),
-              want[1][1])
+    close(prog, l0, want[0][1])
+    close(prog, l1, want[1][1])
+    if wrap == "eager":  # a linearized function is reusable, also under jit
+        y, f_jvp = fl.linearize(f, *inp.diff)
+        close(prog, fl.jit(f_jvp)(*inp.tans[1]), want[1][1])
 
 
 def test_jvp_with_integer_inputs():
     # Integer inputs (the labels) take float0 tangents; the output tangent ignores them.
     prog = PROGRAMS[1]
-    args = prog.args()
+    args = prog.inputs.args
     tans = tangents_like(100, args)
     assert tans[2].dtype == dtypes.float0
     got = fl.jvp(prog.f_fl, args, tans)
-    close(prog, got, jax.jvp(prog.f_jax, args, tans))
+    close(prog, got, prog.ref["jvp"][0])
 
 
 @pytest.mark.parametrize("wrap", WRAPS)
 @pytest.mark.parametrize("prog", PROGRAMS, ids=ids)
 def test_vjp_with_pytrees(prog, wrap):
-    args = prog.args()
-    diff, rest = args[:2], args[2:]
+    inp = prog.inputs
+    g = vjp_outputs(FL, prog.f_fl, inp.rest)
 
-    def g(ns, f):
-        def h(p, x):
-            loss = f(p, x, *rest)
-            return {"loss": loss, "pair": (loss * x, ns.np.sin(x))}
-        return h
-
-    w = WRAPS[wrap]
-    jout = reference(prog, "vjp_out", g(JX, prog.f_jax), *diff)
-    ct = tangents_like(300, jout)
-    want = reference(prog, "vjp", lambda p, x, ct: jax.vjp(g(JX, prog.f_jax), p, x)[1](ct),
-                     *diff, ct)
-
-    def run(p, x, ct):
-        out, vjp_fn = fl.vjp(g(FL, prog.f_fl), p, x)
+    def run(diff, ct):
+        out, vjp_fn = fl.vjp(g, *diff)
         return out, vjp_fn(ct)
-    out, cts = w(run)(*diff, ct)
-    close(prog, out, jout)
-    close(prog, cts, want)
-    if wrap == "eager":  # the same vjp_fn applied twice
-        out, vjp_fn = fl.vjp(g(FL, prog.f_fl), *diff)
-        close(prog, vjp_fn(ct), want)
-        close(prog, fl.jit(vjp_fn)(ct), want)
+    out, cts = WRAPS[wrap](run)(inp.diff, inp.ct)
+    close(prog, out, prog.ref["vjp_out"])
+    close(prog, cts, prog.ref["vjp"])
+    if wrap == "eager":  # the same vjp_fn applied twice, the second time under jit
+        out, vjp_fn = fl.vjp(g, *inp.diff)
+        close(prog, vjp_fn(inp.ct), prog.ref["vjp"])
+        close(prog, fl.jit(vjp_fn)(inp.ct), prog.ref["vjp"])
 
 
 # ---------------------------------------------------------------------------------------
@@ -375,49 +415,36 @@ def test_vjp_with_pytrees(prog, wrap):
 @pytest.mark.parametrize("wrap", WRAPS)
 @pytest.mark.parametrize("prog", PROGRAMS, ids=ids)
 def test_hessian(prog, wrap):
-    args = prog.args()
-    w = WRAPS[wrap]
-    # w.r.t. x (small), and w.r.t. the whole params pytree for the smaller programs.
-    want = reference(prog, "hess_x", jax.hessian(prog.f_jax, argnums=1), *args)
-    close(prog, w(fl.hessian(prog.f_fl, argnums=1))(*args), want, rtol=1e-4)
-    close(prog, w(fl.jacfwd(fl.jacrev(prog.f_fl, argnums=1), argnums=1))(*args), want,
-          rtol=1e-4)
-    if prog.name in ("mlp", "norm", "clip_gradient"):
-        want = reference(prog, "hess", jax.hessian(prog.f_jax, argnums=(0, 1)), *args)
-        close(prog, w(fl.hessian(prog.f_fl, argnums=(0, 1)))(*args), want, rtol=1e-4)
+    f = prog.f_fl
+    # The full Hessian (w.r.t. the params pytree too: dicts of tuples for the MLP, 45x45
+    # entries) only under jit for the MLP, to keep eager op-by-op compilations down.
+    full = prog.full_hessian and (wrap == "jit" or prog.name != "mlp")
+
+    def run(*args):
+        return (fl.hessian(f, argnums=1)(*args),
+                fl.jacfwd(fl.jacrev(f, argnums=1), argnums=1)(*args),
+                fl.hessian(f, argnums=(0, 1))(*args) if full else None)
+    h, h2, hfull = WRAPS[wrap](run)(*prog.inputs.args)
+    close(prog, h, prog.ref["hess_x"], rtol=1e-4)
+    close(prog, h2, prog.ref["hess_x"], rtol=1e-4)
+    if full:
+        close(prog, hfull, prog.ref["hess"], rtol=1e-4)
 
 
 @pytest.mark.parametrize("wrap", WRAPS)
 @pytest.mark.parametrize("prog", PROGRAMS, ids=ids)
 def test_grad_of_grad_and_hvp(prog, wrap):
-    args = prog.args()
-    rest = args[2:]
-    w = WRAPS[wrap]
-    v = tangents_like(400, args[1])
+    inp = prog.inputs
+    f = prog.f_fl
 
-    # grad(grad(h)) for the scalar restriction h(s) = f(params, x + s v).
-    def h(ns, f):
-        return lambda s: f(args[0], args[1] + s * v, *rest)
-    s0 = np.float32(0.3)
-    close(prog, w(fl.grad(fl.grad(h(FL, prog.f_fl))))(s0),
-          reference(prog, "gg", jax.grad(jax.grad(h(JX, prog.f_jax))), s0), rtol=1e-4)
-
-    # Reverse over reverse on the full pytree: d/dparams <grad_x f, v>.
-    def rr(ns, f):
-        return lambda p, x: ns.np.vdot(_grad_x(ns, f)(p, x, *rest), v)
-    close(prog, w(fl.grad(rr(FL, prog.f_fl)))(*args[:2]),
-          reference(prog, "rr", jax.grad(rr(JX, prog.f_jax)), *args[:2]), rtol=1e-4)
-
-    # Hessian-vector product: forward over reverse.
-    t = tuple(tangents_like(500, args[:2]))
-
-    def gf(ns, f):
-        gradf = jax.grad if ns is JX else fl.grad
-        return lambda p, x: gradf(lambda p, x: f(p, x, *rest), argnums=(0, 1))(p, x)
-    want = reference(prog, "hvp", lambda a, t: jax.jvp(gf(JX, prog.f_jax), a, t),
-                     tuple(args[:2]), t)
-    got = w(lambda a, t: fl.jvp(gf(FL, prog.f_fl), a, t))(tuple(args[:2]), t)
-    close(prog, got, want, rtol=1e-4)
+    def run(s0, diff, t):
+        return (fl.grad(fl.grad(restrict(FL, f, inp)))(s0),   # grad(grad(h)), h: R -> R
+                fl.grad(grad_dot_v(FL, f, inp))(*diff),       # reverse over reverse
+                fl.jvp(grad_all(FL, f, inp), diff, t))        # forward over reverse (HVP)
+    gg, rr, hvp = WRAPS[wrap](run)(inp.s0, inp.diff, inp.t_hvp)
+    close(prog, gg, prog.ref["gg"], rtol=1e-4)
+    close(prog, rr, prog.ref["rr"], rtol=1e-4)
+    close(prog, hvp, prog.ref["hvp"], rtol=1e-4)
 
 
 # ---------------------------------------------------------------------------------------
@@ -459,7 +486,7 @@ def _aux_case(lib, kind):
 
 
 @HAS_AUX_BUG
-@pytest.mark.parametrize("wrap", WRAPS)
+@pytest.mark.parametrize("wrap", ["eager"])
 @pytest.mark.parametrize("kind", ["grad", "value_and_grad", "vjp", "jvp", "jacrev",
                                   "jacfwd"])
 def test_has_aux(kind, wrap):
@@ -592,6 +619,16 @@ def test_integer_inputs_get_float0_cotangents():
     np.testing.assert_array_equal(t, np.arange(3, dtype=np.float32))
 
 
+@pytest.mark.xfail(strict=True, raises=Exception,
+                   reason="jit cannot take (or return) float0 arrays: the lowering has no "
+                          "StableHLO element type for float0 (JAX accepts them)")
+def test_float0_tangents_through_jit():
+    x, i = np.ones(3, np.float32), np.arange(3, dtype=np.int32)
+    t0 = np.zeros(3, dtypes.float0)
+    out, t = fl.jit(lambda x, i, ti: fl.jvp(lambda x, i: x * i, (x, i), (x, ti)))(x, i, t0)
+    np.testing.assert_array_equal(t, np.arange(3, dtype=np.float32))
+
+
 def test_custom_vjp_under_forward_mode_is_an_error():
     clip = make_clip_gradient(FL)
     x = np.ones(3, np.float32)
@@ -604,19 +641,11 @@ def test_custom_vjp_under_forward_mode_is_an_error():
     np.testing.assert_array_equal(y, x)
     with pytest.raises(TypeError, match=msg):
         f_jvp(x)
+    with pytest.raises(TypeError, match=msg):
+        fl.jit(lambda x: fl.jvp(clip, (x,), (x,)))(x)
     # Reverse mode through jit and vmap is fine.
     g = fl.vmap(fl.grad(fl.jit(lambda x: fnp.sum(clip(x * 4.0)))))(np.ones((2, 3), np.float32))
     np.testing.assert_array_equal(g, np.full((2, 3), 2.0, np.float32))
-
-
-@pytest.mark.xfail(strict=True, raises=Exception,
-                   reason="xla_bridge/lowering/core.py wraps the TypeError raised by "
-                          "custom_lin's lowering rule into a LoweringError")
-def test_custom_vjp_under_jit_of_jvp_is_a_type_error():
-    clip = make_clip_gradient(FL)
-    x = np.ones(3, np.float32)
-    with pytest.raises(TypeError, match="forward-mode autodiff"):
-        fl.jit(lambda x: fl.jvp(clip, (x,), (x,)))(x)
 
 
 def test_custom_vjp_bwd_wrong_number_of_cotangents():

@@ -40,14 +40,14 @@ WRAPS = {"eager": lambda f: f, "jit": fl.jit}
 
 @pytest.mark.parametrize("wrap", WRAPS)
 def test_in_axes_ints_negative_none(wrap):
-    a, b, c = rand(0, 3, 4), rand(1, 4, 5, 3), rand(2, 4)
+    a, b, c = rand(0, 3, 4), rand(1, 5, 3, 4), rand(2, 3)
 
     def run(lib, np_):
-        f = lambda a, b, c: np_.tanh(a)[:, None] * b.sum(-1) + c  # noqa: E731
+        f = lambda a, b, c: np_.tanh(a) * b + c  # noqa: E731
         return lib.vmap(f, in_axes=(1, -1, None))(a, b, c)
     got, want = both(lambda lib, np_: WRAPS[wrap](lambda: run(lib, np_))() if lib is fl
                      else run(lib, np_))
-    assert got.shape == (3, 4, 5)
+    assert got.shape == (4, 5, 3)
     assert_tree_close(got, want)
 
 
@@ -121,23 +121,25 @@ def test_kwargs_are_batched_at_zero():
 
 @pytest.mark.parametrize("wrap", WRAPS)
 def test_nested_vmap_different_axes(wrap):
-    a, b = rand(13, 3, 4, 5), rand(14, 5, 4)
+    a, b = rand(13, 3, 4, 5), rand(14, 3, 4)
 
     def run(lib, np_):
-        inner = lib.vmap(lambda u, v: np_.dot(u, v), in_axes=(0, 1))  # over the 4s
+        inner = lib.vmap(lambda u, v: np_.dot(u, v), in_axes=(1, 1))  # over the 4s
         return lib.vmap(inner, in_axes=(2, None), out_axes=1)(a, b)   # over a's 5
     got = WRAPS[wrap](lambda: run(fl, fnp))()
     want = run(jax, jnp)
     assert got.shape == want.shape == (4, 5)
     assert_tree_close(got, want)
-    # Three levels: a batched matrix product of batched matrix products.
-    x, y = rand(15, 2, 3, 4, 5), rand(16, 2, 3, 5, 6)
+    # Three levels: x's rows times y's matrices, over two batch axes at different places.
+    x, y = rand(15, 2, 3, 4, 5), rand(16, 3, 2, 5, 6)
     mm = lambda u, v: u @ v  # noqa: E731
-    got = fl.vmap(fl.vmap(fl.vmap(mm, in_axes=(0, 1)), in_axes=(1, 0)), in_axes=(0, 0))(
-        x, y.transpose(0, 1, 3, 2, 4).transpose(0, 2, 1, 3, 4))
-    want = jax.vmap(jax.vmap(jax.vmap(mm, in_axes=(0, 1)), in_axes=(1, 0)), in_axes=(0, 0))(
-        x, y.transpose(0, 1, 3, 2, 4).transpose(0, 2, 1, 3, 4))
-    assert_tree_close(got, want)
+
+    def run3(lib):
+        return lib.vmap(lib.vmap(lib.vmap(mm, in_axes=(0, None)), in_axes=(0, 0)),
+                        in_axes=(0, 1))(x, y)
+    got = WRAPS[wrap](lambda: run3(fl))()
+    assert got.shape == (2, 3, 4, 6)
+    assert_tree_close(got, run3(jax))
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,11 +11,11 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from functorch_lite.core import pytree
+from functorch_lite.core import passes, pytree
 from functorch_lite.core.avals import get_aval
-from functorch_lite.core.ir import Eqn, Program, Var, eval_program
+from functorch_lite.core.ir import ClosedProgram, Eqn, Literal, Program, Var, eval_program
 from functorch_lite.core.primitive import Primitive
-from functorch_lite.interpreters import ad, transpose
+from functorch_lite.interpreters import ad, partial_eval, transpose
 from functorch_lite.interpreters.jit_call import batch_program, close_over_consts, jvp_program
 from functorch_lite.interpreters.staging import trace_to_program
 
@@ -56,55 +56,75 @@ def save_nothing(eqn: Eqn) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _remat_split(program: Program, unknown_in: tuple[bool, ...], policy):
-    """(known, unknown, unknown_out, num_res): ``known`` computes the known outputs and the
-    residuals the policy allows to save; ``unknown`` takes (saved residuals, known inputs,
-    unknown inputs) and recomputes the rest."""
-    unknown_vars = {v for v, u in zip(program.invars, unknown_in) if u}
-    for eqn in program.eqns:
-        if any(isinstance(a, Var) and a in unknown_vars for a in eqn.inputs):
-            unknown_vars.update(eqn.outputs)
-    unknown_out = [isinstance(v, Var) and v in unknown_vars for v in program.outvars]
-    known_in = [v for v, u in zip(program.invars, unknown_in) if not u]
-    saved: list[Var] = []
-    known_eqns = []
-    for eqn in program.eqns:
-        if not any(isinstance(a, Var) and a in unknown_vars for a in eqn.inputs):
-            known_eqns.append(eqn)
+    """Split ``program`` for reverse mode, recomputing instead of storing.
+
+    Returns ``(known, known_consts, remat, remat_consts, unknown_out, num_saved)``:
+    ``known`` takes ``(known_consts, known inputs)`` and returns the known outputs, then
+    the residuals the policy saves; ``remat`` takes ``(remat_consts, saved residuals,
+    known_consts, known inputs, unknown inputs)``, recomputes every other residual from
+    the known inputs and returns the unknown outputs.
+
+    The split itself is ``split_program`` (partial evaluation by tracing), so equations
+    that carry programs, including checkpoints nested inside this one, are split by their
+    own rules: a nested checkpoint leaves its primal part on the known side and its
+    tangent part on the unknown side, never one equation mixing both."""
+    known, known_consts, unknown, unknown_out, num_res = \
+        partial_eval.split_program(program, unknown_in)
+    n_known_out = len(known.outvars) - num_res
+    residuals = known.outvars[n_known_out:]
+    # Saved: the outputs of the equations the policy names, among those the recomputation
+    # would otherwise have to redo (the ones the residuals depend on).
+    live = {r for r in residuals if isinstance(r, Var)}
+    saved = []
+    for eqn in reversed(known.eqns):
+        if any(o in live for o in eqn.outputs):
             if policy is not None and policy(eqn):
-                saved.extend(eqn.outputs)
-    known_outs = [v for v, u in zip(program.outvars, unknown_out) if not u]
-    known = Program([], known_in, known_eqns, known_outs + saved)
-    # The unknown side recomputes every known equation except the saved ones.
-    rename = {v: Var(v.aval) for v in saved + known_in}
-
-    def rn(a):
-        return rename.get(a, a) if isinstance(a, Var) else a
-
+                saved.extend(o for o in eqn.outputs if o not in saved)
+            else:
+                live.update(a for a in eqn.inputs if isinstance(a, Var))
+    saved.reverse()
+    # The forward side: known outputs and the saved residuals only.
+    fwd, _ = passes.dce(Program([], known.invars, known.eqns,
+                                known.outvars[:n_known_out] + saved))
     saved_set = set(saved)
-    eqns = []
-    for eqn in program.eqns:
-        if all(o in saved_set for o in eqn.outputs) and eqn in known_eqns:
-            continue
-        eqns.append(Eqn(eqn.primitive, [rn(a) for a in eqn.inputs],
-                        [rn(o) for o in eqn.outputs], eqn.params))
-    unknown_in_vars = [v for v, u in zip(program.invars, unknown_in) if u]
-    unknown = Program([], [rename[v] for v in saved] + [rename[v] for v in known_in]
-                      + unknown_in_vars, eqns,
-                      [rn(v) for v, u in zip(program.outvars, unknown_out) if u])
-    return known, unknown, unknown_out, len(saved)
+
+    def remat(*xs):
+        saved_vals, rest = xs[:len(saved)], xs[len(saved):]
+        inputs, unknown_vals = rest[:len(known.invars)], rest[len(known.invars):]
+        env = dict(zip(saved, saved_vals))
+        env.update(zip(known.invars, inputs))
+
+        def read(a):
+            return a.val if isinstance(a, Literal) else env[a]
+
+        for eqn in known.eqns:  # the recomputation (dead code is dropped below)
+            if all(o in saved_set for o in eqn.outputs):
+                continue
+            outs = eqn.primitive.bind(*[read(a) for a in eqn.inputs], **eqn.params)
+            env.update(zip(eqn.outputs, outs if eqn.primitive.multiple_results else [outs]))
+        return eval_program(unknown, [], [*[read(r) for r in residuals], *unknown_vals])
+
+    avals = [v.aval for v in saved] + [v.aval for v in known.invars] + \
+        [v.aval for v, u in zip(program.invars, unknown_in) if u]
+    closed = trace_to_program(remat, avals, description="checkpoint recomputation")
+    remat_p, remat_consts = close_over_consts(ClosedProgram(*passes.dce(closed.program,
+                                                                         closed.consts)))
+    return fwd, known_consts, remat_p, remat_consts, unknown_out, len(saved)
 
 
 def _checkpoint_partial_eval(trace, tracers, knowns, unknown_in, *, program, policy,
                              prevent_cse=True):
-    known_p, unknown_p, unknown_out, num_saved = _remat_split(program, tuple(unknown_in), policy)
+    known_p, known_consts, remat_p, remat_consts, unknown_out, num_saved = \
+        _remat_split(program, tuple(unknown_in), policy)
     known_vals = [k for k, u in zip(knowns, unknown_in) if not u]
-    outs = checkpoint_p.bind(*known_vals, program=known_p, policy=None, prevent_cse=prevent_cse)
+    outs = checkpoint_p.bind(*known_consts, *known_vals, program=known_p, policy=None,
+                             prevent_cse=prevent_cse)
     n_known = len(outs) - num_saved
     known_outs, saved = outs[:n_known], outs[n_known:]
-    res = [trace.pure(r) for r in saved] + [trace.pure(k) for k in known_vals]
+    res = [trace.pure(r) for r in [*remat_consts, *saved, *known_consts, *known_vals]]
     unknown_tracers = [t for t, u in zip(tracers, unknown_in) if u]
     staged = trace.stage(checkpoint_p, res + unknown_tracers,
-                         dict(program=unknown_p, policy=None, prevent_cse=prevent_cse))
+                         dict(program=remat_p, policy=None, prevent_cse=prevent_cse))
     known_it, staged_it = iter(known_outs), iter(staged)
     return [next(staged_it) if u else trace.pure(next(known_it)) for u in unknown_out]
 
@@ -178,6 +198,6 @@ remat = checkpoint
 class checkpoint_policies:
     """Policies for ``checkpoint(policy=...)``."""
     save_dots = staticmethod(save_dots)
+    dots_saveable = save_dots
     nothing_saveable = staticmethod(save_nothing)
-    dots_saveable = staticmethod(save_dots)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Sequence
 
-from functorch_lite.core import pytree
+from functorch_lite.core import dtypes, pytree
 from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import get_aval
 from functorch_lite.core.ir import Program, eval_program
@@ -26,8 +26,11 @@ from functorch_lite.interpreters.staging import trace_to_program
 
 
 def _eager(args: Sequence[Any]) -> bool:
-    """True when no transformation is active on ``args`` (just call the Python function)."""
-    return isinstance(trace_mod.find_top_trace(args), trace_mod.EvalTrace)
+    """True when no transformation is active at all (just call the Python function).
+    Checking only ``args`` is not enough: the function may close over a value being
+    transformed, and calling it directly would silently bypass the custom rule."""
+    return trace_mod.no_transformations() and \
+        isinstance(trace_mod.find_top_trace(args), trace_mod.EvalTrace)
 
 
 def _stage(fun: Callable, leaves, in_tree, name: str):
@@ -191,14 +194,29 @@ class custom_jvp:
         def flat_jvp(primal_leaves, tangent_leaves):
             primals = pytree.tree_unflatten(in_tree, primal_leaves)
             tangents = pytree.tree_unflatten(in_tree, tangent_leaves)
-            out, tout = user_jvp(tuple(nondiff_vals) + tuple(primals), tuple(tangents)) \
-                if nondiff else user_jvp(tuple(primals), tuple(tangents))
+            # As in JAX: ``jvp(*nondiff_args, primals, tangents)``, where primals and
+            # tangents hold only the differentiable arguments.
+            res = user_jvp(*nondiff_vals, tuple(primals), tuple(tangents))
+            if not (isinstance(res, (tuple, list)) and len(res) == 2):
+                raise TypeError(f"custom_jvp rule of {self.__name__} must return a pair "
+                                f"(primal_out, tangent_out), got {type(res).__name__}")
+            out, tout = res
             out_l, o_tree = pytree.tree_flatten(out)
             tout_l, t_tree = pytree.tree_flatten(tout)
             if o_tree != out_tree or t_tree != out_tree:
                 raise TypeError(f"custom_jvp rule of {self.__name__} must return (primal_out, "
                                 f"tangent_out) with the function's output structure "
                                 f"{out_tree}; got {o_tree} and {t_tree}")
+            for i, (o, t) in enumerate(zip(out_l, tout_l)):
+                expect = ad.tangent_aval(get_aval(o))
+                got = get_aval(t)
+                if got.shape != expect.shape or (
+                        got.dtype != expect.dtype and expect.dtype != dtypes.float0):
+                    raise TypeError(f"custom_jvp rule of {self.__name__} must produce primal "
+                                    f"and tangent outputs of corresponding shapes and dtypes; "
+                                    f"output {i} is {get_aval(o).str_short()} but its "
+                                    f"tangent is {got.str_short()} (expected "
+                                    f"{expect.str_short()})")
             return out_l, tout_l
 
         outs = custom_jvp_call_p.bind(*consts, *leaves, call=program, jvp=flat_jvp,
@@ -260,6 +278,27 @@ def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals):
 custom_lin_p.def_transpose(_custom_lin_transpose)
 
 
+def _vmap_bwd(bwd, axis, residuals, cts, res_dims, ct_dims) -> list:
+    """vmap of a flat user ``bwd`` over (residuals, cts): each input's cotangent batched at
+    dim 0, or the (per-example) ``Zero`` the rule returned, kept symbolic."""
+    zeros: list = []
+
+    def one(r, c):
+        outs = list(bwd(list(r), list(c)))
+        zeros[:] = [o if type(o) is ad.Zero else None for o in outs]
+        return [o for o in outs if type(o) is not ad.Zero]
+
+    nonzero = iter(_vmap_call(one, axis, (list(residuals), list(cts)),
+                              (list(res_dims), list(ct_dims))))
+    return [next(nonzero) if z is None else z for z in zeros]
+
+
+def _batched_zero(z, dim: int, size: int):
+    shape = list(z.aval.shape)
+    shape.insert(dim, size)
+    return ad.Zero(z.aval.update(shape=tuple(shape)))
+
+
 def _custom_vjp_batch(axis, args, dims, *, call, fwd, bwd, num_consts):
     prog, consts, out_dims = batch_program(call, tuple(dims), axis.size, axis.name,
                                            all_batched=True)
@@ -269,14 +308,13 @@ def _custom_vjp_batch(axis, args, dims, *, call, fwd, bwd, num_consts):
         return _vmap_call(lambda p: tuple(fwd(list(p))), axis, (primals,), (p_dims,))
 
     def batched_bwd(residuals, cts):
-        cts_in = _vmap_call(lambda r, c: list(bwd(list(r), list(c))), axis,
-                            (residuals, cts), ([0] * len(residuals), [0] * len(cts)))
+        cts_in = _vmap_bwd(bwd, axis, residuals, cts, [0] * len(residuals), [0] * len(cts))
         # Inputs that were not batched get the sum over the batch of their cotangents.
         from functorch_lite import lax
         out = []
         for ct, d in zip(cts_in, p_dims):
-            if ct is None or type(ct) is ad.Zero:
-                out.append(ct)
+            if type(ct) is ad.Zero:
+                out.append(ct if d is None else _batched_zero(ct, d, axis.size))
             elif d is None:
                 out.append(lax.reduce_sum(ct, (0,)))
             else:
@@ -289,6 +327,21 @@ def _custom_vjp_batch(axis, args, dims, *, call, fwd, bwd, num_consts):
 
 
 custom_vjp_call_p.def_batch(_custom_vjp_batch)
+
+
+def _check_bwd_cotangent(name, k, ct, aval):
+    """A user's cotangent for an argument of type ``aval``: ``Zero`` for None (and for
+    integer arguments, which have no cotangent); otherwise it must have the argument's
+    shape."""
+    t_aval = ad.tangent_aval(aval)
+    if ct is None or type(ct) is ad.Zero or t_aval.dtype == dtypes.float0:
+        return ad.Zero(t_aval)
+    c_aval = get_aval(ct)
+    if c_aval.shape != aval.shape:
+        raise ValueError(f"custom_vjp bwd of {name} must produce cotangents with the shapes "
+                         f"of the primal arguments: cotangent {k} has shape {c_aval.shape}, "
+                         f"but its argument is {aval.str_short()}")
+    return ct
 
 
 class custom_vjp:
@@ -362,12 +415,19 @@ class custom_vjp:
                 raise TypeError(f"custom_vjp bwd of {name} returned {len(cts_in)} "
                                 f"cotangents for {len(diff)} differentiable arguments")
             flat_cts = []
-            for ct, arg in zip(cts_in, diff):
+            for k, (ct, arg) in enumerate(zip(cts_in, diff)):
                 arg_leaves, arg_tree = pytree.tree_flatten(arg)
                 if ct is None:
-                    flat_cts.extend(ad.Zero(ad.tangent_aval(get_aval(a))) for a in arg_leaves)
+                    ct_leaves = [None] * len(arg_leaves)
                 else:
-                    flat_cts.extend(arg_tree.flatten_up_to(ct))
+                    try:
+                        ct_leaves = arg_tree.flatten_up_to(ct)
+                    except (TypeError, ValueError) as e:
+                        raise TypeError(f"custom_vjp bwd of {name}: cotangent {k} does not "
+                                        f"match the structure {arg_tree} of its argument: "
+                                        f"{e}") from None
+                for c, a in zip(ct_leaves, arg_leaves):
+                    flat_cts.append(_check_bwd_cotangent(name, k, c, get_aval(a)))
             return flat_cts
 
         outs = custom_vjp_call_p.bind(*consts, *leaves, call=program, fwd=flat_fwd,
@@ -396,8 +456,8 @@ def _custom_lin_batch(axis, args, dims, *, num_res, bwd, out_avals):
 
     def batched_bwd(residuals, cts):
         # The linear operands are all batched at 0 below, so their cotangents are too.
-        return _vmap_call(lambda r, c: list(bwd(list(r), list(c))), axis,
-                          (list(residuals), list(cts)), (res_dims, [0] * len(cts)))
+        cts_in = _vmap_bwd(bwd, axis, residuals, cts, res_dims, [0] * len(cts))
+        return [_batched_zero(c, 0, axis.size) if type(c) is ad.Zero else c for c in cts_in]
 
     args = list(args)
     for i in range(num_res, len(args)):

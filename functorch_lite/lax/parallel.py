@@ -9,7 +9,7 @@ import numpy as np
 
 from functorch_lite.core import pytree
 from functorch_lite.core import trace as trace_mod
-from functorch_lite.core.avals import ShapedArray
+from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.primitive import Primitive
 from functorch_lite.lax._common import as_operand
 
@@ -26,8 +26,24 @@ def _unbound(name, axis_name):
                      "that axis)")
 
 
+class _Collective(Primitive):
+    """A primitive over named axes (``axis_name`` param). Binding it finds the innermost
+    enclosing ``vmap`` with each of those names (a ``NameError`` when there is none) and
+    lifts operands that do not belong to that vmap into it, so a collective of a value
+    that does not vary over the axis (a constant, a closed-over array) still reaches the
+    vmap's batching rule instead of being evaluated as if no axis were bound."""
+
+    def bind(self, *args, **params):
+        mains = [_find_axis(n, self.name) for n in _axis_names(params["axis_name"])]
+        main = max(mains, key=lambda m: m.level)
+        trace = main.with_trace()
+        args = [a if isinstance(a, trace_mod.Tracer) and a._trace.main.level >= main.level
+                else trace.full_raise(a) for a in args]
+        return super().bind(*args, **params)
+
+
 def _reduction(name: str) -> Primitive:
-    p = Primitive(name)
+    p = _Collective(name)
 
     @p.def_shape
     def _shape(x, *, axis_name):
@@ -43,7 +59,7 @@ def _reduction(name: str) -> Primitive:
 psum_p = _reduction("psum")
 pmax_p = _reduction("pmax")
 pmin_p = _reduction("pmin")
-all_gather_p = Primitive("all_gather")
+all_gather_p = _Collective("all_gather")
 
 
 @all_gather_p.def_shape
@@ -84,40 +100,71 @@ def pmin(x: Any, axis_name):
     return _tree_apply(pmin_p, x, axis_name)
 
 
-def _find_axis(axis_name):
+def _find_axis(axis_name, what: str = "collective"):
     """The innermost active vmap main trace bound to ``axis_name``."""
     from functorch_lite.interpreters.batching import BatchTrace
     for main in reversed(trace_mod._stack):
         if main.trace_type is BatchTrace and main.global_data.name == axis_name:
             return main
-    raise _unbound("collective", axis_name)
+    raise _unbound(what, axis_name)
 
 
-def axis_size(axis_name) -> int:
+def axis_size(axis_name, what: str = "axis_size") -> int:
+    """The number of members of the named axis (the product, for a tuple of names)."""
     size = 1
     for name in _axis_names(axis_name):
-        size *= _find_axis(name).global_data.size
+        size *= _find_axis(name, what).global_data.size
     return size
 
 
 def pmean(x: Any, axis_name):
     """Mean of ``x`` over the named axis."""
-    n = axis_size(axis_name)
+    n = axis_size(axis_name, "pmean")
     from functorch_lite import lax
-    return pytree.tree_map(lambda s: lax.div(s, lax.convert_element_type(n, s.dtype)),
-                           psum(x, axis_name))
+    from functorch_lite.core import dtypes
+
+    def mean(s):
+        # A true division, as JAX's: integer sums give floating-point means.
+        dt = dtypes.float_dtype_for(get_aval(s).dtype)
+        s = lax.convert_element_type(s, dt)
+        return lax.div(s, lax.convert_element_type(n, dt))
+    return pytree.tree_map(mean, psum(x, axis_name))
 
 
 def all_gather(x: Any, axis_name, *, axis: int = 0, tiled: bool = False):
-    """Stack (or, ``tiled``, concatenate) every member's ``x`` along ``axis``."""
-    n = axis_size(axis_name)
+    """Stack (or, ``tiled``, concatenate) every member's ``x`` along ``axis``. For a tuple
+    of names the members are ordered with the first name major (as ``axis_index``)."""
+    names = _axis_names(axis_name)
+    sizes = [axis_size(name, "all_gather") for name in names]
 
     def one(leaf):
-        leaf = as_operand(leaf)
+        from functorch_lite import lax
         from functorch_lite.core.avals import get_aval
-        nd = get_aval(leaf).ndim
-        ax = axis % (nd + (0 if tiled else 1)) if nd or not tiled else 0
-        return all_gather_p.bind(leaf, axis_name=axis_name, axis=ax, axis_size=n, tiled=tiled)
+        leaf = as_operand(leaf)
+        aval = get_aval(leaf)
+        nd = aval.ndim
+        if tiled and nd == 0:
+            raise ValueError("all_gather(tiled=True) needs an operand of rank >= 1")
+        out_nd = nd if tiled else nd + 1
+        if not -out_nd <= axis < out_nd:
+            raise ValueError(f"all_gather: axis {axis} is out of bounds for an operand of "
+                             f"rank {nd}{' (tiled)' if tiled else ''}")
+        ax = axis % out_nd
+        if len(names) == 1:
+            return all_gather_p.bind(leaf, axis_name=names[0], axis=ax, axis_size=sizes[0],
+                                     tiled=tiled)
+        # Several names: gather over each (the last name innermost), then merge.
+        y = leaf
+        for name, n in zip(reversed(names), reversed(sizes)):
+            y = all_gather_p.bind(y, axis_name=name, axis=0, axis_size=n, tiled=False)
+        total = int(np.prod(sizes))
+        y = lax.reshape(y, (total, *aval.shape))
+        if not tiled:
+            return batching.move_dim(y, 0, ax, total)
+        y = batching.move_dim(y, 0, ax, total)
+        shape = list(aval.shape)
+        shape[ax] *= total
+        return lax.reshape(y, tuple(shape))
     return pytree.tree_map(one, x)
 
 
@@ -128,7 +175,7 @@ def axis_index(axis_name):
     names = _axis_names(axis_name)
     index = None
     for name in names:
-        main = _find_axis(name)
+        main = _find_axis(name, "axis_index")
         size = main.global_data.size
         here = BatchTracer(main.with_trace(), lax.iota(np.int32, size), 0)
         index = here if index is None else lax.add(lax.mul(index, size), here)
@@ -151,7 +198,7 @@ def _reduce_batch(reduce_name):
             return p.bind(x, axis_name=axis_name), d
         rest = tuple(n for n in names if n != axis.name)
         if d is None:
-            out = lax.mul(x, lax.convert_element_type(axis.size, x.dtype)) \
+            out = lax.mul(x, lax.convert_element_type(axis.size, get_aval(x).dtype)) \
                 if reduce_name == "sum" else x
         else:
             out = {"sum": lax.reduce_sum, "max": lax.reduce_max,
@@ -194,12 +241,22 @@ all_gather_p.def_batch(_all_gather_batch_rule)
 ad.deflinear(psum_p, lambda ct, x, *, axis_name: [psum_p.bind(ct, axis_name=axis_name)])
 
 
-def _pmax_jvp(primals, tangents, *, axis_name):
-    raise NotImplementedError("differentiation of pmax/pmin is not supported yet")
+def _chooser_jvp(p):
+    """pmax/pmin: the tangent of the member(s) holding the extreme value (averaged over
+    ties, like the jvp of ``reduce_max``)."""
+    def rule(primals, tangents, *, axis_name):
+        from functorch_lite import lax
+        (x,), (t,) = primals, tangents
+        out = p.bind(x, axis_name=axis_name)
+        hit = lax.convert_element_type(lax.eq(x, out), get_aval(out).dtype)
+        t_out = lax.div(psum_p.bind(lax.mul(hit, ad.instantiate(t)), axis_name=axis_name),
+                        psum_p.bind(hit, axis_name=axis_name))
+        return out, t_out
+    return rule
 
 
-pmax_p.def_jvp(_pmax_jvp)
-pmin_p.def_jvp(_pmax_jvp)
+pmax_p.def_jvp(_chooser_jvp(pmax_p))
+pmin_p.def_jvp(_chooser_jvp(pmin_p))
 ad.deflinear(all_gather_p, lambda ct, x, **params: [_all_gather_transpose(ct, **params)])
 
 

@@ -2,15 +2,13 @@
 identity, tri/tril/triu."""
 from __future__ import annotations
 
-import math
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from functorch_lite import lax
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import TypedScalar, get_aval
-from functorch_lite.core.primitive import Primitive
 from functorch_lite.core.trace import Tracer
 from functorch_lite.lax._common import PY_SCALARS, canonical_shape
 from functorch_lite.numpy._util import canonicalize_dtype_arg, shape_of

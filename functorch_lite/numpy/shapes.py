@@ -50,6 +50,9 @@ def reshape(a, shape=None, order: str = "C", *, newshape=None):
             raise ValueError(f"reshape: cannot reshape array of shape {aval.shape} (size "
                              f"{aval.size}) into shape {shape}")
         shape = tuple(aval.size // known if d == -1 else d for d in shape)
+    if any(d < 0 for d in shape) or math.prod(shape) != aval.size:
+        raise ValueError(f"reshape: cannot reshape array of shape {aval.shape} (size "
+                         f"{aval.size}) into shape {shape}")
     if shape == aval.shape:
         return a
     return lax.reshape(a, shape)

@@ -15,6 +15,9 @@ def _prep(name, a, axis):
     if axis is None:
         a = lax.reshape(a, (get_aval(a).size,))
         axis = 0
+    elif get_aval(a).ndim == 0:
+        raise ValueError(f"{name}: axis {axis} is out of bounds for an array of rank 0 (pass "
+                         "axis=None to sort a scalar)")
     return a, normalize_axis(name, axis, get_aval(a).ndim)
 
 
@@ -51,6 +54,8 @@ def argsort(a, axis: int | None = -1, *, kind=None, order=None, stable: bool = T
 
 
 def lexsort(keys, axis: int = -1):
+    """Indices that sort by the last key, then the one before it, ... (stable), along
+    ``axis``; all keys have one shape."""
     keys = [asarray(k) for k in keys]
     if not keys:
         raise TypeError("lexsort: need at least one key")

@@ -7,6 +7,7 @@ dtype inexact; integer-valued ones that reject bool in ``lax`` (``floor_divide``
 weakly typed and wrap into narrow integer dtypes (``uint8_array + 300`` adds 44)."""
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from functorch_lite.core import dtypes
 from functorch_lite.core.avals import TypedScalar, get_aval
 from functorch_lite.core.trace import Tracer
 from functorch_lite.numpy._util import (as_array, broadcast_shapes, broadcast_to_shape,
-                                        check_arraylike, is_scalar, promote_args,
+                                        check_arraylike, promote_args,
                                         promote_args_inexact, promote_args_numeric,
                                         promote_dtypes, promote_dtypes_inexact,
                                         promote_dtypes_numeric, promote_shapes, shape_of)
@@ -286,7 +287,6 @@ def _static_int(fn: str, what: str, value) -> int:
     if isinstance(value, Tracer):
         raise TypeError(f"{fn}: `{what}` must be a concrete integer, got a traced value")
     try:
-        import operator
         return operator.index(value)
     except TypeError:
         raise TypeError(f"{fn}: `{what}` must be an integer, got {value!r}") from None
