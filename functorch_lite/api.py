@@ -414,20 +414,34 @@ from functorch_lite.interpreters import ad, partial_eval, transpose  # noqa: E40
 
 
 def _flatten_fun(fun: Callable, in_tree, out_tree_box: list, has_aux: bool = False):
-    """``fun`` over pytrees -> a function over flat leaves returning flat leaves."""
+    """``fun`` over pytrees -> a function over flat leaves returning flat leaves.
+
+    ``out_tree_box`` receives ``[out_tree, aux_tree, num_aux]``. With ``has_aux`` the aux
+    leaves are returned after the outputs, so they leave the transformation as plain values
+    (``_split_aux`` takes them off again)."""
     def flat(*leaves):
         args = pytree.tree_unflatten(in_tree, leaves)
         out = fun(*args)
+        aux_leaves, aux_tree = [], None
         if has_aux:
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise TypeError("has_aux=True requires the function to return a pair "
                                 f"(output, aux), got {type(out).__name__}")
             out, aux = out
-            out_tree_box.append(aux)
+            aux_leaves, aux_tree = pytree.tree_flatten(aux)
         leaves_out, tree = pytree.tree_flatten(out)
-        out_tree_box.insert(0, tree)
-        return leaves_out
+        out_tree_box[:] = [tree, aux_tree, len(aux_leaves)]
+        return [*leaves_out, *aux_leaves]
     return flat
+
+
+def _split_aux(box: list, outs: list):
+    """(main outputs, aux pytree or None) from a flat function's outputs."""
+    n_aux = box[2]
+    if box[1] is None:
+        return outs, None
+    main = outs[:len(outs) - n_aux]
+    return main, pytree.tree_unflatten(box[1], outs[len(outs) - n_aux:])
 
 
 def _check_arrays(name: str, leaves: Sequence[Any]) -> None:
@@ -468,9 +482,10 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux:
     flat = _flatten_fun(fun, p_tree, box, has_aux)
     outs, touts = ad.jvp_flat(lambda *xs: flat(*xs), p_leaves, tangents_in)
     out_tree = box[0]
-    touts = [ad.instantiate(t) for t in touts]
+    outs, aux = _split_aux(box, outs)
+    touts = [ad.instantiate(t) for t in touts[:len(outs)]]
     result = (pytree.tree_unflatten(out_tree, outs), pytree.tree_unflatten(out_tree, touts))
-    return (*result, box[1]) if has_aux else result
+    return (*result, aux) if has_aux else result
 
 
 def linearize(fun: Callable, *primals):
@@ -528,6 +543,8 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     one cotangent per primal (float0 zeros for integer inputs), as JAX does."""
     outs, linear, box, p_tree, p_leaves = _vjp_flat("vjp", fun, primals, has_aux)
     out_tree = box[0]
+    outs, aux = _split_aux(box, outs)
+    aux_cts = [ad.Zero(v.aval) for v in linear.program.outvars[len(outs):]]
     backward = transpose.vjp_of_linear(linear)
 
     def vjp_fn(cotangent):
@@ -540,12 +557,12 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
             if ca.shape != oa.shape:
                 raise ValueError(f"vjp_fn: cotangent {i} has shape {ca.shape}, expected the "
                                  f"primal output's shape {oa.shape}")
-        cts = backward(ct_leaves)
+        cts = backward([*ct_leaves, *aux_cts])
         cts = [_cotangent_for(c, p) for c, p in zip(cts, p_leaves)]
         return tuple(pytree.tree_unflatten(p_tree, cts))
 
     out = pytree.tree_unflatten(out_tree, outs)
-    return (out, vjp_fn, box[1]) if has_aux else (out, vjp_fn)
+    return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
 
 def _check_scalar_output(name: str, out_leaves):
@@ -599,15 +616,17 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False):
             return fun(*full, **kwargs)
 
         outs, linear, box, p_tree, p_leaves = _vjp_flat(name, f_diff, diff_args, has_aux)
+        outs, aux = _split_aux(box, outs)
         _check_scalar_output(name, outs)
         from functorch_lite import lax
         seed = lax.full((), 1, get_aval(outs[0]).dtype)
-        cts = transpose.vjp_of_linear(linear)([seed])
+        aux_cts = [ad.Zero(v.aval) for v in linear.program.outvars[1:]]
+        cts = transpose.vjp_of_linear(linear)([seed, *aux_cts])
         cts = [_cotangent_for(c, p) for c, p in zip(cts, p_leaves)]
         grads = pytree.tree_unflatten(p_tree, cts)
         g = grads[0] if single else tuple(grads)
         value = pytree.tree_unflatten(box[0], outs)
-        return ((value, box[1]), g) if has_aux else (value, g)
+        return ((value, aux), g) if has_aux else (value, g)
 
     functools.update_wrapper(wrapped, fun, updated=())
     return wrapped

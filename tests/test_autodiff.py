@@ -450,13 +450,6 @@ def test_grad_of_grad_and_hvp(prog, wrap):
 # ---------------------------------------------------------------------------------------
 # has_aux
 
-HAS_AUX_BUG = pytest.mark.xfail(
-    strict=True, raises=Exception,
-    reason="api.py returns has_aux outputs as the internal JVPTracers of the finished "
-           "jvp/linearize trace instead of their primal values (jacfwd: "
-           "UnexpectedTracerError)")
-
-
 def _aux_fns(ns):
     params, x, y = mlp_args()
     f = mlp_loss(ns)
@@ -485,7 +478,6 @@ def _aux_case(lib, kind):
     return getattr(lib, kind)(vec_aux, has_aux=True)(x)
 
 
-@HAS_AUX_BUG
 @pytest.mark.parametrize("wrap", ["eager"])
 @pytest.mark.parametrize("kind", ["grad", "value_and_grad", "vjp", "jvp", "jacrev",
                                   "jacfwd"])

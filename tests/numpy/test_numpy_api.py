@@ -385,6 +385,7 @@ def test_promotion_table(i):
         check("multiply", s, x)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")
 def test_scalar_promotion_specifics():
     u8 = np.array([1, 8, 250], np.uint8)
     check("add", u8, 300)          # Python ints wrap into uint8 (as jnp: +44)
