@@ -10,7 +10,7 @@ program gives reverse mode (see ``transpose.py``).
 The unknown tangents are tracers of a staging trace that is *not* the dynamic trace, so
 operations on known values never reach it. Primitives carrying programs (``jit_call``,
 control flow) get a ``partial_eval_rule`` that splits their inner program with
-``partial_eval_program`` so the known part still runs compiled.
+``split_program`` so the known part still runs compiled.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import get_aval
-from functorch_lite.core.ir import Eqn, Program, Var, eval_program
+from functorch_lite.core.ir import Program, eval_program
 from functorch_lite.interpreters import ad
 from functorch_lite.interpreters.staging import (_UNKNOWN, ProgramBuilder, StagingTrace,
                                                 StagingTracer, trace_to_program)
@@ -43,64 +43,6 @@ def linearize_flat(fun: Callable, primals: Sequence[Any]):
         outs = [strace.full_raise(ad.instantiate(t)) for t in tangents_out]
         linear = builder.build(in_tracers, outs)
     return primals_out, linear
-
-
-def partial_eval_program(program: Program, unknown_in: Sequence[bool],
-                         force_unknown_out: Sequence[bool] | None = None):
-    """Split ``program`` given which inputs are unknown.
-
-    Returns ``(known, unknown, unknown_out, num_res)``:
-      * ``known`` takes the known inputs and returns the known outputs, then residuals;
-      * ``unknown`` takes the residuals, then the unknown inputs, and returns the unknown
-        outputs;
-      * ``unknown_out[i]`` says whether output ``i`` is computed by ``unknown``.
-    Constvars count as known inputs of ``known``. ``force_unknown_out`` moves known
-    outputs into ``unknown`` (they become residuals passed straight through).
-    """
-    unknown_vars: set[Var] = {v for v, u in zip(program.invars, unknown_in) if u}
-    known_eqns, unknown_eqns = [], []
-    for eqn in program.eqns:
-        if any(isinstance(a, Var) and a in unknown_vars for a in eqn.inputs):
-            unknown_eqns.append(eqn)
-            unknown_vars.update(eqn.outputs)
-        else:
-            known_eqns.append(eqn)
-    unknown_out = [isinstance(v, Var) and v in unknown_vars for v in program.outvars]
-    if force_unknown_out is not None:
-        unknown_out = [u or f for u, f in zip(unknown_out, force_unknown_out)]
-
-    # Residuals: known variables that the unknown side reads.
-    residuals: list[Var] = []
-    seen: set[Var] = set()
-
-    def need(a):
-        if isinstance(a, Var) and a not in unknown_vars and a not in seen:
-            seen.add(a)
-            residuals.append(a)
-
-    for eqn in unknown_eqns:
-        for a in eqn.inputs:
-            need(a)
-    for v, u in zip(program.outvars, unknown_out):
-        if u:
-            need(v)
-
-    known_in = [v for v, u in zip(program.invars, unknown_in) if not u]
-    known_outs = [v for v, u in zip(program.outvars, unknown_out) if not u]
-    known = Program(program.constvars, known_in, known_eqns, known_outs + residuals)
-    # The unknown side gets fresh variables for residuals so each program binds its own.
-    res_vars = [Var(r.aval) for r in residuals]
-    rename = dict(zip(residuals, res_vars))
-
-    def rn(a):
-        return rename.get(a, a) if isinstance(a, Var) else a
-
-    unknown_eqns = [Eqn(e.primitive, [rn(a) for a in e.inputs], e.outputs, e.params)
-                    for e in unknown_eqns]
-    unknown_in_vars = [v for v, u in zip(program.invars, unknown_in) if u]
-    unknown = Program([], res_vars + unknown_in_vars, unknown_eqns,
-                      [rn(v) for v, u in zip(program.outvars, unknown_out) if u])
-    return known, unknown, unknown_out, len(residuals)
 
 
 @functools.lru_cache(maxsize=4096)
