@@ -112,10 +112,27 @@ def _check_leaf(fun_name: str, path: str, x: Any) -> ShapedArray:
                         "the argument static") from None
 
 
+# The key of a Python scalar argument on jit's cached-call path: its type's weakly typed aval
+# (which depends on the x64 flag), marked so that it differs from a rank-0 Array's aval.
+_SCALAR_TYPES = (bool, int, float, complex)
+_scalar_avals: dict = {}
+
+
+def _refresh_scalar_avals(_=None) -> None:
+    _scalar_avals.clear()
+    _scalar_avals.update({t: ("python scalar", get_aval(t(0))) for t in _SCALAR_TYPES})
+
+
+_refresh_scalar_avals()
+config.on_change("enable_x64", _refresh_scalar_avals)
+
+MISS = object()  # JitFunction.call_cached found no cached executable for its arguments
+
+
 class Traced:
     """The result of tracing once: the program and how to map pytrees in and out."""
 
-    __slots__ = ("program", "consts", "out_tree", "name", "closed", "_compiled")
+    __slots__ = ("program", "consts", "out_tree", "name", "closed", "_compiled", "_fast")
 
     def __init__(self, closed: ClosedProgram, out_tree, name: str):
         closed = passes.simplify(closed)
@@ -127,14 +144,32 @@ class Traced:
                        if isinstance(c, (np.ndarray, np.generic)) else c for c in consts]
         self.out_tree = out_tree
         self.name = name
-        self._compiled = None
+        self._compiled = {}  # device -> compiled executable
+        self._fast = {}  # (device, scalar flags) -> fast_entry
 
-    def run_eagerly(self, leaves):
-        """The fast path when no transformation is active: call the compiled executable
-        directly instead of going through ``bind``."""
-        if self._compiled is None:
-            self._compiled = backend.compile(self.program, self.name)
-        return self._compiled(*self.consts, *leaves)
+    def compiled(self, device=None):
+        exe = self._compiled.get(device)
+        if exe is None:
+            exe = self._compiled[device] = backend.compile(self.program, self.name, device)
+        return exe
+
+    def run_eagerly(self, leaves, device=None):
+        """When no transformation is active: call the compiled executable directly
+        instead of going through ``bind``. It runs on ``device`` (None: the default)."""
+        return self.compiled(device)(*self.consts, *leaves)
+
+    def fast_entry(self, device, scalars: tuple):
+        """(call, out_tree) for ``JitFunction``'s cached-call path on ``device``, or None
+        where the backend has no such path. ``scalars`` flags the arguments that are Python
+        scalars. ``out_tree`` is None for a single array output."""
+        key = (device, scalars)
+        if key not in self._fast:
+            make = getattr(self.compiled(device), "fast_caller", None)
+            call = make(self.consts, scalars) if make is not None else None
+            leaf = pytree.treedef_is_leaf(self.out_tree) and self.out_tree.num_leaves == 1
+            tree = None if leaf else self.out_tree
+            self._fast[key] = None if call is None else (call, tree)
+        return self._fast[key]
 
 
 def _trace(fun: Callable, name: str, args: Sequence, kwargs: dict, sig: _Signature,
@@ -261,6 +296,8 @@ class JitFunction:
         # input avals -> (traced program, output tree).
         self._fast: dict = {}
         self._fast_ok = not (self.static_argnums or self.static_argnames or self.donate_argnums)
+        # The backend's array class, once one is registered (jit(f) may run at import).
+        self._array_type = vars(backend).get("array_type")
         functools.update_wrapper(self, fun, updated=())
 
     def _signature(self, args, kwargs):
@@ -292,20 +329,39 @@ class JitFunction:
             self._last_key = sig
         return traced, leaves
 
+    def call_cached(self, args: tuple):
+        """The cached-call path, for use when no transformation is active: when every
+        argument is a device Array or a Python scalar of a type seen before (on the device
+        seen before, which the entry checks), run the executable and return the result;
+        otherwise return ``MISS``."""
+        array_type, scalar_avals = self._array_type, _scalar_avals
+        entry = self._fast.get(tuple([a.aval if type(a) is array_type
+                                      else scalar_avals.get(type(a)) for a in args]))
+        if entry is not None:
+            outs = entry[0](args)
+            if outs is not None:
+                return outs[0] if entry[1] is None else pytree.tree_unflatten(entry[1], outs)
+        return MISS
+
     def __call__(self, *args, **kwargs):
-        eager = trace_mod.no_transformations()
+        eager = len(trace_mod._stack) == 1  # no transformation is active
         if eager and self._fast_ok and not kwargs:
-            array_type = backend.array_type
-            avals = tuple([a.aval if type(a) is array_type else None for a in args])
-            traced = self._fast.get(avals)
-            if traced is not None:
-                return pytree.tree_unflatten(traced.out_tree, traced.run_eagerly(args))
+            out = self.call_cached(args)
+            if out is not MISS:
+                return out
         traced, leaves = self._get_traced(args, kwargs)
         if not self.donate_argnums and eager:
+            array_type = self._array_type = backend.array_type
+            # It runs where its inputs are: on the first device array's device.
+            device = next((x.device for x in leaves if type(x) is array_type), None)
             if self._fast_ok and not kwargs and len(leaves) == len(args) and all(
-                    type(a) is backend.array_type for a in args):
-                self._fast[tuple(a.aval for a in args)] = traced
-            return pytree.tree_unflatten(traced.out_tree, traced.run_eagerly(leaves))
+                    type(a) is array_type or type(a) in _SCALAR_TYPES for a in args):
+                scalars = tuple(type(a) is not array_type for a in args)
+                entry = traced.fast_entry(device, scalars)
+                if entry is not None:
+                    self._fast[tuple(a.aval if type(a) is array_type
+                                     else _scalar_avals[type(a)] for a in args)] = entry
+            return pytree.tree_unflatten(traced.out_tree, traced.run_eagerly(leaves, device))
         donated = self._donation_mask(args, traced) if self.donate_argnums else ()
         outs = jit_call_p.bind(*traced.consts, *leaves, program=traced.program,
                                name=self.name, donated=donated)

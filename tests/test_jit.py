@@ -475,6 +475,43 @@ def test_same_signature_neither_retraces_nor_recompiles():
     assert _compiles() == n
 
 
+
+def test_cached_call_path_matches_first_call():
+    """Repeat calls with device Arrays take jit's cached-call path (prebuilt output
+    handlers, no pytree work); they must give what the first call gave, for single,
+    tuple, nested and empty outputs, with closed-over constants, and weak types kept."""
+    c = xla_bridge.from_numpy(np.arange(3, dtype=np.float32))
+    fns = [lambda x, y: x * y,
+           lambda x, y: (x + c, {"s": fnp.sum(y), "i": fnp.argmax(y)}),
+           lambda x, y: [],
+           lambda x, y: (x.astype(np.int32), (y > 0, 2.0 * x))]
+    x, y = xla_bridge.from_numpy(rnd(3)), xla_bridge.from_numpy(rnd(3))
+    for f in fns:
+        jf = fl.jit(f)
+        first = jf(x, y)
+        for _ in range(3):
+            assert_same(jf(x, y), first)
+        assert_same(first, f(x, y))
+    w = fl.jit(lambda x: x * 2)(fnp.asarray(1.0))   # weak scalar in, weak scalar out
+    assert w.weak_type and fl.jit(lambda x: x * 2)(w).weak_type
+    # A Python scalar and a weakly typed rank-0 Array have the same aval but different
+    # cached-call entries.
+    jf = fl.jit(lambda a, b: a - b)
+    for a, b in [(x, 2), (x, fnp.asarray(2)), (2, x), (fnp.asarray(2), x), (x, 2)] * 2:
+        assert_same(jf(a, b), a - b)
+
+
+def test_cached_call_path_reports_a_deleted_input():
+    jf = fl.jit(lambda x: x + 1)
+    a = xla_bridge.from_numpy(np.ones(4, np.float32))
+    jf(a)
+    jf(a)
+    a.delete()
+    with pytest.raises(DeletedArrayError):
+        jf(a)
+    np.testing.assert_array_equal(np.asarray(jf(xla_bridge.from_numpy(np.ones(4, np.float32)))),
+                                  np.full(4, 2.0))
+
 def test_new_shape_dtype_weak_type_or_static_value_retraces():
     calls = []
 

@@ -14,6 +14,7 @@ import numpy as np
 import jax  # noqa: F401  (initializes the runtime and its plugins)
 import jaxlib
 from jax.extend import backend as _jex_backend
+from jaxlib import _jax
 from jaxlib import xla_client as _xc
 
 Device = _xc.Device
@@ -46,10 +47,18 @@ def local_devices(c) -> list:
     return list(c.local_devices())
 
 
+def _compile_options(devices: Sequence[Any]):
+    """Options placing replica i of a one-partition program on ``devices[i]``."""
+    options = _xc.CompileOptions()
+    options.device_assignment = _xc.DeviceAssignment.create(
+        np.array([[d.id] for d in devices], dtype=int))
+    return options
+
+
 def compile(c, module_text: str, devices: Sequence[Any]):
     """Compile StableHLO text into a loaded executable on ``devices``."""
-    options = _xc.CompileOptions()
-    return c.compile_and_load(module_text, _xc.DeviceList(tuple(devices)), options)
+    return c.compile_and_load(module_text, _xc.DeviceList(tuple(devices)),
+                              _compile_options(devices))
 
 
 def serialize_executable(c, exe) -> bytes:
@@ -57,11 +66,24 @@ def serialize_executable(c, exe) -> bytes:
 
 
 def deserialize_executable(c, data: bytes, devices: Sequence[Any]):
-    return c.deserialize_executable(data, _xc.DeviceList(tuple(devices)), _xc.CompileOptions())
+    return c.deserialize_executable(data, _xc.DeviceList(tuple(devices)),
+                                    _compile_options(devices))
 
 
-def execute(exe, buffers: Sequence[Any]) -> list:
-    return exe.execute(list(buffers))
+def result_handlers(avals: Sequence[Any], device) -> list:
+    """Prebuilt output wrappers for ``execute``: one per output, each making a runtime
+    array of a known type on ``device`` without inspecting the buffer again."""
+    sharding = jax.sharding.SingleDeviceSharding(device)
+    return [_jax.array_result_handler(
+        jax.core.ShapedArray(a.shape, a.dtype, weak_type=a.weak_type), sharding, True, True)
+        for a in avals]
+
+
+def execute(exe, buffers: list, handlers: list) -> list:
+    """Run ``exe`` on one device; ``handlers`` come from ``result_handlers``. This is the
+    runtime's leanest call: about half the cost of ``LoadedExecutable.execute``, which
+    rediscovers each output's type and placement."""
+    return exe.execute_sharded(buffers).consume_with_handlers(handlers)
 
 
 def to_device(value: np.ndarray, device) -> Any:

@@ -28,7 +28,7 @@ _MAGIC = b"functorch_lite-executable-v1\n"
 class Executable:
     """A compiled program: runs on device buffers, returns output buffers."""
 
-    __slots__ = ("exe", "out_avals", "device", "text", "name")
+    __slots__ = ("exe", "out_avals", "device", "text", "name", "handlers")
 
     def __init__(self, exe, out_avals: Sequence[ShapedArray], device, text: str, name: str):
         self.exe = exe
@@ -36,9 +36,10 @@ class Executable:
         self.device = device
         self.text = text
         self.name = name
+        self.handlers = _jaxlib.result_handlers(self.out_avals, device)
 
-    def execute(self, buffers: Sequence[Any]) -> list:
-        return _jaxlib.execute(self.exe, buffers)
+    def execute(self, buffers: list) -> list:
+        return _jaxlib.execute(self.exe, buffers, self.handlers)
 
     def cost_analysis(self) -> dict:
         return _jaxlib.cost_analysis(self.exe)
@@ -158,9 +159,65 @@ class Compiled:
         exe = self.executable
         device = exe.device
         bufs = [a._buf if type(a) is Array and a._device is device and not a._buf.is_deleted()
-                else _to_array(a, device).buffer for a in arrays]
-        outs = exe.exe.execute(bufs)
+                else _buffer_on(_to_array(a, device), device) for a in arrays]
+        outs = exe.execute(bufs)
         return [Array(b, aval, device) for b, aval in zip(outs, exe.out_avals)]
+
+    def fast_caller(self, consts: Sequence[Any], scalars: Sequence[bool] = ()):
+        """A function of a tuple of arguments that runs this executable with ``consts``
+        prepended and returns the output Arrays, or ``None`` when an argument is not an
+        Array already on this executable's device or the runtime refuses it (the caller
+        then takes its general path, which moves data and reports deleted arrays). The
+        arguments flagged in ``scalars`` are Python scalars, the rest Arrays. This is jit's
+        cached-call path, so it does as little as it can."""
+        from xla_bridge.array import Array
+        from xla_bridge.eager import scalar_buffer
+        exe = self.executable
+        device = exe.device
+        if not all(type(c) is Array and c._device is device for c in consts):
+            return None
+        const_bufs = [c._buf for c in consts]
+        nconsts = len(const_bufs)
+        execute, loaded, handlers, avals = _jaxlib.execute, exe.exe, exe.handlers, exe.out_avals
+        single = avals[0] if len(avals) == 1 else None
+        scalars = tuple(scalars)
+
+        def finish(outs):
+            if single is not None:
+                return [Array(outs[0], single, device)]
+            return [Array(b, aval, device) for b, aval in zip(outs, avals)]
+
+        if not any(scalars):
+            def call(args):
+                bufs = [a._buf for a in args if a._device is device]
+                if len(bufs) != len(args):
+                    return None
+                try:
+                    outs = execute(loaded, const_bufs + bufs if nconsts else bufs, handlers)
+                except Exception:
+                    return None  # e.g. a donated (deleted) input: the general path explains
+                if single is not None:
+                    return [Array(outs[0], single, device)]
+                return finish(outs)
+            return call
+
+        def call_with_scalars(args):
+            if len(args) != len(scalars):
+                return None
+            bufs = const_bufs[:]
+            for a, s in zip(args, scalars):
+                if s:
+                    bufs.append(scalar_buffer(a, device))
+                elif a._device is device:
+                    bufs.append(a._buf)
+                else:
+                    return None
+            try:
+                outs = execute(loaded, bufs, handlers)
+            except Exception:
+                return None
+            return finish(outs)
+        return call_with_scalars
 
     def as_text(self) -> str:
         return self.executable.text
@@ -170,6 +227,13 @@ class Compiled:
 
     def memory_analysis(self):
         return self.executable.memory_analysis()
+
+
+def _buffer_on(a, device):
+    """``a``'s buffer, copied to ``device`` if it lives elsewhere."""
+    if a.device == device:
+        return a.buffer
+    return _jaxlib.copy_to_device(a.buffer, device)
 
 
 def compile_for_call(program: Program, name: str = "main", device=None) -> Compiled:

@@ -59,6 +59,30 @@ def _to_array(x: Any, device) -> Array:
     raise TypeError(f"expected an array, got {type(x).__name__}: {x!r}")
 
 
+_scalar_bufs: dict = {}
+
+
+def scalar_buffer(x, device):
+    """The device buffer of a Python scalar (weakly typed by the x64 flag), cached by value:
+    jit's cached-call path passes scalars through this."""
+    t = type(x)
+    key = (t, x, device) if (t is not float or x == x != 0) else (t, repr(x), device)
+    buf = _scalar_bufs.get(key)
+    if buf is None:
+        if len(_scalar_bufs) > 4096:
+            _scalar_bufs.clear()
+        buf = _scalar_bufs[key] = _to_array(x, device).buffer
+    return buf
+
+
+def _clear_scalar_caches(_=None) -> None:
+    _scalar_bufs.clear()
+    _scalar_buffers.clear()
+
+
+config.on_change("enable_x64", _clear_scalar_caches)
+
+
 def _check_scalar_range(x, aval):
     if type(x) is int and dtypes.is_int(aval.dtype):
         info = dtypes.iinfo(aval.dtype)

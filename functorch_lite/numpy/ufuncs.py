@@ -16,6 +16,7 @@ from functorch_lite import lax
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import TypedScalar, get_aval
 from functorch_lite.core.trace import Tracer
+from functorch_lite.numpy._eager import compiled_when_eager
 from functorch_lite.numpy._util import (as_array, broadcast_shapes, broadcast_to_shape,
                                         check_arraylike, promote_args,
                                         promote_args_inexact, promote_args_numeric,
@@ -41,18 +42,18 @@ def _unary_inexact(lax_fn, name: str, doc: str):
     def fn(x: Any, /):
         (x,) = promote_dtypes_inexact(name, x)
         return lax_fn(x)
-    fn.__name__ = name
+    fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
-    return fn
+    return compiled_when_eager(fn)
 
 
 def _binary(lax_fn, name: str, doc: str, promote=promote_args):
     def fn(x: Any, y: Any, /):
         x, y = promote(name, x, y)
         return lax_fn(x, y)
-    fn.__name__ = name
+    fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
-    return fn
+    return compiled_when_eager(fn)
 
 
 exp = _unary_inexact(lax.exp, "exp", "e**x elementwise; ints promote to float.")
@@ -102,18 +103,21 @@ maximum = _binary(lax.max, "maximum", "Elementwise maximum; NaN propagates.")
 minimum = _binary(lax.min, "minimum", "Elementwise minimum; NaN propagates.")
 
 
+@compiled_when_eager
 def add(x, y, /):
     """x + y with broadcasting (bool: logical or)."""
     x, y = promote_args("add", x, y)
     return lax.bitwise_or(x, y) if _dtype(x) == np.bool_ else lax.add(x, y)
 
 
+@compiled_when_eager
 def multiply(x, y, /):
     """x * y with broadcasting (bool: logical and)."""
     x, y = promote_args("multiply", x, y)
     return lax.bitwise_and(x, y) if _dtype(x) == np.bool_ else lax.mul(x, y)
 
 
+@compiled_when_eager
 def subtract(x, y, /):
     """x - y with broadcasting (not defined for bool)."""
     x, y = promote_args("subtract", x, y)
