@@ -121,26 +121,42 @@ def bdim_at_front(x: Any, bdim: int | None, size: int):
     return move_dim(x, bdim, 0, size)
 
 
-def elementwise_batch_rule(primitive: Primitive) -> Callable:
+def elementwise_batch_rule(primitive: Primitive,
+                           full_shape: Callable[[int], Sequence[int]] = lambda n: ()
+                           ) -> Callable:
     """Batching for elementwise primitives whose operands share one shape, except rank-0
-    operands, which broadcast."""
+    operands, which broadcast. ``full_shape(n)`` names the operands (of ``n``) that may not
+    be rank 0 when the others are not (select_n's cases, clamp's operand): an unbatched
+    rank-0 one is given the batch dimension like any other operand."""
     def rule(axis, args, dims, **params):
         from functorch_lite import lax
+        args, dims = list(args), list(dims)
+        avals = [get_aval(a) for a in args]
+        full = set(full_shape(len(args)))
+        for i in full:
+            if dims[i] is None and avals[i].ndim == 0:
+                args[i], dims[i] = move_dim(args[i], None, 0, axis.size), 0
+                avals[i] = get_aval(args[i])
+        # When the batched operands agree on rank and batch dimension and the unbatched
+        # ones are rank 0 (so broadcast), the primitive applies as is.
+        bdims = {d for d in dims if d is not None}
+        ranks = {a.ndim for a, d in zip(avals, dims) if d is not None}
+        if len(bdims) == 1 and len(ranks) == 1 and all(
+                d is not None or a.ndim == 0 for a, d in zip(avals, dims)):
+            out, bdim = primitive.bind(*args, **params), bdims.pop()
+            return (out, [bdim] * len(out)) if primitive.multiple_results else (out, bdim)
+        # Otherwise put every batch dimension in front, broadcasting what must be.
         example_shape = ()
-        for a, d in zip(args, dims):
-            s = list(get_aval(a).shape)
+        for a, d in zip(avals, dims):
+            s = list(a.shape)
             if d is not None:
                 del s[d]
             if s:
                 example_shape = tuple(s)
         out_args = []
-        for a, d in zip(args, dims):
-            aval = get_aval(a)
+        for a, aval, d in zip(args, avals, dims):
             if d is None:
-                if aval.ndim == 0:
-                    out_args.append(a)  # rank-0 operands broadcast inside the primitive
-                else:
-                    out_args.append(move_dim(a, None, 0, axis.size))
+                out_args.append(a if aval.ndim == 0 else move_dim(a, None, 0, axis.size))
                 continue
             a = move_dim(a, d, 0, axis.size)
             if aval.ndim == 1 and example_shape:  # a batched scalar meets arrays
@@ -149,8 +165,3 @@ def elementwise_batch_rule(primitive: Primitive) -> Callable:
         out = primitive.bind(*out_args, **params)
         return (out, [0] * len(out)) if primitive.multiple_results else (out, 0)
     return rule
-
-
-def defbatch_elementwise(*primitives: Primitive) -> None:
-    for p in primitives:
-        p.def_batch(elementwise_batch_rule(p))

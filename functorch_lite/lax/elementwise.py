@@ -677,37 +677,15 @@ convert_element_type_p.def_transpose(_convert_transpose)
 from functorch_lite.interpreters import batching  # noqa: E402
 
 
-# Operands that must have the full shape even when rank 0 is broadcast for the others:
-# select_n's cases (only `which` may be rank 0) and clamp's operand (only the bounds may).
+# Operands that may not be rank 0 when the others are not: select_n's cases (only `which`
+# may be rank 0) and clamp's operand (only the bounds may).
 _FULL_SHAPE_OPERANDS = {select_n_p: lambda n: range(1, n), clamp_p: lambda n: (1,)}
-
-
-def _elementwise_batch(p: Primitive):
-    aligned = batching.elementwise_batch_rule(p)
-    full_shape = _FULL_SHAPE_OPERANDS.get(p, lambda n: ())
-
-    def rule(axis, args, dims, **params):
-        args, dims = list(args), list(dims)
-        full = set(full_shape(len(args)))
-        # When every batched operand has the same rank and its batch dimension at the same
-        # place, and the unbatched ones are rank 0 where rank 0 broadcasts, the primitive
-        # applies as is, batch dimension in place.
-        bdims = {d for d in dims if d is not None}
-        ranks = {get_aval(a).ndim for a, d in zip(args, dims) if d is not None}
-        if len(bdims) == 1 and len(ranks) == 1 and all(
-                d is not None or (get_aval(a).ndim == 0 and i not in full)
-                for i, (a, d) in enumerate(zip(args, dims))):
-            return p.bind(*args, **params), bdims.pop()
-        # Otherwise align the operands with the batch dimension in front; an unbatched
-        # rank-0 operand that may not broadcast is first given the batch dimension.
-        for i in full:
-            if dims[i] is None and get_aval(args[i]).ndim == 0:
-                args[i], dims[i] = batching.move_dim(args[i], None, 0, axis.size), 0
-        return aligned(axis, args, dims, **params)
-    return rule
 
 
 _PRIMITIVES = [p for name, p in list(globals().items())
                if isinstance(p, Primitive) and not name.startswith("_")]
 for _p in _PRIMITIVES:
-    _p.def_batch(_elementwise_batch(_p))
+    if _p in _FULL_SHAPE_OPERANDS:
+        _p.def_batch(batching.elementwise_batch_rule(_p, _FULL_SHAPE_OPERANDS[_p]))
+    else:
+        _p.def_batch(batching.elementwise_batch_rule(_p))
