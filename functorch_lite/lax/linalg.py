@@ -334,7 +334,16 @@ def _dot_transpose_operand(ct, other, operand_aval, *, mine_contract, mine_batch
     # then the other operand's remaining dims (its contracting dims, in increasing order),
     # each of which pairs with one of this operand's contracting dims
     pairing = dict(zip(other_contract, mine_contract))
-    produced = list(mine_batch) + mine_free + [pairing[d] for d in sorted(other_contract)]
+    paired = [pairing[d] for d in sorted(other_contract)]
+    produced = list(mine_batch) + mine_free + paired
+    swapped = list(mine_batch) + paired + mine_free
+    if (sorted(produced) != produced and sorted(swapped) == swapped):
+        # With the operands the other way round the product comes out in this operand's
+        # dimension order (as dW = x^T g does for x @ W): no transpose to materialize.
+        (a, b), (c, d) = dims
+        out = dot_general_p.bind(other, ct, dimension_numbers=((b, a), (d, c)),
+                                 precision=precision, preferred_element_type=None)
+        return cast_cotangent(out, operand_aval)
     out = dot_general_p.bind(ct, other, dimension_numbers=dims, precision=precision,
                              preferred_element_type=None)
     perm = _inverse_permutation(produced)

@@ -13,6 +13,8 @@ import pytest  # noqa: E402
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 import functorch_lite as fl  # noqa: E402
+import functorch_lite.numpy as fnp  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 from functorch_lite import lax  # noqa: E402
 from functorch_lite.core.avals import ShapedArray  # noqa: E402
 from functorch_lite.interpreters import ad  # noqa: E402
@@ -186,3 +188,18 @@ def test_hessian_vector_product_of_a_bilinear_form():
     x, v = _rand((4,), 2, np.float32), _rand((4,), 3, np.float32)
     _, hv = fl.jvp(fl.grad(f), (x,), (v,))
     np.testing.assert_allclose(np.asarray(hv), (a + a.T) @ v, rtol=1e-5, atol=1e-5)
+
+
+def test_weight_cotangent_needs_no_transpose():
+    """dW of x @ W is computed as x^T g in W's own dimension order (no transpose op to
+    materialize), also for per-example weight gradients, where the product is a batched
+    outer product the size of 64 weight matrices."""
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(8, 5)).astype(np.float32), rng.normal(size=(5, 3)).astype(np.float32)
+    ir = str(fl.make_ir(fl.grad(lambda w, x: fnp.sum(fnp.tanh(x @ w)), argnums=0))(w, x))
+    assert "transpose" not in ir, ir
+    per_example = fl.vmap(fl.grad(lambda w, x: fnp.sum(fnp.tanh(x @ w))), in_axes=(None, 0))
+    ir = str(fl.make_ir(per_example)(w, x))
+    assert "transpose" not in ir, ir
+    want = jax.vmap(jax.grad(lambda w, x: jnp.sum(jnp.tanh(x @ w))), in_axes=(None, 0))(w, x)
+    np.testing.assert_allclose(np.asarray(per_example(w, x)), want, rtol=1e-5, atol=1e-6)
