@@ -21,12 +21,14 @@ _SCALARS = (bool, int, float, complex)
 
 
 def compiled_when_eager(fn: Callable) -> Callable:
+    """``fn`` (whose positional arguments are arrays) as described above; calls with keyword
+    arguments run as written."""
     jitted = None
 
     @functools.wraps(fn)
-    def wrapper(*args):
+    def wrapper(*args, **kwargs):
         nonlocal jitted
-        if len(_trace._stack) == 1:
+        if len(_trace._stack) == 1 and not kwargs:
             if jitted is None:
                 jitted = jit(fn)
             out = jitted.call_cached(args)
@@ -36,5 +38,5 @@ def compiled_when_eager(fn: Callable) -> Callable:
             if any(type(a) is array_type for a in args) and all(
                     type(a) is array_type or type(a) in _SCALARS for a in args):
                 return jitted(*args)
-        return fn(*args)
+        return fn(*args, **kwargs)
     return wrapper

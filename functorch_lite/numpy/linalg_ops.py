@@ -6,6 +6,7 @@ import numpy as np
 
 from functorch_lite import lax
 from functorch_lite.core.avals import get_aval
+from functorch_lite.numpy._eager import compiled_when_eager
 from functorch_lite.numpy._util import (broadcast_shapes, broadcast_to_shape, check_arraylike,
                                         normalize_axis, promote_dtypes, shape_of)
 from functorch_lite.numpy.creation import asarray
@@ -22,6 +23,7 @@ def _mul(a, b):
     return lax.bitwise_and(a, b) if get_aval(a).dtype == np.bool_ else lax.mul(a, b)
 
 
+@compiled_when_eager
 def matmul(a, b, *, precision=None, preferred_element_type=None):
     """Matrix product with NumPy's rules: 1-D operands are promoted to matrices and the
     added dim removed; leading (batch) dims broadcast.
@@ -61,6 +63,7 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     return out
 
 
+@compiled_when_eager
 def dot(a, b, *, precision=None, preferred_element_type=None):
     """NumPy's dot: scalar product, matrix product, or a sum over the last axis of ``a`` and
     the second-to-last of ``b``."""
@@ -76,6 +79,7 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
                            precision=precision, preferred_element_type=preferred_element_type)
 
 
+@compiled_when_eager
 def vdot(a, b, *, precision=None):
     from functorch_lite.numpy.ufuncs import conjugate
     return dot(conjugate(asarray(a)).ravel(), asarray(b).ravel(), precision=precision)
@@ -108,6 +112,7 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
                            preferred_element_type=preferred_element_type)
 
 
+@compiled_when_eager
 def outer(a, b):
     """Outer product of the flattened inputs."""
     a, b = _prep("outer", a, b)
@@ -117,6 +122,7 @@ def outer(a, b):
                 lax.broadcast_in_dim(b, (shape_of(a)[0], shape_of(b)[0]), (1,)))
 
 
+@compiled_when_eager
 def inner(a, b, *, precision=None):
     """Sum of products over the last axes."""
     a, b = _prep("inner", a, b)
@@ -129,6 +135,7 @@ def inner(a, b, *, precision=None):
                            precision=precision)
 
 
+@compiled_when_eager
 def kron(a, b):
     """Kronecker product: blocks ``a[i, j] * b`` (the operands are padded to equal rank
     with leading 1s). Not defined for bool, as in jnp."""

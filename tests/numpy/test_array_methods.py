@@ -4,6 +4,7 @@ tracers under ``fl.jit``."""
 from __future__ import annotations
 
 import operator
+import re
 
 import jax.numpy as jnp
 import ml_dtypes
@@ -249,6 +250,28 @@ def test_compiled_eager_ufunc_gives_the_primitive_by_primitive_numbers(name):
             want = plain(*args)
         except TypeError:
             with pytest.raises(TypeError):
+                fn(*args)
+            continue
+        for _ in range(2):
+            got = fn(*args)
+            assert (got.shape, got.dtype, got.weak_type) == (want.shape, want.dtype,
+                                                             want.weak_type)
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+@pytest.mark.parametrize("name", ["matmul", "dot", "vdot", "outer", "inner", "kron"])
+def test_compiled_eager_products_give_the_primitive_by_primitive_numbers(name):
+    fn = getattr(fnp, name)
+    assert hasattr(fn, "__wrapped__")
+    rng = np.random.default_rng(2)
+    m = fnp.asarray(rng.normal(size=(3, 3)).astype(np.float32))
+    v = fnp.asarray(rng.normal(size=(3,)).astype(np.float32))
+    mi = fnp.asarray(rng.integers(-3, 3, (3, 3)).astype(np.int32))
+    for args in [(m, m), (v, v), (m, v), (v, m), (mi, m), (mi, mi)]:
+        try:
+            want = fn.__wrapped__(*args)
+        except ValueError as e:        # e.g. vdot of 9 and 3 elements
+            with pytest.raises(ValueError, match=re.escape(str(e))):
                 fn(*args)
             continue
         for _ in range(2):
