@@ -812,16 +812,21 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size: int | 
 # Jacobians: jacfwd is vmap over jvp, jacrev is vmap over vjp; hessian is jacfwd(jacrev).
 
 def _std_basis(leaves):
-    """An identity matrix reshaped to (total_size, *leaf_shape) per leaf."""
+    """An identity matrix split and reshaped to (total_size, *leaf_shape) per leaf. It is
+    built from iotas, so under ``jit`` XLA generates it in place (in whatever layout the
+    consumer wants) instead of reading a constant."""
     import numpy as np
+    from functorch_lite import lax
     sizes = [get_aval(x).size for x in leaves]
     total = sum(sizes)
-    dtype = dtypes.result_type(*[get_aval(x).dtype for x in leaves]) if leaves else np.float32
-    eye = np.eye(total, dtype=dtype)
     out, start = [], 0
     for x, n in zip(leaves, sizes):
         aval = get_aval(x)
-        out.append(eye[:, start:start + n].reshape((total, *aval.shape)).astype(aval.dtype))
+        rows = lax.broadcasted_iota(np.int32, (total, n), 0)
+        cols = lax.broadcasted_iota(np.int32, (total, n), 1)
+        one_hot = lax.eq(rows, lax.add(cols, np.int32(start)) if start else cols)
+        out.append(lax.reshape(lax.convert_element_type(one_hot, aval.dtype),
+                               (total, *aval.shape)))
         start += n
     return out, total
 

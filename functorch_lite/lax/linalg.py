@@ -337,9 +337,13 @@ def _dot_transpose_operand(ct, other, operand_aval, *, mine_contract, mine_batch
     paired = [pairing[d] for d in sorted(other_contract)]
     produced = list(mine_batch) + mine_free + paired
     swapped = list(mine_batch) + paired + mine_free
-    if (sorted(produced) != produced and sorted(swapped) == swapped):
-        # With the operands the other way round the product comes out in this operand's
-        # dimension order (as dW = x^T g does for x @ W): no transpose to materialize.
+    other_shape = get_aval(other).shape
+    outer = all(other_shape[d] == 1 for d in other_free)  # nothing (really) contracted
+    if outer and sorted(produced) != produced and sorted(swapped) == swapped:
+        # A (batched) outer product, such as per-example weight gradients: with the
+        # operands the other way round it comes out in this operand's dimension order, so
+        # no transpose of a possibly large result is materialized. (With contracting
+        # dimensions the usual order is kept: XLA folds that transpose into the dot.)
         (a, b), (c, d) = dims
         out = dot_general_p.bind(other, ct, dimension_numbers=((b, a), (d, c)),
                                  precision=precision, preferred_element_type=None)
