@@ -16,11 +16,14 @@ from functorch_lite.core.ir import ClosedProgram, Eqn, Literal, Program, Var
 
 
 class StagingTracer(trace_mod.Tracer):
-    __slots__ = ("_aval",)
+    """A value being staged: its abstract value and the program variable (or literal) that
+    holds it."""
+    __slots__ = ("_aval", "var")
 
-    def __init__(self, trace: "StagingTrace", aval: ShapedArray):
+    def __init__(self, trace: "StagingTrace", aval: ShapedArray, var: Var | Literal):
         self._trace = trace
         self._aval = aval
+        self.var = var
 
     @property
     def aval(self) -> ShapedArray:
@@ -62,20 +65,15 @@ class ProgramBuilder:
         self.input_labels = list(input_labels or [])
         self.input_vars: list[Var] = []
         self.eqns: list[Eqn] = []
-        self.tracer_vars: dict[int, Var] = {}
-        self.tracers: list[StagingTracer] = []  # keeps ids stable while building
         self.const_vars: dict[int, tuple[Var, Any, StagingTracer]] = {}
         self.const_by_var: dict[Var, Any] = {}
 
     def new_tracer(self, trace, aval: ShapedArray) -> tuple[StagingTracer, Var]:
-        t = StagingTracer(trace, aval)
         v = Var(aval)
-        self.tracers.append(t)
-        self.tracer_vars[id(t)] = v
-        return t, v
+        return StagingTracer(trace, aval, v), v
 
     def var_of(self, t: StagingTracer) -> Var:
-        return self.tracer_vars[id(t)]
+        return t.var
 
     def add_const(self, trace, val: Any) -> StagingTracer:
         entry = self.const_vars.get(id(val))
@@ -88,7 +86,7 @@ class ProgramBuilder:
 
     def known_value(self, tracer: StagingTracer) -> Any:
         """The value of a constant/literal tracer, or ``_UNKNOWN``."""
-        var = self.tracer_vars.get(id(tracer))
+        var = tracer.var
         if isinstance(var, Literal):
             return var.val
         entry = self.const_by_var.get(var)
@@ -96,8 +94,7 @@ class ProgramBuilder:
 
     def depends_on(self, tracer: StagingTracer) -> list[str]:
         """Labels of the inputs ``tracer``'s value is computed from (for error messages)."""
-        target = self.tracer_vars.get(id(tracer))
-        needed = {target}
+        needed = {tracer.var}
         for eqn in reversed(self.eqns):
             if any(v in needed for v in eqn.outputs):
                 needed.update(a for a in eqn.inputs if isinstance(a, Var))
@@ -129,9 +126,7 @@ class StagingTrace(trace_mod.Trace):
             aval = get_aval(val)
             if isinstance(val, TypedScalar):
                 val = val.value
-            t, _ = self.builder.new_tracer(self, aval)
-            self.builder.tracer_vars[id(t)] = Literal(val, aval)  # type: ignore[assignment]
-            return t
+            return StagingTracer(self, aval, Literal(val, aval))
         return self.builder.add_const(self, val)
 
     def lift(self, tracer) -> StagingTracer:
@@ -151,7 +146,7 @@ class StagingTrace(trace_mod.Trace):
     def stage(self, primitive, tracers, params):
         """Record ``primitive`` applied to ``tracers`` as an equation."""
         builder = self.builder
-        in_atoms = [builder.tracer_vars[id(t)] for t in tracers]
+        in_atoms = [t.var for t in tracers]
         out_avals = primitive.abstract_eval(*[t.aval for t in tracers], **params)
         outs, out_vars = [], []
         for aval in out_avals:
