@@ -129,6 +129,43 @@ config.on_change("enable_x64", _refresh_scalar_avals)
 MISS = object()  # JitFunction.call_cached found no cached executable for its arguments
 
 
+def _tree_key(x: Any, leaves: list, array_type: type):
+    """For jit's cached-call path: a hashable key of ``x``'s structure (tuples, lists,
+    dicts, None) with each leaf's type in place, appending the leaves (device Arrays and
+    Python scalars) in ``tree_flatten``'s order. None when ``x`` holds anything else, which
+    then takes the general path. Cheaper than building a treedef."""
+    t = type(x)
+    if t is array_type:
+        leaves.append(x)
+        return x.aval
+    if t is tuple or t is list:
+        keys = []
+        for c in x:
+            k = _tree_key(c, leaves, array_type)
+            if k is None:
+                return None
+            keys.append(k)
+        return (t, tuple(keys))
+    if t is dict:
+        try:
+            names = tuple(sorted(x))
+        except TypeError:
+            return None
+        keys = []
+        for n in names:
+            k = _tree_key(x[n], leaves, array_type)
+            if k is None:
+                return None
+            keys.append(k)
+        return (dict, names, tuple(keys))
+    if x is None:
+        return "None"
+    key = _scalar_avals.get(t)  # a Python scalar, or None for anything else
+    if key is not None:
+        leaves.append(x)
+    return key
+
+
 class Traced:
     """The result of tracing once: the program and how to map pytrees in and out."""
 
@@ -296,6 +333,7 @@ class JitFunction:
         # input avals -> (traced program, output tree).
         self._fast: dict = {}
         self._fast_ok = not (self.static_argnums or self.static_argnames or self.donate_argnums)
+        self._fast_trees = False  # whether _fast holds entries for pytree arguments
         # The backend's array class, once one is registered (jit(f) may run at import).
         self._array_type = vars(backend).get("array_type")
         functools.update_wrapper(self, fun, updated=())
@@ -329,6 +367,24 @@ class JitFunction:
             self._last_key = sig
         return traced, leaves
 
+    def _remember_fast(self, args: tuple, traced: Traced, device) -> None:
+        """Give these argument types an entry on the cached-call path, when they are
+        device Arrays and Python scalars, flat or in tuples/lists/dicts."""
+        array_type = self._array_type
+        if all(type(a) is array_type or type(a) in _SCALAR_TYPES for a in args):
+            leaves, key = args, tuple(a.aval if type(a) is array_type
+                                      else _scalar_avals[type(a)] for a in args)
+        else:
+            leaves = []
+            key = _tree_key(args, leaves, array_type)
+            if key is None:
+                return
+            key = ("tree", key)
+            self._fast_trees = True
+        entry = traced.fast_entry(device, tuple(type(a) is not array_type for a in leaves))
+        if entry is not None:
+            self._fast[key] = entry
+
     def call_cached(self, args: tuple):
         """The cached-call path, for use when no transformation is active: when every
         argument is a device Array or a Python scalar of a type seen before (on the device
@@ -337,6 +393,11 @@ class JitFunction:
         array_type, scalar_avals = self._array_type, _scalar_avals
         entry = self._fast.get(tuple([a.aval if type(a) is array_type
                                       else scalar_avals.get(type(a)) for a in args]))
+        if entry is None and self._fast_trees:  # arguments that are pytrees of arrays
+            leaves: list = []
+            key = _tree_key(args, leaves, array_type)
+            entry = None if key is None else self._fast.get(("tree", key))
+            args = leaves
         if entry is not None:
             outs = entry[0](args)
             if outs is not None:
@@ -354,13 +415,8 @@ class JitFunction:
             array_type = self._array_type = backend.array_type
             # It runs where its inputs are: on the first device array's device.
             device = next((x.device for x in leaves if type(x) is array_type), None)
-            if self._fast_ok and not kwargs and len(leaves) == len(args) and all(
-                    type(a) is array_type or type(a) in _SCALAR_TYPES for a in args):
-                scalars = tuple(type(a) is not array_type for a in args)
-                entry = traced.fast_entry(device, scalars)
-                if entry is not None:
-                    self._fast[tuple(a.aval if type(a) is array_type
-                                     else _scalar_avals[type(a)] for a in args)] = entry
+            if self._fast_ok and not kwargs:
+                self._remember_fast(args, traced, device)
             return pytree.tree_unflatten(traced.out_tree, traced.run_eagerly(leaves, device))
         donated = self._donation_mask(args, traced) if self.donate_argnums else ()
         outs = jit_call_p.bind(*traced.consts, *leaves, program=traced.program,

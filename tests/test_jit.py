@@ -501,6 +501,36 @@ def test_cached_call_path_matches_first_call():
         assert_same(jf(a, b), a - b)
 
 
+def test_cached_call_path_with_pytree_arguments():
+    """Tuples, lists, dicts and None of device Arrays and Python scalars take the
+    cached-call path too; a change of structure, key, leaf type or weak type is a new
+    entry, never a wrong hit."""
+    calls = []
+
+    def f(p, x):
+        calls.append(1)
+        return {"y": p["w"] @ x[0] + p["b"], "n": fnp.asarray(x[1]) * 2}, [p["w"].sum()]
+
+    a = xla_bridge.from_numpy(rnd(2, 3))
+    b = xla_bridge.from_numpy(rnd(2))
+    v = xla_bridge.from_numpy(rnd(3))
+    jf = fl.jit(f)
+    cases = [({"w": a, "b": b}, (v, 1.5)),
+             ({"w": a, "b": b}, (v, 1.5)),
+             ({"w": a, "b": b}, (v, 2)),                  # int scalar: new entry
+             ({"w": a, "b": 1.0}, (v, 2)),                # scalar leaf in place of an array
+             ({"w": a, "b": b}, [v, 2]),                  # list, not tuple
+             ({"w": a, "b": b, "c": None}, (v, 2)),       # extra dict key holding None
+             ({"w": a, "b": b}, (v, fnp.asarray(2))),     # weak rank-0 array, not a scalar
+             ({"w": a, "b": b}, (v, 1.5))]
+    for p, x in cases * 2:
+        assert_same(jf(p, x), f(p, x))
+    # A weak rank-0 int32 array has a Python int's type: same trace, its own entry.
+    assert jf.trace_count() == 5
+    np.testing.assert_allclose(np.asarray(jf({"w": a, "b": b}, (v, 1.5))[0]["y"]),
+                               np.asarray(a) @ np.asarray(v) + np.asarray(b), rtol=1e-6)
+
+
 def test_cached_call_path_reports_a_deleted_input():
     jf = fl.jit(lambda x: x + 1)
     a = xla_bridge.from_numpy(np.ones(4, np.float32))
