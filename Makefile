@@ -22,7 +22,10 @@ test: $(STAMP)
 	@if [ -f ../shared/tools/check_layers.py ]; then \
 	  $(PY) ../shared/tools/check_layers.py . && echo "layer check: ok"; fi
 
+# torch (CPU build) is optional: without it the torch.func column shows "-".
 bench: $(STAMP)
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q -e '.[bench]' || \
+	  echo "torch is not installable here: the torch.func column will show '-'"
 	$(PY) benchmarks/run.py
 
 lines:
