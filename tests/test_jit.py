@@ -214,7 +214,8 @@ PRIMITIVE_CASES.update({k: (v[0], tuple(v[1:])) for k, v in _OTHER.items()})
 # Primitives that carry programs, need an axis or a device, or are internal to a
 # transformation: tested below through their public APIs.
 SEPARATE = {"jit_call", "custom_jvp_call", "custom_vjp_call", "custom_lin", "checkpoint",
-            "cond", "while", "scan", "psum", "pmax", "pmin", "all_gather", "device_put"}
+            "cond", "while", "scan", "psum", "pmax", "pmin", "all_gather", "axis_index",
+            "device_put"}
 
 
 def test_table_covers_every_registered_primitive():
@@ -363,13 +364,15 @@ def test_jit_of_control_flow_under_grad_and_vmap():
     close(fl.vmap(fl.jit(f))(xs), jax.jit(jax.vmap(fj))(xs))
 
 
-@pytest.mark.parametrize("coll", ["psum", "pmax", "pmin", "all_gather"])
+@pytest.mark.parametrize("coll", ["psum", "pmax", "pmin", "all_gather", "axis_index"])
 def test_jit_collectives_under_vmap(coll):
     ours = {"psum": lambda x: lax.psum(x, "i"), "pmax": lambda x: lax.pmax(x, "i"),
-            "pmin": lambda x: lax.pmin(x, "i"), "all_gather": lambda x: lax.all_gather(x, "i")}
+            "pmin": lambda x: lax.pmin(x, "i"), "all_gather": lambda x: lax.all_gather(x, "i"),
+            "axis_index": lambda x: x * lax.axis_index("i")}
     theirs = {"psum": lambda x: jax.lax.psum(x, "i"), "pmax": lambda x: jax.lax.pmax(x, "i"),
               "pmin": lambda x: jax.lax.pmin(x, "i"),
-              "all_gather": lambda x: jax.lax.all_gather(x, "i")}
+              "all_gather": lambda x: jax.lax.all_gather(x, "i"),
+              "axis_index": lambda x: x * jax.lax.axis_index("i")}
     x = rnd(4, 3)
     want = jax.vmap(theirs[coll], axis_name="i")(x)
     close(fl.vmap(fl.jit(ours[coll]), axis_name="i")(x), want)
@@ -383,6 +386,8 @@ def test_jit_collectives_under_vmap(coll):
 def test_collective_inside_jit_without_axis_is_a_clear_error():
     with pytest.raises(NameError, match="unbound axis name 'i'"):
         fl.jit(lambda x: lax.psum(x, "i"))(rnd(3))
+    with pytest.raises(NameError, match="axis_index: unbound axis name 'i'"):
+        fl.jit(lambda x: x * lax.axis_index("i"))(rnd(3))
 
 
 # ---------------------------------------------------------------------------------------

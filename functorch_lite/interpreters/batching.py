@@ -63,8 +63,7 @@ class BatchTrace(trace_mod.Trace):
     def process_primitive(self, primitive: Primitive, tracers: Sequence[BatchTracer], params):
         vals = [t.val for t in tracers]
         dims = [t.batch_dim for t in tracers]
-        axis_name = params.get("axis_name", None)
-        if all(d is None for d in dims) and not _names_axis(axis_name, self.axis.name):
+        if all(d is None for d in dims) and not _uses_axis(params, self.axis.name):
             return primitive.bind(*vals, **params)
         rule = primitive.batch_rule
         if rule is None:
@@ -80,6 +79,43 @@ def _names_axis(axis_name: Any, name: Any) -> bool:
         return False
     names = axis_name if isinstance(axis_name, tuple) else (axis_name,)
     return name in names
+
+
+def _uses_axis(params: dict, name: Any) -> bool:
+    """Whether a primitive with ``params`` is a collective over the axis ``name``, or
+    carries a program (jit, cond, while, scan, ...) with one inside. Such a primitive must
+    reach its batching rule even when no operand is batched: a collective of an unbatched
+    value still combines the axis' members."""
+    if name is None:
+        return False
+    if _names_axis(params.get("axis_name"), name):
+        return True
+    return any(_program_uses_axis(p, name) for v in params.values() for p in _programs(v))
+
+
+def _programs(value: Any):
+    from functorch_lite.core.ir import ClosedProgram, Program
+    if isinstance(value, Program):
+        yield value
+    elif isinstance(value, ClosedProgram):
+        yield value.program
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _programs(v)
+
+
+_axis_use: dict = {}  # (id(program), axis name) -> (program, bool); programs are immutable
+
+
+def _program_uses_axis(program, name) -> bool:
+    key = (id(program), name)
+    hit = _axis_use.get(key)
+    if hit is None or hit[0] is not program:
+        if len(_axis_use) > 4096:
+            _axis_use.clear()
+        hit = _axis_use[key] = (program, any(_uses_axis(e.params, name)
+                                             for e in program.eqns))
+    return hit[1]
 
 
 def batch_flat(fun: Callable, axis: AxisData, args: Sequence[Any],

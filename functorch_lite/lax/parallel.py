@@ -39,6 +39,10 @@ class _Collective(Primitive):
         trace = main.with_trace()
         args = [a if isinstance(a, trace_mod.Tracer) and a._trace.main.level >= main.level
                 else trace.full_raise(a) for a in args]
+        if not args and trace_mod.find_top_trace(()).main.level < main.level:
+            # No operand to carry it (axis_index): the vmap itself takes it, unless a
+            # newer staging trace (a jit inside the vmap) records it for later batching.
+            return trace_mod.full_lower(trace.process_primitive(self, [], params))
         return super().bind(*args, **params)
 
 
@@ -168,17 +172,28 @@ def all_gather(x: Any, axis_name, *, axis: int = 0, tiled: bool = False):
     return pytree.tree_map(one, x)
 
 
+axis_index_p = _Collective("axis_index")
+
+
+@axis_index_p.def_shape
+def _axis_index_shape(*, axis_name):
+    return ShapedArray((), np.dtype(np.int32))
+
+
+@axis_index_p.def_impl
+def _axis_index_impl(*, axis_name):
+    raise _unbound("axis_index", axis_name)
+
+
 def axis_index(axis_name):
-    """This member's position along the named axis (an int32 scalar)."""
+    """This member's position along the named axis (an int32 scalar); for a tuple of names
+    the first name is major."""
     from functorch_lite import lax
-    from functorch_lite.interpreters.batching import BatchTracer
-    names = _axis_names(axis_name)
     index = None
-    for name in names:
-        main = _find_axis(name, "axis_index")
-        size = main.global_data.size
-        here = BatchTracer(main.with_trace(), lax.iota(np.int32, size), 0)
-        index = here if index is None else lax.add(lax.mul(index, size), here)
+    for name in _axis_names(axis_name):
+        here = axis_index_p.bind(axis_name=name)
+        index = here if index is None else lax.add(
+            lax.mul(index, np.int32(axis_size(name, "axis_index"))), here)
     return index
 
 
@@ -235,6 +250,17 @@ def _all_gather_batch_rule(axis_data, args, dims, **params):
 
 
 all_gather_p.def_batch(_all_gather_batch_rule)
+
+
+@axis_index_p.def_batch
+def _axis_index_batch(axis, args, dims, *, axis_name):
+    from functorch_lite import lax
+    if axis_name != axis.name:
+        return axis_index_p.bind(axis_name=axis_name), None
+    return lax.iota(np.int32, axis.size), 0
+
+
+axis_index_p.non_differentiable = True
 
 # psum is linear: its jvp applies it to the tangent, its transpose is itself (each member's
 # cotangent is the sum of all members' cotangents).

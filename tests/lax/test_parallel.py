@@ -236,10 +236,23 @@ def test_jit_inside_vmap():
     np.testing.assert_allclose(got, np.broadcast_to(X.sum(0) + 6.0, X.shape), rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, raises=Exception,
-                   reason="vmap does not batch a jit call none of whose operands is batched "
-                          "(batching.py skips it), so a collective inside it is never "
-                          "resolved and reaches the lowering (LoweringError)")
 def test_jit_inside_vmap_with_no_batched_operand():
+    # The jit call has no batched operand, but a collective over the vmapped axis inside
+    # it: vmap must still batch it (psum of an unbatched value is value * axis size).
     got = fl.vmap(lambda v: fl.jit(lambda: fl.lax.psum(1.0, "i"))() + v, axis_name="i")(X)
     np.testing.assert_allclose(got, X + 3.0)
+    c = np.float32(2.0)
+    got = fl.vmap(lambda v: fl.jit(lambda: fl.lax.psum(c, "i") * fl.lax.axis_index("i"))() + v,
+                  axis_name="i")(X)
+    want = jax.vmap(lambda v: jax.jit(lambda: jax.lax.psum(c, "i") * jax.lax.axis_index("i"))()
+                    + v, axis_name="i")(X)
+    np.testing.assert_allclose(got, want)
+
+
+def test_control_flow_with_a_collective_and_no_batched_operand():
+    def body(v):
+        s = fl.lax.cond(True, lambda: fl.lax.psum(1.0, "i"), lambda: 0.0)
+        t = fl.lax.fori_loop(0, 2, lambda k, acc: acc + fl.lax.psum(1.0, "i"), 0.0)
+        return v + s + t
+    got = fl.vmap(body, axis_name="i")(X)
+    np.testing.assert_allclose(got, X + 3.0 * X.shape[0])

@@ -9,5 +9,5 @@ def _unbound(name):
     return rule
 
 
-for _p in (par.psum_p, par.pmax_p, par.pmin_p, par.all_gather_p):
+for _p in (par.psum_p, par.pmax_p, par.pmin_p, par.all_gather_p, par.axis_index_p):
     register(_p)(_unbound(_p.name))
