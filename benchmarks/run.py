@@ -309,17 +309,22 @@ def bench_trace(quick):
 # ---------------------------------------------------------------------------------------
 # rows: steady-state compiled workloads
 
-def mlp_step_fns():
-    """The jitted MLP training step of each contestant, bound to its own arrays."""
-    params, x, y = mlp_data(MLP_SIZES, MLP_BATCH)
-    ours = fl.jit(train_step(mlp_loss(FL), fl.value_and_grad))
-    theirs = jax.jit(train_step(mlp_loss(JAX), jax.value_and_grad))
+def step_fns(loss, params, x, y):
+    """The training step of ``loss(ops)`` for each contestant (jitted for ours and JAX,
+    torch.func eagerly), bound to its own copies of ``params, x, y``."""
+    ours = fl.jit(train_step(loss(FL), fl.value_and_grad))
+    theirs = jax.jit(train_step(loss(JAX), jax.value_and_grad))
     fns = {"ours": bound(ours, *convert((params, x, y), FL)),
            "jax": bound(theirs, *convert((params, x, y), JAX)), "torch": None}
     if torch:
-        step = train_step(mlp_loss(TORCH), torch_value_and_grad)
+        step = train_step(loss(TORCH), torch_value_and_grad)
         fns["torch"] = bound(step, *convert((params, x, y), TORCH))
     return fns
+
+
+def mlp_step_fns():
+    """The MLP training step of each contestant, bound to its own arrays."""
+    return step_fns(mlp_loss, *mlp_data(MLP_SIZES, MLP_BATCH))
 
 
 def bench_mlp_step(quick):
@@ -416,14 +421,8 @@ def bench_cnn_step(quick):
               (he(10, 16).T.copy(), np.zeros(10, np.float32)))
     x = rng.normal(size=(64, 1, 16, 16)).astype(np.float32)
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 64)]
-    ours = fl.jit(train_step(cnn_loss(FL), fl.value_and_grad))
-    theirs = jax.jit(train_step(cnn_loss(JAX), jax.value_and_grad))
-    fns = {"ours": bound(ours, *convert((params, x, y), FL)),
-           "jax": bound(theirs, *convert((params, x, y), JAX)), "torch": None}
-    if torch:
-        step = train_step(cnn_loss(TORCH), torch_value_and_grad)
-        fns["torch"] = bound(step, *convert((params, x, y), TORCH))
-    return check_and_time(fns, *counts(quick, (7, 5), (21, 20)), tol=1e-4)
+    return check_and_time(step_fns(cnn_loss, params, x, y), *counts(quick, (7, 5), (21, 20)),
+                          tol=1e-4)
 
 
 # ---------------------------------------------------------------------------------------

@@ -692,13 +692,15 @@ def _check_scalar_output(name: str, out_leaves):
                                                  if dtypes.is_complex(aval.dtype) else ""))
 
 
-def _check_diff_inputs(name: str, args, argnums: tuple[int, ...]):
+def _check_diff_inputs(name: str, args, argnums: tuple[int, ...], allow_int: bool = False):
     for i in argnums:
         if i >= len(args):
             raise TypeError(f"{name}: argnums {i} is out of range for {len(args)} "
                             "positional arguments")
         for leaf in pytree.tree_leaves(args[i]):
             aval = get_aval(leaf)
+            if allow_int and (dtypes.is_int(aval.dtype) or dtypes.is_bool(aval.dtype)):
+                continue
             if not dtypes.is_inexact(aval.dtype):
                 raise TypeError(f"{name} requires real- or complex-valued inputs (input "
                                 f"dtype that is a sub-dtype of np.inexact), but got "
@@ -706,8 +708,10 @@ def _check_diff_inputs(name: str, args, argnums: tuple[int, ...]):
                                 "integer-valued inputs, use vjp or set allow_int=True.")
 
 
-def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False):
-    """``(fun(*args), d fun / d args[argnums])`` for a scalar-valued ``fun``.
+def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False,
+                   allow_int: bool = False):
+    """``(fun(*args), d fun / d args[argnums])`` for a scalar-valued ``fun``. Integer (and
+    bool) arguments are refused unless ``allow_int``, which gives them float0 gradients.
 
     >>> value_and_grad(lambda x: (x ** 2).sum())(fnp.arange(3.0))
     (Array(5., dtype=float32), Array([0., 2., 4.], dtype=float32))
@@ -718,7 +722,7 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False):
 
     def wrapped(*args, **kwargs):
         nums_n = tuple(i + len(args) if i < 0 else i for i in nums)
-        _check_diff_inputs(name, args, nums_n)
+        _check_diff_inputs(name, args, nums_n, allow_int)
         diff_args = [args[i] for i in nums_n]
 
         def f_diff(*d):
@@ -744,14 +748,15 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False):
     return wrapped
 
 
-def grad(fun: Callable, argnums=0, has_aux: bool = False):
+def grad(fun: Callable, argnums=0, has_aux: bool = False, allow_int: bool = False):
     """The gradient of scalar-valued ``fun`` with respect to ``args[argnums]`` (an int or a
-    tuple of ints), with the structure of those arguments.
+    tuple of ints), with the structure of those arguments; ``allow_int`` gives integer
+    arguments float0 gradients instead of refusing them.
 
     >>> grad(lambda x: fnp.sin(x))(0.0)
     Array(1., dtype=float32, weak_type=True)
     """
-    vg = value_and_grad(fun, argnums, has_aux)
+    vg = value_and_grad(fun, argnums, has_aux, allow_int)
 
     def wrapped(*args, **kwargs):
         value, g = vg(*args, **kwargs)

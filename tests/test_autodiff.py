@@ -611,14 +611,39 @@ def test_integer_inputs_get_float0_cotangents():
     np.testing.assert_array_equal(t, np.arange(3, dtype=np.float32))
 
 
-@pytest.mark.xfail(strict=True, raises=Exception,
-                   reason="jit cannot take (or return) float0 arrays: the lowering has no "
-                          "StableHLO element type for float0 (JAX accepts them)")
 def test_float0_tangents_through_jit():
+    """float0 values (tangents of integers) cross jit's boundary both ways: in as NumPy
+    float0 arrays or device arrays, out as NumPy float0 zeros (as from JAX)."""
     x, i = np.ones(3, np.float32), np.arange(3, dtype=np.int32)
     t0 = np.zeros(3, dtypes.float0)
-    out, t = fl.jit(lambda x, i, ti: fl.jvp(lambda x, i: x * i, (x, i), (x, ti)))(x, i, t0)
-    np.testing.assert_array_equal(t, np.arange(3, dtype=np.float32))
+    f = fl.jit(lambda x, i, ti: fl.jvp(lambda x, i: x * i, (x, i), (x, ti)))
+    for ti in (t0, t0, fl.device_put(t0)):
+        out, t = f(x, i, ti)
+        np.testing.assert_array_equal(t, np.arange(3, dtype=np.float32))
+    g = fl.jit(lambda x, i: fl.vjp(lambda x, i: x * i, x, i)[1](x))
+    for _ in range(2):
+        gx, gi = g(x, i)
+        np.testing.assert_array_equal(gx, np.arange(3, dtype=np.float32))
+        assert isinstance(gi, np.ndarray) and gi.dtype == dtypes.float0 and gi.shape == (3,)
+    d = fl.device_put(t0)
+    assert d.dtype == dtypes.float0 and np.asarray(d).dtype == dtypes.float0
+
+
+def test_grad_allow_int_gives_float0_gradients():
+    x, i = np.ones(3, np.float32), np.arange(3, dtype=np.int32)
+
+    def f(x, i):
+        return fnp.sum(x * i)
+    with pytest.raises(TypeError, match="allow_int=True"):
+        fl.grad(f, argnums=(0, 1))(x, i)
+    want = jax.grad(lambda x, i: (x * i).sum(), argnums=(0, 1), allow_int=True)(x, i)
+    for g in (fl.grad(f, argnums=(0, 1), allow_int=True),
+              fl.jit(fl.grad(f, argnums=(0, 1), allow_int=True))):
+        gx, gi = g(x, i)
+        np.testing.assert_array_equal(gx, want[0])
+        assert gi.dtype == want[1].dtype == dtypes.float0 and gi.shape == (3,)
+    (v, gx), = [fl.value_and_grad(f, allow_int=True)(x, i)]
+    assert float(v) == 3.0
 
 
 def test_custom_vjp_under_forward_mode_is_an_error():

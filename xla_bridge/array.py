@@ -85,13 +85,16 @@ class Array:
         return self
 
     def __array__(self, dtype=None, copy=None):
-        out = _jaxlib.to_host(self.buffer)
+        out = self._value()
         if dtype is not None and out.dtype != dtype:
             out = out.astype(dtype)
         return out
 
     def _value(self) -> np.ndarray:
-        return _jaxlib.to_host(self.buffer)
+        out = _jaxlib.to_host(self.buffer)
+        if self.aval.dtype == dtypes.float0:
+            return np.zeros(self.shape, dtypes.float0)
+        return out
 
     def item(self, *args):
         return self._value().item(*args)
@@ -158,9 +161,14 @@ def from_numpy(value: Any, device=None, weak_type: bool = False) -> Array:
     """Copy a NumPy array (or scalar) to ``device``, canonicalizing its dtype (x64 flag)."""
     arr = np.asarray(value)
     dtype = dtypes.canonicalize_dtype(arr.dtype)
+    device = device or runtime.default_device()
+    if dtype == dtypes.float0:
+        # float0 (the tangent type of integers) holds no data; on the device it is a bool
+        # zeros buffer, as the lowering types it.
+        buf = _jaxlib.to_device(np.zeros(arr.shape, np.bool_), device)
+        return Array(buf, ShapedArray(arr.shape, dtype, weak_type), device)
     if arr.dtype != dtype:
         arr = arr.astype(dtype)
-    device = device or runtime.default_device()
     buf = _jaxlib.to_device(arr, device)
     return Array(buf, ShapedArray(arr.shape, dtype, weak_type), device)
 

@@ -14,6 +14,9 @@ import os
 import tempfile
 from typing import Any, Sequence
 
+import numpy as np
+
+from functorch_lite.core import dtypes
 from functorch_lite.core.avals import ShapedArray
 from functorch_lite.core.config import config
 from functorch_lite.core.ir import Program
@@ -28,7 +31,7 @@ _MAGIC = b"functorch_lite-executable-v1\n"
 class Executable:
     """A compiled program: runs on device buffers, returns output buffers."""
 
-    __slots__ = ("exe", "out_avals", "device", "text", "name", "handlers")
+    __slots__ = ("exe", "out_avals", "device", "text", "name", "handlers", "has_float0")
 
     def __init__(self, exe, out_avals: Sequence[ShapedArray], device, text: str, name: str):
         self.exe = exe
@@ -36,10 +39,24 @@ class Executable:
         self.device = device
         self.text = text
         self.name = name
-        self.handlers = _jaxlib.result_handlers(self.out_avals, device)
+        # float0 outputs (tangents of integer values) hold no data: XLA returns bools,
+        # and the caller gets NumPy float0 zeros, as from JAX.
+        self.has_float0 = any(a.dtype == dtypes.float0 for a in self.out_avals)
+        self.handlers = _jaxlib.result_handlers(
+            [a.update(dtype=np.bool_) if a.dtype == dtypes.float0 else a
+             for a in self.out_avals], device)
 
     def execute(self, buffers: list) -> list:
         return _jaxlib.execute(self.exe, buffers, self.handlers)
+
+    def wrap(self, outs: list) -> list:
+        """The output buffers as Arrays (float0 ones as NumPy zeros)."""
+        from xla_bridge.array import Array
+        device = self.device
+        if self.has_float0:
+            return [np.zeros(a.shape, dtypes.float0) if a.dtype == dtypes.float0
+                    else Array(b, a, device) for b, a in zip(outs, self.out_avals)]
+        return [Array(b, aval, device) for b, aval in zip(outs, self.out_avals)]
 
     def cost_analysis(self) -> dict:
         return _jaxlib.cost_analysis(self.exe)
@@ -160,8 +177,7 @@ class Compiled:
         device = exe.device
         bufs = [a._buf if type(a) is Array and a._device is device and not a._buf.is_deleted()
                 else _buffer_on(_to_array(a, device), device) for a in arrays]
-        outs = exe.execute(bufs)
-        return [Array(b, aval, device) for b, aval in zip(outs, exe.out_avals)]
+        return exe.wrap(exe.execute(bufs))
 
     def fast_caller(self, consts: Sequence[Any], scalars: Sequence[bool] = ()):
         """A function of a tuple of arguments that runs this executable with ``consts``
@@ -174,7 +190,8 @@ class Compiled:
         from xla_bridge.eager import scalar_buffer
         exe = self.executable
         device = exe.device
-        if not all(type(c) is Array and c._device is device for c in consts):
+        if exe.has_float0 or not all(type(c) is Array and c._device is device
+                                     for c in consts):
             return None
         const_bufs = [c._buf for c in consts]
         nconsts = len(const_bufs)

@@ -117,8 +117,7 @@ def apply_primitive(primitive, args: Sequence[Any], params: dict) -> list:
         if key is not None:
             _cache[key] = exe
     bufs = [a.buffer if a.device == device else _move(a, device) for a in arrays]
-    outs = exe.execute(bufs)
-    return [Array(b, aval, device) for b, aval in zip(outs, exe.out_avals)]
+    return exe.wrap(exe.execute(bufs))
 
 
 def _move(a: Array, device):

@@ -252,11 +252,17 @@ def test_compiled_eager_ufunc_gives_the_primitive_by_primitive_numbers(name):
             with pytest.raises(TypeError):
                 fn(*args)
             continue
-        for _ in range(2):
-            got = fn(*args)
-            assert (got.shape, got.dtype, got.weak_type) == (want.shape, want.dtype,
-                                                             want.weak_type)
-            np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+        _assert_same_twice(fn, args, want)
+
+
+def _assert_same_twice(fn, args, want):
+    """``fn(*args)``, first call and cached call, is ``want`` bit for bit, with its dtype
+    and weak type."""
+    for _ in range(2):
+        got = fn(*args)
+        assert (got.shape, got.dtype, got.weak_type) == (want.shape, want.dtype,
+                                                         want.weak_type)
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
 
 @pytest.mark.parametrize("name", ["matmul", "dot", "vdot", "outer", "inner", "kron"])
@@ -274,8 +280,4 @@ def test_compiled_eager_products_give_the_primitive_by_primitive_numbers(name):
             with pytest.raises(ValueError, match=re.escape(str(e))):
                 fn(*args)
             continue
-        for _ in range(2):
-            got = fn(*args)
-            assert (got.shape, got.dtype, got.weak_type) == (want.shape, want.dtype,
-                                                             want.weak_type)
-            np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+        _assert_same_twice(fn, args, want)

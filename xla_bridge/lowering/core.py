@@ -50,8 +50,11 @@ _ELEMENT_TYPES = {
 
 
 def element_type(dtype) -> str:
+    dtype = np.dtype(dtype)
+    if dtype == dtypes.float0:
+        return "i1"  # float0 (tangents of integer values) holds no data: carried as bool
     try:
-        return _ELEMENT_TYPES[np.dtype(dtype).name]
+        return _ELEMENT_TYPES[dtype.name]
     except KeyError:
         raise LoweringError(f"dtype {dtype} has no StableHLO element type") from None
 
