@@ -136,8 +136,9 @@ class Array:
         if self.is_deleted():
             return f"Array(<deleted>, shape={self.shape}, dtype={self.dtype})"
         body = np.array2string(self._value(), separator=", ", prefix="Array(")
+        shape = f", shape={self.shape}" if self.size == 0 else ""  # "[]" alone hides it
         weak = ", weak_type=True" if self.weak_type else ""
-        return f"Array({body}, dtype={self.dtype}{weak})"
+        return f"Array({body}{shape}, dtype={self.dtype}{weak})"
 
     def __str__(self) -> str:
         return str(self._value())

@@ -189,7 +189,8 @@ def test_hash_and_item_assignment_raise():
 
 @pytest.mark.parametrize("value", [XF, XI, np.float32(2.5), np.array([True, False]),
                                    np.arange(3, dtype=ml_dtypes.bfloat16),
-                                   np.array(3, np.int32), np.ones((2, 2, 2), np.float16)])
+                                   np.array(3, np.int32), np.ones((2, 2, 2), np.float16),
+                                   np.zeros((0, 3), np.float32), np.zeros(0, np.int32)])
 def test_repr_matches_jax(value):
     assert repr(fnp.asarray(value)) == repr(jnp.asarray(value))
     assert str(fnp.asarray(value)) == str(jnp.asarray(value))
