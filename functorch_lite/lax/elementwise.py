@@ -517,6 +517,33 @@ ad.deflinear(add_p, _add_transpose)
 ad.deflinear(sub_p, _sub_transpose)
 
 
+def _additive_jvp(p):
+    """add/sub: with one tangent a symbolic zero the output tangent is the other one
+    (negated for sub's right operand, broadcast when it came from a rank-0 operand),
+    instead of a sum with materialized zeros."""
+    def rule(primals, tangents):
+        out = p.bind(*primals)
+        tx, ty = tangents
+        out_aval = ad.tangent_aval(get_aval(out))
+        if type(tx) is ad.Zero and type(ty) is ad.Zero:
+            return out, ad.Zero(out_aval)
+        if type(tx) is not ad.Zero and type(ty) is not ad.Zero:
+            return out, p.bind(tx, ty)
+        t = tx if type(ty) is ad.Zero else (ty if p is add_p else neg(ty))
+        t_aval = get_aval(t)
+        if t_aval.weak_type != out_aval.weak_type:  # e.g. a Python scalar's tangent
+            t = convert_element_type(t, out_aval.dtype, weak_type=out_aval.weak_type)
+        if t_aval.shape != out_aval.shape:
+            from functorch_lite.lax.shapes import broadcast_in_dim
+            t = broadcast_in_dim(t, out_aval.shape, ())
+        return out, t
+    return rule
+
+
+add_p.def_jvp(_additive_jvp(add_p))
+sub_p.def_jvp(_additive_jvp(sub_p))
+
+
 @_linear_t
 def _mul_transpose(ct, x, y):
     if is_undefined(x) and is_undefined(y):

@@ -19,6 +19,7 @@ import pytest  # noqa: E402
 import functorch_lite as fl  # noqa: E402
 from functorch_lite import lax  # noqa: E402
 from functorch_lite.core import dtypes  # noqa: E402
+from functorch_lite.core.avals import get_aval  # noqa: E402
 from functorch_lite.core.primitive import Primitive  # noqa: E402
 from functorch_lite.lax import elementwise  # noqa: E402
 from rule_checks import check_batching, check_grads, check_jvp, x64  # noqa: E402
@@ -606,3 +607,31 @@ def test_transpose_rules_with_zero_cotangent():
     rule = PRIMITIVES["convert_element_type"].transpose_rule
     assert rule(ad.Zero(f32), UndefinedPrimal(f32), new_dtype=np.dtype(np.float32),
                 weak_type=False) == [None]
+
+
+@pytest.mark.parametrize("op", ["add", "sub"])
+def test_add_sub_jvp_with_one_symbolic_zero_tangent(op):
+    """With one operand constant, the output tangent is the other tangent (negated for
+    sub's right operand, broadcast from rank 0), typed like the output: no zeros are
+    materialized, and the numbers match JAX."""
+    f, jf = getattr(lax, op), getattr(jax.lax, op)
+    x = np.array([1.0, 2.0, 3.0], np.float32)
+    c = np.array([0.5, -1.0, 4.0], np.float32)
+    t = np.array([1.0, -2.0, 0.5], np.float32)
+    cases = [(lambda v: f(v, c), lambda v: jf(v, c), x, t),
+             (lambda v: f(c, v), lambda v: jf(c, v), x, t),
+             (lambda v: f(v, x), lambda v: jf(v, x), np.float32(2.0), np.float32(3.0)),
+             (lambda v: f(x, v), lambda v: jf(x, v), np.float32(2.0), np.float32(3.0))]
+    for ours, theirs, primal, tangent in cases:
+        out, tan = fl.jvp(ours, (primal,), (tangent,))
+        want_out, want_tan = jax.jvp(theirs, (primal,), (tangent,))
+        np.testing.assert_array_equal(np.asarray(out), want_out)
+        np.testing.assert_array_equal(np.asarray(tan), want_tan)
+        assert np.asarray(tan).shape == np.shape(want_tan)
+        ir = str(fl.make_ir(lambda p, d: fl.jvp(ours, (p,), (d,)))(primal, tangent))
+        assert "0.0" not in ir, ir
+    # a Python scalar operand (weakly typed) with a strong array: the tangent is strong
+    _, tan = fl.jvp(lambda v: f(2.0, v), (x,), (t,))
+    assert not get_aval(tan).weak_type
+    _, tan = fl.jvp(lambda v: f(v, x), (2.0,), (3.0,))
+    assert not get_aval(tan).weak_type and np.shape(tan) == (3,)
