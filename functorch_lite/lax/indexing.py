@@ -162,6 +162,35 @@ def _check_disjoint(name: str, field1: str, dims1, field2: str, dims2) -> None:
                         f"axis, both contain {common[0]}")
 
 
+def _check_dims(name, what, dims, bound, where) -> None:
+    """``dims`` are sorted, distinct axes of something of rank ``bound``."""
+    _check_sorted(name, what, dims)
+    _check_unique(name, what, dims)
+    _check_in_range(name, what, dims, bound, where)
+
+
+def _check_batching_dims(name, operand, indices, operand_dims, indices_name, indices_dims,
+                         window, index_map) -> None:
+    """The batching dimensions of gather and scatter: ``operand_dims`` of the operand
+    pair up, in order and in size, with ``indices_dims`` of the indices, and are disjoint
+    from the operand axes that ``window`` (collapsed/inserted) and ``index_map`` name."""
+    _check_dims(name, "operand_batching_dims", operand_dims, operand.ndim, "operand")
+    for what, dims in (window, index_map):
+        _check_disjoint(name, what, dims, "operand_batching_dims", operand_dims)
+    what = f"{indices_name}_batching_dims"
+    _check_unique(name, what, indices_dims)
+    _check_in_range(name, what, indices_dims, indices.ndim - 1,
+                    f"{indices_name} batch axes (all but the last axis)")
+    if len(operand_dims) != len(indices_dims):
+        raise TypeError(f"{name}: operand_batching_dims {operand_dims} and {what} "
+                        f"{indices_dims} must have the same length")
+    op_batch = tuple(operand.shape[d] for d in operand_dims)
+    idx_batch = tuple(indices.shape[d] for d in indices_dims)
+    if op_batch != idx_batch:
+        raise TypeError(f"{name}: operand batching axes have sizes {op_batch} but the "
+                        f"{indices_name} batching axes have sizes {idx_batch}")
+
+
 # ---------------------------------------------------------------------------------------
 # dynamic_slice / dynamic_update_slice
 
@@ -401,9 +430,7 @@ def _gather_shape(operand, indices, *, dimension_numbers, slice_sizes, indices_a
     n_index = indices.shape[-1]
     out_rank = len(dn.offset_dims) + indices.ndim - 1
 
-    _check_sorted(name, "offset_dims", dn.offset_dims)
-    _check_unique(name, "offset_dims", dn.offset_dims)
-    _check_in_range(name, "offset_dims", dn.offset_dims, out_rank, "output")
+    _check_dims(name, "offset_dims", dn.offset_dims, out_rank, "output")
 
     if len(dn.start_index_map) != n_index:
         raise TypeError(f"{name}: start_index_map {dn.start_index_map} has "
@@ -413,32 +440,12 @@ def _gather_shape(operand, indices, *, dimension_numbers, slice_sizes, indices_a
     _check_in_range(name, "start_index_map", dn.start_index_map, operand.ndim, "operand")
     _check_unique(name, "start_index_map", dn.start_index_map)
 
-    _check_sorted(name, "collapsed_slice_dims", dn.collapsed_slice_dims)
-    _check_unique(name, "collapsed_slice_dims", dn.collapsed_slice_dims)
-    _check_in_range(name, "collapsed_slice_dims", dn.collapsed_slice_dims, operand.ndim,
-                    "operand")
-
-    _check_sorted(name, "operand_batching_dims", dn.operand_batching_dims)
-    _check_unique(name, "operand_batching_dims", dn.operand_batching_dims)
-    _check_in_range(name, "operand_batching_dims", dn.operand_batching_dims, operand.ndim,
-                    "operand")
-    _check_disjoint(name, "collapsed_slice_dims", dn.collapsed_slice_dims,
-                    "operand_batching_dims", dn.operand_batching_dims)
-    _check_disjoint(name, "start_index_map", dn.start_index_map,
-                    "operand_batching_dims", dn.operand_batching_dims)
-
-    _check_unique(name, "start_indices_batching_dims", dn.start_indices_batching_dims)
-    _check_in_range(name, "start_indices_batching_dims", dn.start_indices_batching_dims,
-                    indices.ndim - 1, "start_indices batch axes (all but the last axis)")
-    if len(dn.operand_batching_dims) != len(dn.start_indices_batching_dims):
-        raise TypeError(f"{name}: operand_batching_dims {dn.operand_batching_dims} and "
-                        f"start_indices_batching_dims {dn.start_indices_batching_dims} must "
-                        "have the same length")
-    op_batch = tuple(operand.shape[d] for d in dn.operand_batching_dims)
-    idx_batch = tuple(indices.shape[d] for d in dn.start_indices_batching_dims)
-    if op_batch != idx_batch:
-        raise TypeError(f"{name}: operand batching axes have sizes {op_batch} but the "
-                        f"start_indices batching axes have sizes {idx_batch}")
+    _check_dims(name, "collapsed_slice_dims", dn.collapsed_slice_dims, operand.ndim,
+                "operand")
+    _check_batching_dims(name, operand, indices, dn.operand_batching_dims, "start_indices",
+                         dn.start_indices_batching_dims,
+                         ("collapsed_slice_dims", dn.collapsed_slice_dims),
+                         ("start_index_map", dn.start_index_map))
 
     if len(slice_sizes) != operand.ndim:
         raise TypeError(f"{name}: slice_sizes {tuple(slice_sizes)} must have one entry per "
@@ -559,36 +566,14 @@ def _scatter_shape(name, kinds, operand, indices, updates, *, dimension_numbers,
                         f"of shape {shape_str(indices.shape)} plus "
                         f"{len(dn.update_window_dims)} update_window_dims)")
 
-    _check_sorted(name, "update_window_dims", dn.update_window_dims)
-    _check_unique(name, "update_window_dims", dn.update_window_dims)
-    _check_in_range(name, "update_window_dims", dn.update_window_dims, updates.ndim, "updates")
+    _check_dims(name, "update_window_dims", dn.update_window_dims, updates.ndim, "updates")
 
-    _check_sorted(name, "inserted_window_dims", dn.inserted_window_dims)
-    _check_unique(name, "inserted_window_dims", dn.inserted_window_dims)
-    _check_in_range(name, "inserted_window_dims", dn.inserted_window_dims, operand.ndim,
-                    "operand")
-
-    _check_sorted(name, "operand_batching_dims", dn.operand_batching_dims)
-    _check_unique(name, "operand_batching_dims", dn.operand_batching_dims)
-    _check_in_range(name, "operand_batching_dims", dn.operand_batching_dims, operand.ndim,
-                    "operand")
-    _check_disjoint(name, "inserted_window_dims", dn.inserted_window_dims,
-                    "operand_batching_dims", dn.operand_batching_dims)
-    _check_disjoint(name, "scatter_dims_to_operand_dims", dn.scatter_dims_to_operand_dims,
-                    "operand_batching_dims", dn.operand_batching_dims)
-
-    _check_unique(name, "scatter_indices_batching_dims", dn.scatter_indices_batching_dims)
-    _check_in_range(name, "scatter_indices_batching_dims", dn.scatter_indices_batching_dims,
-                    indices.ndim - 1, "scatter_indices batch axes (all but the last axis)")
-    if len(dn.operand_batching_dims) != len(dn.scatter_indices_batching_dims):
-        raise TypeError(f"{name}: operand_batching_dims {dn.operand_batching_dims} and "
-                        f"scatter_indices_batching_dims {dn.scatter_indices_batching_dims} "
-                        "must have the same length")
-    op_batch = tuple(operand.shape[d] for d in dn.operand_batching_dims)
-    idx_batch = tuple(indices.shape[d] for d in dn.scatter_indices_batching_dims)
-    if op_batch != idx_batch:
-        raise TypeError(f"{name}: operand batching axes have sizes {op_batch} but the "
-                        f"scatter_indices batching axes have sizes {idx_batch}")
+    _check_dims(name, "inserted_window_dims", dn.inserted_window_dims, operand.ndim,
+                "operand")
+    _check_batching_dims(name, operand, indices, dn.operand_batching_dims, "scatter_indices",
+                         dn.scatter_indices_batching_dims,
+                         ("inserted_window_dims", dn.inserted_window_dims),
+                         ("scatter_dims_to_operand_dims", dn.scatter_dims_to_operand_dims))
 
     n_dims = (len(dn.update_window_dims) + len(dn.inserted_window_dims)
               + len(dn.operand_batching_dims))
