@@ -84,7 +84,7 @@ def _check_no_const_tangents(kind, tangents, num_consts):
 
 def _custom_jvp_rule(primals, tangents, *, call, jvp, num_consts):
     _check_no_const_tangents("custom_jvp", tangents, num_consts)
-    consts, primals = primals[:num_consts], primals[num_consts:]
+    primals = primals[num_consts:]
     tangents = [ad.instantiate(t) for t in tangents[num_consts:]]
     outs, out_tangents = jvp(list(primals), tangents)
     return list(outs), list(out_tangents)
@@ -131,7 +131,37 @@ def _vmap_call(fn, axis, args, in_dims):
 custom_jvp_call_p.def_batch(_custom_jvp_batch)
 
 
-class custom_jvp:
+class _CustomRule:
+    """What custom_jvp and custom_vjp share: the wrapped function, its non-differentiable
+    arguments, method binding, and staging the function for a transformation."""
+
+    def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        functools.update_wrapper(self, fun, updated=())
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def _stage_call(self, args: tuple, kind: str):
+        """None when no transformation is active (call ``fun`` directly); else
+        ``(nondiff, diff, leaves, in_tree, program, consts, out_tree)``: the
+        non-differentiable arguments by position, the differentiable ones (also
+        flattened), and ``fun`` staged on them."""
+        nondiff, diff = _resolve_nondiff(args, self.nondiff_argnums)
+        leaves, in_tree = pytree.tree_flatten(tuple(diff))
+        if _eager(leaves):
+            return None
+
+        def f_diff(*d):
+            return self.fun(*_merge(nondiff, d))
+
+        program, consts, out_tree = _stage(f_diff, leaves, in_tree,
+                                           f"{kind}({self.__name__})")
+        return nondiff, diff, leaves, in_tree, program, consts, out_tree
+
+
+class custom_jvp(_CustomRule):
     """Give ``fun`` a custom forward-mode derivative rule (reverse mode follows from it).
 
     >>> @custom_jvp
@@ -144,10 +174,8 @@ class custom_jvp:
     """
 
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
-        self.fun = fun
-        self.nondiff_argnums = tuple(nondiff_argnums)
+        super().__init__(fun, nondiff_argnums)
         self.jvp: Callable | None = None
-        functools.update_wrapper(self, fun, updated=())
 
     def defjvp(self, jvp: Callable, symbolic_zeros: bool = False) -> Callable:
         """``jvp(primals, tangents) -> (primal_out, tangent_out)`` (tuples of arguments)."""
@@ -171,23 +199,14 @@ class custom_jvp:
             return out, acc
         self.defjvp(jvp)
 
-    def __get__(self, obj, objtype=None):
-        return self if obj is None else functools.partial(self, obj)
-
     def __call__(self, *args):
         if self.jvp is None:
             raise AttributeError(f"No JVP defined for custom_jvp function "
                                  f"{getattr(self.fun, '__name__', self.fun)} using defjvp.")
-        nondiff, diff = _resolve_nondiff(args, self.nondiff_argnums)
-        leaves, in_tree = pytree.tree_flatten(tuple(diff))
-        if _eager(leaves):
+        staged = self._stage_call(args, "custom_jvp")
+        if staged is None:
             return self.fun(*args)
-
-        def f_diff(*d):
-            return self.fun(*_merge(nondiff, d))
-
-        program, consts, out_tree = _stage(f_diff, leaves, in_tree,
-                                           f"custom_jvp({self.__name__})")
+        nondiff, diff, leaves, in_tree, program, consts, out_tree = staged
         user_jvp = self.jvp
         nondiff_vals = [nondiff[i] for i in sorted(nondiff)]
 
@@ -344,7 +363,7 @@ def _check_bwd_cotangent(name, k, ct, aval):
     return ct
 
 
-class custom_vjp:
+class custom_vjp(_CustomRule):
     """Give ``fun`` a custom reverse-mode rule: ``fwd(*args) -> (out, residuals)`` and
     ``bwd(residuals, out_cotangent) -> tuple of argument cotangents``.
 
@@ -356,33 +375,23 @@ class custom_vjp:
     """
 
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
-        self.fun = fun
-        self.nondiff_argnums = tuple(nondiff_argnums)
+        super().__init__(fun, nondiff_argnums)
         self.fwd: Callable | None = None
         self.bwd: Callable | None = None
-        functools.update_wrapper(self, fun, updated=())
 
     def defvjp(self, fwd: Callable, bwd: Callable, symbolic_zeros: bool = False) -> None:
         self.fwd = fwd
         self.bwd = bwd
 
-    def __get__(self, obj, objtype=None):
-        return self if obj is None else functools.partial(self, obj)
-
     def __call__(self, *args):
         if self.fwd is None:
             raise AttributeError(f"No VJP defined for custom_vjp function "
                                  f"{getattr(self.fun, '__name__', self.fun)} using defvjp.")
-        nondiff, diff = _resolve_nondiff(args, self.nondiff_argnums)
-        leaves, in_tree = pytree.tree_flatten(tuple(diff))
-        if _eager(leaves):
+        staged = self._stage_call(args, "custom_vjp")
+        if staged is None:
             return self.fun(*args)
+        nondiff, diff, leaves, in_tree, program, consts, out_tree = staged
         name = self.__name__
-
-        def f_diff(*d):
-            return self.fun(*_merge(nondiff, d))
-
-        program, consts, out_tree = _stage(f_diff, leaves, in_tree, f"custom_vjp({name})")
         user_fwd, user_bwd = self.fwd, self.bwd
         nondiff_vals = [nondiff[i] for i in sorted(nondiff)]
         res_tree_box = []

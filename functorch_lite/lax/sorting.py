@@ -7,7 +7,7 @@ Floating-point keys sort the way NumPy and JAX sort them: ascending, ``-0.0`` eq
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
