@@ -32,6 +32,19 @@ def x64():
         jax.config.update("jax_enable_x64", old_jax)
 
 
+def normal(shape, seed=0, dtype=np.float64):
+    """Standard normal draws: no ties (almost surely), so sorts and extrema are
+    differentiable there."""
+    return np.random.default_rng(seed).normal(size=shape).astype(dtype)
+
+
+def batched_normal(shape, axis, n=3, seed=0, dtype=np.float32):
+    """``normal`` with a batch axis of size ``n`` inserted at ``axis``."""
+    s = list(shape)
+    s.insert(axis, n)
+    return normal(tuple(s), seed, dtype)
+
+
 def _np(x):
     return np.asarray(x)
 

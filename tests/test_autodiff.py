@@ -13,13 +13,13 @@ import types
 import numpy as np
 import pytest
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
+import jax
+import jax.numpy as jnp
 
-import functorch_lite as fl  # noqa: E402
-import functorch_lite.numpy as fnp  # noqa: E402
-from functorch_lite import lax  # noqa: E402
-from functorch_lite.core import dtypes, pytree  # noqa: E402
+import functorch_lite as fl
+import functorch_lite.numpy as fnp
+from functorch_lite import lax
+from functorch_lite.core import dtypes, pytree
 
 RTOL = ATOL = 1e-5
 

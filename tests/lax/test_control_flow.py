@@ -2,20 +2,16 @@
 xla_bridge/lowering/control.py): cond/switch, while_loop, fori_loop, scan and map, eager vs
 ``fl.jit`` vs a plain Python ``if``/loop vs ``jax.lax`` on the same inputs; error messages;
 weak types; the StableHLO the loops lower to; and a scan RNN that trains."""
-import sys
-import pathlib
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-import functorch_lite as fl  # noqa: E402
-import functorch_lite.numpy as fnp  # noqa: E402
-from functorch_lite import lax  # noqa: E402
-from functorch_lite.core import pytree  # noqa: E402
+import functorch_lite as fl
+import functorch_lite.numpy as fnp
+from functorch_lite import lax
+from functorch_lite.core import pytree
 
 FL = (lax, fnp)
 JX = (jax.lax, jnp)

@@ -2,22 +2,18 @@
 (cond_p, while_p, scan_p in functorch_lite/lax/control_flow.py), checked against JAX
 (jax.jvp / jax.grad / jax.hessian of the same function), finite differences and the
 transpose identity (check_grads), and a Python loop over the batch (check_batching)."""
-import sys
-import pathlib
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-import functorch_lite as fl  # noqa: E402
-import functorch_lite.numpy as fnp  # noqa: E402
-from functorch_lite import lax  # noqa: E402
-from functorch_lite.core import pytree  # noqa: E402
-from functorch_lite.lax import control_flow as cf  # noqa: E402
-from rule_checks import check_batching, check_grads, check_jvp, x64  # noqa: E402
+import functorch_lite as fl
+import functorch_lite.numpy as fnp
+from functorch_lite import lax
+from functorch_lite.core import pytree
+from functorch_lite.lax import control_flow as cf
+from rule_checks import check_batching, check_grads, check_jvp, x64
 
 FL = (lax, fnp)
 JX = (jax.lax, jnp)

@@ -6,23 +6,19 @@ kinks, poles) against ``jax.grad``, and every batching rule against a Python loo
 
 Every primitive the module declares must appear in exactly one of the tables below, so a
 new primitive without tests fails ``test_every_primitive_is_covered``."""
-import sys
-import pathlib
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-import functorch_lite as fl  # noqa: E402
-from functorch_lite import lax  # noqa: E402
-from functorch_lite.core import dtypes  # noqa: E402
-from functorch_lite.core.avals import get_aval  # noqa: E402
-from functorch_lite.core.primitive import Primitive  # noqa: E402
-from functorch_lite.lax import elementwise  # noqa: E402
-from rule_checks import check_batching, check_grads, check_jvp, x64  # noqa: E402
+import functorch_lite as fl
+from functorch_lite import lax
+from functorch_lite.core import dtypes
+from functorch_lite.core.avals import get_aval
+from functorch_lite.core.primitive import Primitive
+from functorch_lite.lax import elementwise
+from rule_checks import check_batching, check_grads, check_jvp, x64
 
 PRIMITIVES = {p.name: p for p in vars(elementwise).values() if isinstance(p, Primitive)}
 

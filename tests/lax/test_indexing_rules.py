@@ -5,23 +5,20 @@ finite differences and the transpose identity (rule_checks, order 2), and agains
 loop over the batch."""
 import importlib.util
 import pathlib
-import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-import functorch_lite as fl  # noqa: E402
-from functorch_lite import lax  # noqa: E402
-from functorch_lite.core import pytree  # noqa: E402
-from functorch_lite.lax import indexing as ix  # noqa: E402
-from functorch_lite.lax.indexing import (GatherDimensionNumbers as GDN,  # noqa: E402
+import functorch_lite as fl
+from functorch_lite import lax
+from functorch_lite.core import pytree
+from functorch_lite.lax import indexing as ix
+from functorch_lite.lax.indexing import (GatherDimensionNumbers as GDN,
                                          ScatterDimensionNumbers as SDN)
-from rule_checks import check_batching, check_grads, x64  # noqa: E402
+from rule_checks import check_batching, check_grads, x64
 
 
 def _load_tables():

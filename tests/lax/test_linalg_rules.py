@@ -1,25 +1,21 @@
 """jvp, transpose and batching rules of dot_general (functorch_lite/lax/linalg.py), checked
 against finite differences, the transpose identity, jax.vjp and a Python loop over the
 batch."""
-import sys
-import pathlib
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import jax
+import ml_dtypes
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
 
-import jax  # noqa: E402
-import ml_dtypes  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-import functorch_lite as fl  # noqa: E402
-import functorch_lite.numpy as fnp  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-from functorch_lite import lax  # noqa: E402
-from functorch_lite.core.avals import ShapedArray  # noqa: E402
-from functorch_lite.interpreters import ad  # noqa: E402
-from functorch_lite.interpreters.transpose import UndefinedPrimal  # noqa: E402
-from rule_checks import check_batching, check_grads, x64  # noqa: E402
+import functorch_lite as fl
+import functorch_lite.numpy as fnp
+import jax.numpy as jnp
+from functorch_lite import lax
+from functorch_lite.core.avals import ShapedArray
+from functorch_lite.interpreters import ad
+from functorch_lite.interpreters.transpose import UndefinedPrimal
+from rule_checks import check_batching, check_grads, x64
 
 SMALL = settings(max_examples=8, deadline=None)
 BF16 = np.dtype(ml_dtypes.bfloat16)

@@ -2,38 +2,27 @@
 (functorch_lite/lax/reductions.py), checked against finite differences, the transpose
 identity, jax.grad (at zeros and ties, where finite differences cannot look) and a Python
 loop over the batch."""
-import sys
-import pathlib
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-import functorch_lite as fl  # noqa: E402
-from functorch_lite import lax  # noqa: E402
-from functorch_lite.core import dtypes  # noqa: E402
-from functorch_lite.lax import reductions as red  # noqa: E402
-from rule_checks import check_batching, check_grads, x64  # noqa: E402
+import functorch_lite as fl
+from functorch_lite import lax
+from functorch_lite.core import dtypes
+from functorch_lite.lax import reductions as red
+from rule_checks import batched_normal, check_batching, check_grads, normal, x64
 
 SMALL = settings(max_examples=6, deadline=None)
 
 
-def _rand(shape, seed=0, dtype=np.float64):
-    return np.random.default_rng(seed).normal(size=shape).astype(dtype)
+_rand, _batched = normal, batched_normal
 
 
 def _f32(shape, seed=0):
     return _rand(shape, seed, np.float32)
-
-
-def _batched(shape, axis, n=3, seed=0, dtype=np.float32):
-    s = list(shape)
-    s.insert(axis, n)
-    return _rand(tuple(s), seed, dtype)
 
 
 @st.composite

@@ -1,20 +1,16 @@
 """jvp, transpose and batching rules of the shape primitives (functorch_lite/lax/shapes.py),
 device_put and stop_gradient, checked against finite differences, the transpose identity
 and a Python loop over the batch."""
-import sys
-import pathlib
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import assume, given, settings, strategies as st  # noqa: E402
-
-import functorch_lite as fl  # noqa: E402
-from functorch_lite import lax  # noqa: E402
-from functorch_lite.core import dtypes  # noqa: E402
-from functorch_lite.interpreters import ad  # noqa: E402
-from rule_checks import check_batching, check_grads, x64  # noqa: E402
+import functorch_lite as fl
+from functorch_lite import lax
+from functorch_lite.core import dtypes
+from functorch_lite.interpreters import ad
+from rule_checks import check_batching, check_grads, x64
 
 SMALL = settings(max_examples=8, deadline=None)
 
@@ -40,7 +36,7 @@ def _total(x):
 
 # The transposes of broadcast_in_dim (expanding axes) and of pad (in its padding value)
 # sum with reduce_sum; differentiating or batching those needs reduce_sum's own rules.
-from functorch_lite.lax.reductions import reduce_sum_p as _rs  # noqa: E402
+from functorch_lite.lax.reductions import reduce_sum_p as _rs
 needs_reduce_sum_rules = pytest.mark.skipif(
     _rs.jvp_rule is None or _rs.transpose_rule is None or _rs.batch_rule is None,
     reason="reduce_sum has no jvp/transpose/batch rules yet")

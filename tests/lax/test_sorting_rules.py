@@ -2,41 +2,29 @@
 checked against finite differences (on inputs without ties), the transpose identity,
 jax.vjp (with tied integer keys, where the permutation of the other operands matters) and
 a Python loop over the batch."""
-import sys
-import pathlib
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-import functorch_lite as fl  # noqa: E402
-from functorch_lite import lax  # noqa: E402
-from functorch_lite.core import dtypes  # noqa: E402
-from functorch_lite.core.avals import ShapedArray  # noqa: E402
-from functorch_lite.interpreters.transpose import UndefinedPrimal  # noqa: E402
-from functorch_lite.lax import sorting as srt  # noqa: E402
-from rule_checks import check_batching, check_grads, x64  # noqa: E402
+import functorch_lite as fl
+from functorch_lite import lax
+from functorch_lite.core import dtypes
+from functorch_lite.core.avals import ShapedArray
+from functorch_lite.interpreters.transpose import UndefinedPrimal
+from functorch_lite.lax import sorting as srt
+from rule_checks import batched_normal, check_batching, check_grads, normal, x64
 
 SMALL = settings(max_examples=6, deadline=None)
 
 
-def _rand(shape, seed=0, dtype=np.float64):
-    # normal draws: no ties (almost surely), so sort and top_k are differentiable there
-    return np.random.default_rng(seed).normal(size=shape).astype(dtype)
+_rand, _batched = normal, batched_normal
 
 
 def _f32(shape, seed=0):
     return _rand(shape, seed, np.float32)
-
-
-def _batched(shape, axis, n=3, seed=0, dtype=np.float32):
-    s = list(shape)
-    s.insert(axis, n)
-    return _rand(tuple(s), seed, dtype)
 
 
 def _int_keys(shape, seed=0):
