@@ -20,23 +20,52 @@ from functorch_lite.core.backend import backend
 _SCALARS = (bool, int, float, complex)
 
 
-def compiled_when_eager(fn: Callable) -> Callable:
-    """``fn`` (whose positional arguments are arrays) as described above; calls with keyword
-    arguments run as written."""
+def compiled_when_eager(fn: Callable | None = None, *, arrays: int | None = None):
+    """``fn`` as described above. With ``arrays=k`` only the first ``k`` positional
+    arguments are arrays; the rest, and the keyword arguments, are options (axis, dtype,
+    keepdims, ...) compiled in as constants, one executable per set of options. Calls whose
+    options are unhashable (an array ``where=`` mask, say) run as written, as do calls with
+    keyword arguments when ``arrays`` is None."""
+    if fn is None:
+        return functools.partial(compiled_when_eager, arrays=arrays)
     jitted = None
+    by_options: dict = {}
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         nonlocal jitted
-        if len(_trace._stack) == 1 and not kwargs:
-            if jitted is None:
-                jitted = jit(fn)
-            out = jitted.call_cached(args)
+        if len(_trace._stack) == 1:
+            if arrays is None:
+                if kwargs:
+                    return fn(*args, **kwargs)
+                if jitted is None:
+                    jitted = jit(fn)
+                compiled, operands = jitted, args
+            else:
+                operands, options = args[:arrays], args[arrays:]
+                try:  # types too: 1 and 1.0 are equal keys but not the same option
+                    key = (tuple((type(o), o) for o in options),
+                           tuple(sorted((k, type(v), v) for k, v in kwargs.items())))
+                    compiled = by_options.get(key)
+                except TypeError:
+                    return fn(*args, **kwargs)
+                if compiled is None:
+                    if len(by_options) > 512:
+                        by_options.clear()
+                    compiled = by_options[key] = jit(_with_options(fn, options, kwargs))
+            out = compiled.call_cached(operands)
             if out is not _MISS:
                 return out
             array_type = backend.array_type
-            if any(type(a) is array_type for a in args) and all(
-                    type(a) is array_type or type(a) in _SCALARS for a in args):
-                return jitted(*args)
+            if any(type(a) is array_type for a in operands) and all(
+                    type(a) is array_type or type(a) in _SCALARS for a in operands):
+                return compiled(*operands)
         return fn(*args, **kwargs)
     return wrapper
+
+
+def _with_options(fn: Callable, options: tuple, kwargs: dict) -> Callable:
+    def call(*operands):
+        return fn(*operands, *options, **kwargs)
+    call.__name__ = call.__qualname__ = getattr(fn, "__name__", "fn")
+    return call

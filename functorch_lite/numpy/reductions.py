@@ -17,6 +17,7 @@ import numpy as np
 from functorch_lite import lax
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import TypedScalar, get_aval
+from functorch_lite.numpy._eager import compiled_when_eager
 from functorch_lite.numpy._util import (broadcast_to_shape, canonical_axis,
                                         canonicalize_dtype_arg, check_arraylike,
                                         normalize_axis, promote_dtypes_inexact, shape_of)
@@ -118,8 +119,8 @@ def _reduction(name, lax_reduce, bool_reduce, combine, identity, *, has_identity
             init = lax.convert_element_type(init, comp)
             result = (combine[1] if comp == np.bool_ else combine[0])(init, result)
         return lax.convert_element_type(_keepdims(result, axes, keepdims), result_dt)
-    fn.__name__ = name
-    return fn
+    fn.__name__ = fn.__qualname__ = name
+    return compiled_when_eager(fn, arrays=1)
 
 
 sum = _reduction("sum", lax.reduce_sum, lax.reduce_or, (lax.add, lax.bitwise_or), 0,
@@ -153,9 +154,9 @@ def _bool_reduction(name, lax_fn, identity):
             a = lax.select(mask, a, lax.full_like(a, identity))
         axes = canonical_axis(name, axis, aval.ndim)
         return _keepdims(lax_fn(a, axes), axes, keepdims)
-    fn.__name__ = name
+    fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Whether {'all' if identity else 'any'} elements along ``axis`` are true."
-    return fn
+    return compiled_when_eager(fn, arrays=1)
 
 
 all = _bool_reduction("all", lax.reduce_and, True)
@@ -169,6 +170,7 @@ def _count(shape, axes, mask, dt, keepdims):
     return sum(mask, axis=axes, dtype=dt, keepdims=keepdims)
 
 
+@compiled_when_eager(arrays=1)
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     """Arithmetic mean over ``axis``; ints and bools average in float32, float16 and
     bfloat16 accumulate in float32."""
@@ -265,10 +267,10 @@ def _arg_reduction(name, lax_fn):
         if shape_of(a)[ax] == 0:
             raise ValueError(f"{name}: attempt to get {name} of an empty sequence")
         return _keepdims(lax_fn(a, ax, dtypes.default_int_dtype()), dims, keepdims)
-    fn.__name__ = name
+    fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = (f"Index of the {name[3:]}imum along ``axis`` (of the flattened array when "
                   "None); the first occurrence wins, and NaN counts as the extreme.")
-    return fn
+    return compiled_when_eager(fn, arrays=1)
 
 
 argmax = _arg_reduction("argmax", lax.argmax)

@@ -282,3 +282,36 @@ def test_compiled_eager_products_give_the_primitive_by_primitive_numbers(name):
                 fn(*args)
             continue
         _assert_same_twice(fn, args, want)
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "all", "any", "mean", "argmax",
+                                  "argmin"])
+def test_compiled_eager_reductions_give_the_primitive_by_primitive_numbers(name):
+    """Eager reductions run as one executable per set of options (axis, dtype, keepdims,
+    ...), compiled in as constants; the numbers must be those of the primitive-by-primitive
+    run, also for options equal in value but not in type (1 and True). (var and std stay
+    primitive by primitive: XLA fuses their reductions in another order, 1 ulp apart.)"""
+    fn = getattr(fnp, name)
+    assert hasattr(fn, "__wrapped__")
+    rng = np.random.default_rng(3)
+    xf = fnp.asarray(rng.normal(size=(3, 4)).astype(np.float32))
+    xi = fnp.asarray(rng.integers(-5, 5, (3, 4)).astype(np.int32))
+    option_sets = [((), {}), ((0,), {}), ((), {"axis": 1}), ((), {"axis": 1, "keepdims": True}),
+                   ((), {"axis": True}), ((), {"axis": (0, 1)}), ((-1,), {"keepdims": 1})]
+    if name in ("sum", "prod", "mean"):
+        option_sets += [((), {"dtype": np.float32}), ((), {"axis": 0, "dtype": np.int32})]
+    for x in (xf, xi):
+        for extra, kw in option_sets:
+            try:
+                want = fn.__wrapped__(x, *extra, **kw)
+            except (TypeError, ValueError) as e:
+                with pytest.raises(type(e)):
+                    fn(x, *extra, **kw)
+                continue
+            _assert_same_twice(lambda x: fn(x, *extra, **kw), (x,), want)
+    # an array-valued option is not a constant: the call runs as written
+    mask = xf > 0
+    if name not in ("argmax", "argmin"):
+        np.testing.assert_array_equal(np.asarray(fn(xf, where=mask, **(
+            {"initial": 0.0} if name in ("max", "min") else {}))), np.asarray(fn.__wrapped__(
+                xf, where=mask, **({"initial": 0.0} if name in ("max", "min") else {}))))
