@@ -11,6 +11,7 @@
 The persistent (on-disk) cache is tested in tests/xla_bridge/test_compile_cache.py.
 """
 import logging
+import re
 
 import jax
 import jax.numpy as jnp
@@ -1082,3 +1083,28 @@ def test_jit_decorator_with_options_and_methods():
             return x * 2.0
 
     np.testing.assert_allclose(np.asarray(M(1).scaled(np.ones(2, np.float32))), [2.0, 2.0])
+
+
+def test_debug_nans_names_the_computation_and_costs_nothing_when_off():
+    """config.update("debug_nans", True): a NaN in an inexact output raises
+    FloatingPointError naming the jitted function, eager op or compiled ufunc, on the
+    cached-call path too; integer outputs and NaN-free results pass; off again, NaNs
+    flow silently (as JAX)."""
+    x = xla_bridge.from_numpy(np.array([1.0, -1.0], np.float32))
+    ok = xla_bridge.from_numpy(np.array([1.0, 4.0], np.float32))
+    jf = fl.jit(lambda a: fnp.sqrt(a) * 2)
+    jf(ok)
+    jf(ok)  # an entry on the cached-call path, which must not skip the check
+    try:
+        config.update("debug_nans", True)
+        for fn, name in [(lambda: jf(x), "jit(<lambda>)"), (lambda: fnp.log(x), "log"),
+                         (lambda: lax.log(x), "log"), (lambda: fnp.sum(fnp.log(x)), "log"),
+                         (lambda: fl.grad(lambda a: fnp.sum(fnp.sqrt(a)))(x), "sqrt")]:
+            with pytest.raises(FloatingPointError, match=f"invalid value \\(nan\\) encountered "
+                                                         f"in .*{re.escape(name)}"):
+                fn()
+        np.testing.assert_array_equal(np.asarray(jf(ok)), [2.0, 4.0])
+        assert int(fl.jit(lambda a: fnp.argmax(a))(x)) == 0
+    finally:
+        config.update("debug_nans", False)
+    assert np.isnan(np.asarray(jf(x))[1])

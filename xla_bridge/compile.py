@@ -65,6 +65,17 @@ class Executable:
         return _jaxlib.memory_stats(self.exe)
 
 
+def check_nans(outs: Sequence[Any], what: str) -> None:
+    """``config.debug_nans``: raise FloatingPointError when an inexact output holds a NaN,
+    naming the computation (``what``) and the output."""
+    for i, a in enumerate(outs):
+        aval = getattr(a, "aval", None)
+        if aval is not None and dtypes.is_inexact(aval.dtype) and np.isnan(np.asarray(a)).any():
+            raise FloatingPointError(
+                f"invalid value (nan) encountered in {what} (output {i} of {len(outs)}, "
+                f"{aval.str_short()}); config.update('debug_nans', False) turns this check off")
+
+
 _text_cache: dict[tuple, Any] = {}
 stats = {"compiles": 0, "disk_hits": 0}
 
@@ -177,7 +188,10 @@ class Compiled:
         device = exe.device
         bufs = [a._buf if type(a) is Array and a._device is device and not a._buf.is_deleted()
                 else _buffer_on(_to_array(a, device), device) for a in arrays]
-        return exe.wrap(exe.execute(bufs))
+        outs = exe.wrap(exe.execute(bufs))
+        if config.debug_nans:
+            check_nans(outs, f"jit({exe.name})")
+        return outs
 
     def fast_caller(self, consts: Sequence[Any], scalars: Sequence[bool] = ()):
         """A function of a tuple of arguments that runs this executable with ``consts``
@@ -206,6 +220,8 @@ class Compiled:
 
         if not any(scalars):
             def call(args):
+                if config.debug_nans:
+                    return None  # the general path checks the outputs
                 bufs = [a._buf for a in args if a._device is device]
                 if len(bufs) != len(args):
                     return None
@@ -219,7 +235,7 @@ class Compiled:
             return call
 
         def call_with_scalars(args):
-            if len(args) != len(scalars):
+            if len(args) != len(scalars) or config.debug_nans:
                 return None
             bufs = const_bufs[:]
             for a, s in zip(args, scalars):

@@ -12,7 +12,7 @@ from functorch_lite.core.avals import ShapedArray, TypedScalar, get_aval
 from functorch_lite.core.ir import Eqn, Program, Var
 from xla_bridge import runtime
 from xla_bridge.array import Array, from_numpy
-from xla_bridge.compile import Executable, compile_program
+from xla_bridge.compile import Executable, check_nans, compile_program
 
 _cache: dict[tuple, Executable] = {}
 _scalar_buffers: dict[tuple, Array] = {}
@@ -117,7 +117,10 @@ def apply_primitive(primitive, args: Sequence[Any], params: dict) -> list:
         if key is not None:
             _cache[key] = exe
     bufs = [a.buffer if a.device == device else _move(a, device) for a in arrays]
-    return exe.wrap(exe.execute(bufs))
+    outs = exe.wrap(exe.execute(bufs))
+    if config.debug_nans:
+        check_nans(outs, params.get("name") or primitive.name)
+    return outs
 
 
 def _move(a: Array, device):
