@@ -20,20 +20,9 @@ import functorch_lite as fl
 import functorch_lite.numpy as fnp
 from functorch_lite.core import pytree
 from functorch_lite.interpreters import partial_eval
+from helpers import assert_tree_close, rand
 
 WRAPS = {"eager": lambda f: f, "jit": fl.jit}
-
-
-def rand(seed, *shape, scale=1.0):
-    return (np.random.default_rng(seed).normal(size=shape) * scale).astype(np.float32)
-
-
-def assert_tree_close(got, want, rtol=1e-5, atol=1e-5):
-    g_leaves, g_tree = jax.tree_util.tree_flatten(got)
-    w_leaves, w_tree = jax.tree_util.tree_flatten(want)
-    assert g_tree == w_tree, (g_tree, w_tree)
-    for g, w in zip(g_leaves, w_leaves):
-        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=rtol, atol=atol)
 
 
 def block(np_):

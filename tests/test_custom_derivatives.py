@@ -15,23 +15,15 @@ import functorch_lite.numpy as fnp
 from functorch_lite.core.avals import ShapedArray
 from functorch_lite.interpreters import custom_derivatives as cd
 from functorch_lite.interpreters.transpose import UndefinedPrimal, backward_pass
+from helpers import assert_tree_close as _close
+from helpers import rand
 
 LIBS = {"fl": (fl, fnp), "jax": (jax, jnp)}
 WRAPS = {"eager": lambda f: f, "jit": fl.jit}
 
 
-def rand(seed, *shape, scale=1.0):
-    return (np.random.default_rng(seed).normal(size=shape) * scale).astype(np.float32)
-
-
 def assert_tree_close(got, want, rtol=1e-5, atol=1e-6):
-    g_leaves, g_tree = jax.tree_util.tree_flatten(got)
-    w_leaves, w_tree = jax.tree_util.tree_flatten(want)
-    assert g_tree == w_tree, (g_tree, w_tree)
-    for g, w in zip(g_leaves, w_leaves):
-        g, w = np.asarray(g), np.asarray(w)
-        assert g.shape == w.shape, (g.shape, w.shape)
-        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+    _close(got, want, rtol, atol)
 
 
 def per_lib(make):

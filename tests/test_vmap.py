@@ -10,21 +10,7 @@ import pytest
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
-
-
-def rand(seed, *shape, scale=1.0):
-    return (np.random.default_rng(seed).normal(size=shape) * scale).astype(np.float32)
-
-
-def assert_tree_close(got, want, rtol=1e-5, atol=1e-5):
-    g_leaves, g_tree = jax.tree_util.tree_flatten(got)
-    w_leaves, w_tree = jax.tree_util.tree_flatten(want)
-    assert g_tree == w_tree, (g_tree, w_tree)
-    for g, w in zip(g_leaves, w_leaves):
-        g, w = np.asarray(g), np.asarray(w)
-        assert g.shape == w.shape, (g.shape, w.shape)
-        assert g.dtype == w.dtype, (g.dtype, w.dtype)
-        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+from helpers import assert_tree_close, rand
 
 
 def both(fn):

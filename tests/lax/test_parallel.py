@@ -10,6 +10,7 @@ import pytest
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
+from helpers import assert_tree_close as _close
 
 X = (np.arange(24, dtype=np.float32).reshape(3, 4, 2) - 7.0) / 3.0
 X4 = X[..., None] * np.array([1.0, -0.5], np.float32)  # (3, 4, 2, 2)
@@ -18,14 +19,7 @@ WRAPS = {"eager": lambda f: f, "jit": fl.jit}
 
 
 def assert_tree_close(got, want, rtol=1e-5, atol=1e-6):
-    g_leaves, g_tree = jax.tree_util.tree_flatten(got)
-    w_leaves, w_tree = jax.tree_util.tree_flatten(want)
-    assert g_tree == w_tree, (g_tree, w_tree)
-    for g, w in zip(g_leaves, w_leaves):
-        g, w = np.asarray(g), np.asarray(w)
-        assert g.shape == w.shape, (g.shape, w.shape)
-        assert g.dtype == w.dtype, (g.dtype, w.dtype)
-        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+    _close(got, want, rtol, atol)
 
 
 def compare(wrap, build, *args):
