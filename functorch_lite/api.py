@@ -18,6 +18,7 @@ from functorch_lite.core.config import config
 from functorch_lite.core.ir import ClosedProgram
 from functorch_lite.interpreters import staging
 from functorch_lite.interpreters.jit_call import close_over_consts, jit_call_p
+from functorch_lite.lax._common import PY_SCALARS
 
 logger = logging.getLogger("functorch_lite")
 
@@ -114,13 +115,12 @@ def _check_leaf(fun_name: str, path: str, x: Any) -> ShapedArray:
 
 # The key of a Python scalar argument on jit's cached-call path: its type's weakly typed aval
 # (which depends on the x64 flag), marked so that it differs from a rank-0 Array's aval.
-_SCALAR_TYPES = (bool, int, float, complex)
 _scalar_avals: dict = {}
 
 
 def _refresh_scalar_avals(_=None) -> None:
     _scalar_avals.clear()
-    _scalar_avals.update({t: ("python scalar", get_aval(t(0))) for t in _SCALAR_TYPES})
+    _scalar_avals.update({t: ("python scalar", get_aval(t(0))) for t in PY_SCALARS})
 
 
 _refresh_scalar_avals()
@@ -371,7 +371,7 @@ class JitFunction:
         """Give these argument types an entry on the cached-call path, when they are
         device Arrays and Python scalars, flat or in tuples/lists/dicts."""
         array_type = self._array_type
-        if all(type(a) is array_type or type(a) in _SCALAR_TYPES for a in args):
+        if all(type(a) is array_type or type(a) in PY_SCALARS for a in args):
             leaves, key = args, tuple(a.aval if type(a) is array_type
                                       else _scalar_avals[type(a)] for a in args)
         else:
@@ -876,7 +876,6 @@ def _std_basis(leaves):
     """An identity matrix split and reshaped to (total_size, *leaf_shape) per leaf. It is
     built from iotas, so under ``jit`` XLA generates it in place (in whatever layout the
     consumer wants) instead of reading a constant."""
-    import numpy as np
     from functorch_lite import lax
     sizes = [get_aval(x).size for x in leaves]
     total = sum(sizes)

@@ -45,6 +45,17 @@ def batched_normal(shape, axis, n=3, seed=0, dtype=np.float32):
     return normal(tuple(s), seed, dtype)
 
 
+def restrict(f, args, positions):
+    """``f`` as a function of ``args[i]`` for ``i`` in ``positions`` only, the other
+    arguments held at their values in ``args``."""
+    def g(*picked):
+        full = list(args)
+        for i, v in zip(positions, picked):
+            full[i] = v
+        return f(*full)
+    return g
+
+
 def _np(x):
     return np.asarray(x)
 

@@ -537,6 +537,17 @@ def test_cached_call_path_with_pytree_arguments():
                                np.asarray(a) @ np.asarray(v) + np.asarray(b), rtol=1e-6)
 
 
+def test_cached_scalar_buffers_keep_equal_but_different_scalars_apart():
+    """Python scalars reach executables through a cache keyed by value: 0.0 and -0.0 (also
+    as a complex part) and NaN must each keep their own bits."""
+    jf = fl.jit(lambda a, b: a * b)
+    x = xla_bridge.from_numpy(np.ones(2, np.float32))
+    for v in [0.0, -0.0, complex(0.0, 1.0), complex(-0.0, 1.0), float("nan"), 0.0] * 2:
+        got = np.asarray(jf(x, v))
+        np.testing.assert_array_equal(np.signbit(got.real), np.signbit(np.real(v)))
+        np.testing.assert_array_equal(np.isnan(got.real), np.isnan(np.real(v)))
+
+
 def test_cached_call_path_reports_a_deleted_input():
     jf = fl.jit(lambda x: x + 1)
     a = xla_bridge.from_numpy(np.ones(4, np.float32))

@@ -21,6 +21,7 @@ from functorch_lite.core.avals import ShapedArray
 from functorch_lite.core.config import config
 from functorch_lite.core.ir import Program
 from xla_bridge import _jaxlib, runtime
+from xla_bridge.array import Array
 from xla_bridge.lowering.core import lower_program
 
 logger = logging.getLogger("functorch_lite")
@@ -51,11 +52,12 @@ class Executable:
 
     def wrap(self, outs: list) -> list:
         """The output buffers as Arrays (float0 ones as NumPy zeros)."""
-        from xla_bridge.array import Array
         device = self.device
         if self.has_float0:
             return [np.zeros(a.shape, dtypes.float0) if a.dtype == dtypes.float0
                     else Array(b, a, device) for b, a in zip(outs, self.out_avals)]
+        if len(outs) == 1:
+            return [Array(outs[0], self.out_avals[0], device)]
         return [Array(b, aval, device) for b, aval in zip(outs, self.out_avals)]
 
     def cost_analysis(self) -> dict:
@@ -182,7 +184,6 @@ class Compiled:
         self.executable = executable
 
     def __call__(self, *arrays):
-        from xla_bridge.array import Array
         from xla_bridge.eager import _to_array
         exe = self.executable
         device = exe.device
@@ -200,7 +201,6 @@ class Compiled:
         then takes its general path, which moves data and reports deleted arrays). The
         arguments flagged in ``scalars`` are Python scalars, the rest Arrays. This is jit's
         cached-call path, so it does as little as it can."""
-        from xla_bridge.array import Array
         from xla_bridge.eager import scalar_buffer
         exe = self.executable
         device = exe.device
@@ -208,15 +208,8 @@ class Compiled:
                                      for c in consts):
             return None
         const_bufs = [c._buf for c in consts]
-        nconsts = len(const_bufs)
-        execute, loaded, handlers, avals = _jaxlib.execute, exe.exe, exe.handlers, exe.out_avals
-        single = avals[0] if len(avals) == 1 else None
+        execute, loaded, handlers, wrap = _jaxlib.execute, exe.exe, exe.handlers, exe.wrap
         scalars = tuple(scalars)
-
-        def finish(outs):
-            if single is not None:
-                return [Array(outs[0], single, device)]
-            return [Array(b, aval, device) for b, aval in zip(outs, avals)]
 
         if not any(scalars):
             def call(args):
@@ -226,12 +219,10 @@ class Compiled:
                 if len(bufs) != len(args):
                     return None
                 try:
-                    outs = execute(loaded, const_bufs + bufs if nconsts else bufs, handlers)
+                    return wrap(execute(loaded, const_bufs + bufs if const_bufs else bufs,
+                                        handlers))
                 except Exception:
                     return None  # e.g. a donated (deleted) input: the general path explains
-                if single is not None:
-                    return [Array(outs[0], single, device)]
-                return finish(outs)
             return call
 
         def call_with_scalars(args):
@@ -246,10 +237,9 @@ class Compiled:
                 else:
                     return None
             try:
-                outs = execute(loaded, bufs, handlers)
+                return wrap(execute(loaded, bufs, handlers))
             except Exception:
                 return None
-            return finish(outs)
         return call_with_scalars
 
     def as_text(self) -> str:

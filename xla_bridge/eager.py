@@ -26,11 +26,15 @@ def _single_eqn_program(primitive, in_avals: Sequence[ShapedArray], params: dict
 
 
 def _to_array(x: Any, device) -> Array:
-    if type(x) is Array:
+    t = type(x)
+    if t is Array:
         return x
-    if type(x) in (bool, int, float, complex):
-        # repr keeps -0.0 apart from 0.0 and makes NaN a usable key
-        key = (type(x), x if type(x) in (bool, int) else repr(x), device, config.enable_x64)
+    if t in (bool, int, float, complex):
+        # The value is the key, except where equal values differ (0.0 and -0.0, complex
+        # parts) or a value differs from itself (NaN): there repr is. The cache is emptied
+        # when the x64 flag, which picks the dtype, changes.
+        key = (t, x, device) if t is int or t is bool or (t is float and x == x != 0) \
+            else (t, repr(x), device)
         a = _scalar_buffers.get(key)
         if a is None:
             aval = get_aval(x)
@@ -59,28 +63,13 @@ def _to_array(x: Any, device) -> Array:
     raise TypeError(f"expected an array, got {type(x).__name__}: {x!r}")
 
 
-_scalar_bufs: dict = {}
-
-
 def scalar_buffer(x, device):
-    """The device buffer of a Python scalar (weakly typed by the x64 flag), cached by value:
-    jit's cached-call path passes scalars through this."""
-    t = type(x)
-    key = (t, x, device) if (t is not float or x == x != 0) else (t, repr(x), device)
-    buf = _scalar_bufs.get(key)
-    if buf is None:
-        if len(_scalar_bufs) > 4096:
-            _scalar_bufs.clear()
-        buf = _scalar_bufs[key] = _to_array(x, device).buffer
-    return buf
+    """The device buffer of a Python scalar (jit's cached-call path passes scalars
+    through this)."""
+    return _to_array(x, device)._buf
 
 
-def _clear_scalar_caches(_=None) -> None:
-    _scalar_bufs.clear()
-    _scalar_buffers.clear()
-
-
-config.on_change("enable_x64", _clear_scalar_caches)
+config.on_change("enable_x64", lambda _: _scalar_buffers.clear())
 
 
 def _check_scalar_range(x, aval):

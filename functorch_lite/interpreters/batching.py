@@ -8,6 +8,7 @@ collectives ``psum`` & co.).
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence
 
 from functorch_lite.core import trace as trace_mod
@@ -104,18 +105,9 @@ def _programs(value: Any):
             yield from _programs(v)
 
 
-_axis_use: dict = {}  # (id(program), axis name) -> (program, bool); programs are immutable
-
-
+@functools.lru_cache(maxsize=4096)  # programs are immutable
 def _program_uses_axis(program, name) -> bool:
-    key = (id(program), name)
-    hit = _axis_use.get(key)
-    if hit is None or hit[0] is not program:
-        if len(_axis_use) > 4096:
-            _axis_use.clear()
-        hit = _axis_use[key] = (program, any(_uses_axis(e.params, name)
-                                             for e in program.eqns))
-    return hit[1]
+    return any(_uses_axis(e.params, name) for e in program.eqns)
 
 
 def batch_flat(fun: Callable, axis: AxisData, args: Sequence[Any],

@@ -16,8 +16,8 @@ from functorch_lite.core import trace as _trace
 from functorch_lite.api import MISS as _MISS
 from functorch_lite.api import jit
 from functorch_lite.core.backend import backend
+from functorch_lite.lax._common import PY_SCALARS
 
-_SCALARS = (bool, int, float, complex)
 
 
 def compiled_when_eager(fn: Callable | None = None, *, arrays: int | None = None):
@@ -58,7 +58,7 @@ def compiled_when_eager(fn: Callable | None = None, *, arrays: int | None = None
                 return out
             array_type = backend.array_type
             if any(type(a) is array_type for a in operands) and all(
-                    type(a) is array_type or type(a) in _SCALARS for a in operands):
+                    type(a) is array_type or type(a) in PY_SCALARS for a in operands):
                 return compiled(*operands)
         return fn(*args, **kwargs)
     return wrapper

@@ -9,13 +9,13 @@ import numpy as np
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import ShapedArray, TypedScalar
 from functorch_lite.core.trace import Tracer
+from functorch_lite.lax._common import PY_SCALARS
 from functorch_lite.numpy import indexing, linalg_ops, reductions, shapes, sorting, ufuncs
 
-_SCALARS = (bool, int, float, complex)
 
 
 def _operand_ok(x: Any) -> bool:
-    return (isinstance(x, (Tracer, np.ndarray, np.generic, TypedScalar)) or type(x) in _SCALARS
+    return (isinstance(x, (Tracer, np.ndarray, np.generic, TypedScalar)) or type(x) in PY_SCALARS
             or isinstance(getattr(x, "aval", None), ShapedArray))
 
 

@@ -13,7 +13,7 @@ import functorch_lite.numpy as fnp
 from functorch_lite import lax
 from functorch_lite.core import pytree
 from functorch_lite.lax import control_flow as cf
-from rule_checks import check_batching, check_grads, check_jvp, x64
+from rule_checks import check_batching, check_grads, check_jvp, restrict, x64
 
 FL = (lax, fnp)
 JX = (jax.lax, jnp)
@@ -94,20 +94,12 @@ def while_model(L, N):
 def _jvp_both(model, args, tangent_args, *model_args, eager=False):
     fl_f, jx_f = model(*FL, *model_args), model(*JX, *model_args)
     idx = list(tangent_args)
-
-    def restrict(f):
-        def g(*d):
-            full = list(args)
-            for i, v in zip(idx, d):
-                full[i] = v
-            return f(*full)
-        return g
     prim = tuple(args[i] for i in idx)
     tans = tuple(_rand(np.shape(args[i]), 10 + i) for i in idx)
-    want = jax.jit(lambda *p: jax.jvp(restrict(jx_f), p, tans))(*prim)
+    want = jax.jit(lambda *p: jax.jvp(restrict(jx_f, args, idx), p, tans))(*prim)
     if eager:
-        close(fl.jvp(restrict(fl_f), prim, tans), want)
-    close(fl.jit(lambda *p: fl.jvp(restrict(fl_f), p, tans))(*prim), want)
+        close(fl.jvp(restrict(fl_f, args, idx), prim, tans), want)
+    close(fl.jit(lambda *p: fl.jvp(restrict(fl_f, args, idx), p, tans))(*prim), want)
 
 
 @pytest.mark.parametrize("p", [True, False])
