@@ -25,7 +25,7 @@ from xla_bridge.runtime import default_backend, device_count, devices, local_dev
 _install_backend()
 
 from functorch_lite import scipy  # noqa: E402,F401
-import nn  # noqa: E402  (the stateless-module layer, also reachable as functorch_lite.nn)
+from functorch_lite import nn  # noqa: E402,F401  (the repo's nn/ folder, installed as functorch_lite.nn)
 
 numpy.ndarray = Array
 

@@ -1,6 +1,17 @@
-"""``functorch_lite.nn``: a thin stateless-module layer. For now: activations and the
-functions losses are built from (the layers, optimizers and training loop arrive with
-their issues)."""
-from nn.activations import (celu, elu, gelu, glu, hard_sigmoid, hard_tanh,  # noqa: F401
-                            leaky_relu, log_sigmoid, log_softmax, logsumexp, one_hot,
-                            relu, relu6, selu, sigmoid, silu, softmax, softplus, swish)
+"""``functorch_lite.nn``: a thin stateless-module layer. Modules are configuration; their
+parameters and state are plain nested dicts the user holds (see ``nn/module.py`` for how
+``init`` and ``apply`` are derived from one ``__call__``).
+
+    from functorch_lite import nn
+    model = nn.Sequential([nn.Dense(64), nn.relu, nn.Dense(10)])
+    params, state = model.init(key, x)
+    y, state = model.apply(params, x)
+"""
+from . import initializers  # noqa: F401
+from .activations import (celu, elu, gelu, glu, hard_sigmoid, hard_tanh,  # noqa: F401
+                          leaky_relu, log_sigmoid, log_softmax, logsumexp, one_hot,
+                          relu, relu6, selu, sigmoid, silu, softmax, softplus, swish)
+from .linear import Dense, Flatten  # noqa: F401
+from .module import (Module, StateVariable, count_params, method,  # noqa: F401
+                     promote_dtype, summary)
+from .sequential import Sequential  # noqa: F401
