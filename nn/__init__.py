@@ -7,11 +7,20 @@ parameters and state are plain nested dicts the user holds (see ``nn/module.py``
     params, state = model.init(key, x)
     y, state = model.apply(params, x)
 """
-from . import initializers  # noqa: F401
+from . import (callbacks, checkpoints, initializers, losses, metrics, optim,  # noqa: F401
+               schedules)
 from .activations import (celu, elu, gelu, glu, hard_sigmoid, hard_tanh,  # noqa: F401
                           leaky_relu, log_sigmoid, log_softmax, logsumexp, one_hot,
                           relu, relu6, selu, sigmoid, silu, softmax, softplus, swish)
+from .attention import (MultiHeadAttention, combine_masks,  # noqa: F401
+                        dot_product_attention, make_attention_mask, make_causal_mask)
+from .conv import Conv, ConvTranspose  # noqa: F401
+from .embedding import Embedding  # noqa: F401
 from .linear import Dense, Flatten  # noqa: F401
 from .module import (Module, StateVariable, count_params, method,  # noqa: F401
                      promote_dtype, summary)
+from .pooling import (AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool, avg_pool,  # noqa: F401
+                      max_pool, min_pool)
+from .recurrent import RNN, Bidirectional, GRUCell, LSTMCell  # noqa: F401
 from .sequential import Sequential  # noqa: F401
+from .training import FitResult, TrainingRun, fit  # noqa: F401

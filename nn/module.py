@@ -456,6 +456,9 @@ class Module:
         stack.append(_Frame(self, (), scope))
         try:
             return fn(self, *args, **kwargs)
+        except Exception as err:           # from a method that is not a wrapped call
+            _add_location(err, scope.where((), self))
+            raise
         finally:
             stack.pop()
 
