@@ -15,10 +15,12 @@ from .activations import (celu, elu, gelu, glu, hard_sigmoid, hard_tanh,  # noqa
 from .attention import (MultiHeadAttention, combine_masks,  # noqa: F401
                         dot_product_attention, make_attention_mask, make_causal_mask)
 from .conv import Conv, ConvTranspose  # noqa: F401
+from .dropout import Dropout  # noqa: F401
 from .embedding import Embedding  # noqa: F401
 from .linear import Dense, Flatten  # noqa: F401
 from .module import (Module, StateVariable, count_params, method,  # noqa: F401
                      promote_dtype, summary)
+from .normalization import BatchNorm, GroupNorm, LayerNorm, RMSNorm  # noqa: F401
 from .pooling import (AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool, avg_pool,  # noqa: F401
                       max_pool, min_pool)
 from .recurrent import RNN, Bidirectional, GRUCell, LSTMCell  # noqa: F401

@@ -2,6 +2,8 @@
 import importlib.util
 import pathlib
 
+from functorch_lite.nn import checkpoints
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -12,7 +14,11 @@ def _load(name):
     return module
 
 
-def test_demo_trains_digits_mlp():
+def test_demo_trains_the_digits_cnn_and_writes_its_plot_and_checkpoint(tmp_path):
     demo = _load("demo")
-    accuracy = demo.main(epochs=30)
-    assert accuracy >= 0.95
+    accuracy = demo.main(epochs=8, out=str(tmp_path), progress=False)
+    assert accuracy >= 0.97
+    assert (tmp_path / "history.png").read_bytes().startswith(b"\x89PNG")
+    saved = checkpoints.restore(tmp_path / "checkpoint")
+    assert set(saved) == {"params", "state"}
+    assert checkpoints.metadata(tmp_path / "checkpoint")["test_accuracy"] == accuracy
