@@ -21,8 +21,16 @@ def _relu_jvp(primals, tangents):
     return relu(x), fnp.where(x > 0, t, fnp.zeros_like(t))
 
 
+@custom_jvp
 def relu6(x):
+    """min(max(x, 0), 6); derivative 0 at both kinks (as JAX)."""
     return fnp.minimum(fnp.maximum(x, 0), 6.0)
+
+
+@relu6.defjvp
+def _relu6_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return relu6(x), fnp.where((x > 0) & (x < 6), t, fnp.zeros_like(t))
 
 
 def sigmoid(x):
@@ -78,7 +86,8 @@ def leaky_relu(x, negative_slope: float = 0.01):
 
 
 def hard_tanh(x):
-    return fnp.clip(x, -1.0, 1.0)
+    """x clipped to [-1, 1]; derivative 1 at the ends of the interval (as JAX)."""
+    return fnp.where(x > 1, 1, fnp.where(x < -1, -1, x))
 
 
 def hard_sigmoid(x):
@@ -102,7 +111,12 @@ def softmax(x, axis: int | tuple = -1, where=None):
 
 def log_softmax(x, axis: int | tuple = -1, where=None):
     """x - logsumexp(x) along ``axis``."""
-    shifted = x - lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
+    x_max = fnp.max(x, axis=axis, keepdims=True, where=where,
+                    initial=-np.inf if where is not None else None)
+    # The max over the kept entries only (a large masked-out entry must not shift them
+    # all to -inf); a row with nothing kept shifts by 0.
+    x_max = fnp.where(fnp.isfinite(x_max), x_max, 0.0)
+    shifted = x - lax.stop_gradient(x_max)
     out = shifted - fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True, where=where))
     return out if where is None else fnp.where(where, out, -np.inf)
 

@@ -536,7 +536,9 @@ def logaddexp(x, y, /):
         raise NotImplementedError("logaddexp of complex inputs is not supported")
     amax = lax.max(x, y)
     delta = lax.sub(x, y)
-    out = lax.add(amax, lax.log1p(lax.exp(lax.neg(lax.abs(delta)))))
+    # min - max rather than -|x - y|: at a tie max and min each pass half of the tangent
+    # to either input, which gives the true derivative 1/2 (abs's 1 at 0 would not).
+    out = lax.add(amax, lax.log1p(lax.exp(lax.sub(lax.min(x, y), amax))))
     nan_case, out = _same_shape(lax.add(x, y), out)
     return lax.select(_bcast_to(lax.ne(delta, delta), out), nan_case, out)
 
@@ -549,7 +551,7 @@ def logaddexp2(x, y, /):
     amax = lax.max(x, y)
     delta = lax.sub(x, y)
     inv_ln2 = _const(amax, 1 / np.log(2))
-    out = lax.add(amax, lax.mul(inv_ln2, lax.log1p(lax.exp2(lax.neg(lax.abs(delta))))))
+    out = lax.add(amax, lax.mul(inv_ln2, lax.log1p(lax.exp2(lax.sub(lax.min(x, y), amax)))))
     nan_case, out = _same_shape(lax.add(x, y), out)
     return lax.select(_bcast_to(lax.ne(delta, delta), out), nan_case, out)
 
