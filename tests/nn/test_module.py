@@ -381,3 +381,20 @@ def test_summary_and_count_params_of_an_mlp():
     assert lines[2].split() == ["0", "Dense", "float32[4,", "32]", "2,080"]
     assert lines[3].split() == ["2", "Dense", "float32[4,", "10]", "330"]
     assert "Total params: 2,410 (9.41 KB)" in table
+
+
+def test_summary_of_a_small_cnn_against_known_counts():
+    model = nn.Sequential([nn.Conv(8, (3, 3)), nn.relu, nn.BatchNorm(), nn.MaxPool((2, 2)),
+                           nn.Flatten(), nn.Dropout(0.5), nn.Dense(10)])
+    x = fnp.ones((2, 8, 8, 1))
+    table = nn.summary(model, x)
+    rows = {line.split()[0]: line.split() for line in table.splitlines()[2:9]}
+    assert rows["0"][1:] == ["Conv", "float32[2,", "8,", "8,", "8]", "80"]       # 3*3*1*8 + 8
+    assert rows["2"][1:] == ["BatchNorm", "float32[2,", "8,", "8,", "8]", "16"]  # scale, bias
+    assert rows["3"][1:] == ["MaxPool", "float32[2,", "4,", "4,", "8]", "0"]
+    assert rows["4"][1:] == ["Flatten", "float32[2,", "128]", "0"]
+    assert rows["6"][1:] == ["Dense", "float32[2,", "10]", "1,290"]             # 128*10 + 10
+    assert "Total params: 1,386 (5.41 KB)" in table
+    assert "State (not trained): 16 (64 B)" in table                           # mean, var
+    params, state = model.init(KEY, x)
+    assert nn.count_params(params) == 1386 and nn.count_params(state) == 16
