@@ -18,11 +18,11 @@ from .conv import Conv, ConvTranspose  # noqa: F401
 from .dropout import Dropout  # noqa: F401
 from .embedding import Embedding  # noqa: F401
 from .linear import Dense, Flatten  # noqa: F401
-from .module import (Module, StateVariable, count_params, method,  # noqa: F401
-                     promote_dtype, summary)
+from .module import Module, StateVariable, method, promote_dtype  # noqa: F401
 from .normalization import BatchNorm, GroupNorm, LayerNorm, RMSNorm  # noqa: F401
 from .pooling import (AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool, avg_pool,  # noqa: F401
                       max_pool, min_pool)
 from .recurrent import RNN, Bidirectional, GRUCell, LSTMCell  # noqa: F401
 from .sequential import Sequential  # noqa: F401
+from .summary import count_params, summary  # noqa: F401
 from .training import FitResult, TrainingRun, fit  # noqa: F401

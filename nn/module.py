@@ -29,7 +29,9 @@ A submodule's path is its parent's path plus the attribute name that holds it (`
 ``heads_0``, ``heads_1`` for a list ``heads``; ``Sequential`` uses ``"0"``, ``"1"``). A
 module instance keeps the first path it was called at for the whole scope, so calling
 ``self.dense`` twice reuses the same parameters. Modules created inline inside
-``__call__`` are named ``Dense_0``, ``Dense_1``, ... by their order of creation.
+``__call__`` are named ``Dense_0``, ``Dense_1``, ... by their order of creation. A module
+that wants other names for its children (Flax's LSTM gate names ``if``/``in`` are Python
+keywords) overrides ``_named_children``.
 
 ``init`` runs ``__call__`` under ``jit``: the example inputs only give shapes, and the
 forward computation, whose result ``init`` throws away, is removed before XLA runs
@@ -53,8 +55,7 @@ import functorch_lite as fl
 import functorch_lite.numpy as fnp
 from functorch_lite import random
 
-__all__ = ["Module", "method", "summary", "count_params", "promote_dtype",
-           "StateVariable"]
+__all__ = ["Module", "method", "promote_dtype", "StateVariable"]
 
 _local = threading.local()
 
@@ -282,6 +283,27 @@ class StateVariable:
         return f"StateVariable({'/'.join(self._path)})"
 
 
+def _traceable(args, kwargs):
+    """The arrays among a call's arguments (what tracing makes abstract) and a function that
+    rebuilds ``(args, kwargs)`` from them; the rest (Python numbers, strings, flags) stays
+    as given, so ``__call__`` can branch on it."""
+    leaves, treedef = fl.tree.flatten((args, kwargs))
+    dynamic = [_is_array(x) for x in leaves]
+
+    def rebuild(arrays):
+        it = iter(arrays)
+        return fl.tree.unflatten(treedef, [next(it) if d else x
+                                           for x, d in zip(leaves, dynamic)])
+
+    return [x for x, d in zip(leaves, dynamic) if d], rebuild
+
+
+def _init_scope(root: "Module", key, train: bool = False, record: list | None = None):
+    # Dropout during a training-mode init draws from a key apart from the parameters'.
+    return _Scope("init", root, params={}, state=None, key=key,
+                  rng=random.fold_in(key, 0x7FFFFFFF), train=train, record=record)
+
+
 def _accepts(fn: Callable, name: str) -> bool:
     try:
         params = inspect.signature(fn).parameters
@@ -378,7 +400,9 @@ class Module:
 
     def make_rng(self):
         """A fresh key for this call (dropout masks): ``rng`` folded with this module's
-        path and a per-call counter."""
+        path and a per-call counter. The counter counts Python calls, so inside a
+        ``lax.scan`` body (traced once) every iteration gets the same key: fold the step
+        index into the key you pass to ``apply`` for a different mask per step."""
         frame = _current(self, "make_rng")
         scope = frame.scope
         if scope.rng is None:
@@ -404,20 +428,15 @@ class Module:
         """``params, state = model.init(key, *example_inputs)``: the example inputs give
         shapes only (the forward pass is traced, its result dropped before anything runs)."""
         fn = self._method(method)
-        leaves, treedef = fl.tree.flatten((args, kwargs))
-        dynamic = [_is_array(x) for x in leaves]
+        arrays, rebuild = _traceable(args, kwargs)
 
         def run(key, arrays):
-            it = iter(arrays)
-            a, kw = fl.tree.unflatten(treedef, [next(it) if d else x
-                                                for x, d in zip(leaves, dynamic)])
-            scope = _Scope("init", self, params={}, state=None, key=key,
-                           rng=random.fold_in(key, 0x7FFFFFFF), train=train)
-            self._run(scope, fn, a, kw)
+            scope = _init_scope(self, key, train)
+            self._run(scope, fn, *rebuild(arrays))
             return scope.params, scope.state_out
 
         run.__name__ = f"{type(self).__name__}.init"
-        return fl.jit(run)(key, [x for x, d in zip(leaves, dynamic) if d])
+        return fl.jit(run)(key, arrays)
 
     def apply(self, params, *args, state=None, rng=None, train: bool = False, method=None,
               **kwargs):
@@ -493,71 +512,3 @@ def _leaf_paths(tree, prefix=()):
             yield from _leaf_paths(v, prefix + (str(k),))
     elif tree is not None:
         yield prefix, tree
-
-
-def count_params(params) -> int:
-    """The number of scalars in a pytree of arrays."""
-    return int(sum(int(np.prod(np.shape(x))) for x in fl.tree.leaves(params)))
-
-
-def _nbytes(tree) -> int:
-    return int(sum(int(np.prod(np.shape(x))) * np.dtype(x.dtype).itemsize
-                   for x in fl.tree.leaves(tree)))
-
-
-def _fmt_bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
-        n /= 1024
-
-
-def _shapes(out) -> str:
-    leaves = fl.tree.leaves(out)
-    shapes = [f"{np.dtype(x.dtype).name}{list(x.shape)}" for x in leaves if _is_array(x)]
-    return shapes[0] if len(shapes) == 1 else "(" + ", ".join(shapes) + ")"
-
-
-def summary(model: Module, *args, **kwargs) -> str:
-    """A Keras-style table of ``model`` run on example inputs: each layer's path, type,
-    output shape and parameter count, then the totals of parameters and bytes. Only traced
-    (nothing is computed). Returns the table as a string."""
-    rows: list = []
-    totals: dict = {}
-    leaves, treedef = fl.tree.flatten((args, kwargs))
-    dynamic = [_is_array(x) for x in leaves]
-
-    def run(key, arrays):
-        it = iter(arrays)
-        a, kw = fl.tree.unflatten(treedef, [next(it) if d else x
-                                            for x, d in zip(leaves, dynamic)])
-        scope = _Scope("init", model, params={}, state=None, key=key,
-                       rng=random.fold_in(key, 0x7FFFFFFF), record=rows)
-        out = model._run(scope, type(model).__call__, a, kw)
-        totals.update(params=scope.params, state=scope.state_out, out=out)
-        return out
-
-    fl.make_ir(run)(random.PRNGKey(0), [x for x, d in zip(leaves, dynamic) if d])
-    params, state = totals["params"], totals["state"]
-    table = [("Layer", "Type", "Output shape", "Params")]
-    for path, kind, out in rows:
-        sub = _get(params, path)
-        table.append(("/".join(path), kind, _shapes(out),
-                      f"{count_params(sub) if sub is not None else 0:,}"))
-    table.append(("(output)", type(model).__name__, _shapes(totals["out"]),
-                  f"{count_params(params):,}"))
-    widths = [max(len(r[i]) for r in table) for i in range(4)]
-    rule = "-" * (sum(widths) + 6)
-
-    def line(r):
-        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(r, widths)))
-
-    out = [line(table[0]), rule] + [line(r) for r in table[1:-1]] + [rule, line(table[-1])]
-    n, nb = count_params(params), _nbytes(params)
-    out.append(f"Total params: {n:,} ({_fmt_bytes(nb)})")
-    if fl.tree.leaves(state):
-        out.append(f"State (not trained): {count_params(state):,} "
-                   f"({_fmt_bytes(_nbytes(state))})")
-    return "\n".join(out)
-
