@@ -253,20 +253,21 @@ def fit(model, params, state, optimizer, train_data, *, loss: Callable, epochs: 
         (run.params, run.state, run.opt_state))
     with _StopOnInterrupt(run):
         for epoch in range(start_epoch, epochs):
-            logs = _train_epoch(run, batches, step_fn, epoch, skip, callbacks, progress)
-            skip = 0
-            if logs is None:                       # stopped before a full epoch
-                break
-            if validation_data is not None:
-                logs.update({f"val_{k}": v for k, v in
-                             _evaluate(eval_step, run, validation_data, eval_batch).items()})
-            logs["lr"] = run.lr
+            bar = _Progress(progress, epoch, epochs, batches.steps, skip)
+            try:
+                logs = _train_epoch(run, batches, step_fn, epoch, skip, callbacks, bar)
+                skip = 0
+                if logs is None:                       # stopped before a full epoch
+                    break
+                if validation_data is not None:
+                    logs.update({f"val_{k}": v for k, v in _evaluate(
+                        eval_step, run, validation_data, eval_batch).items()})
+                logs["lr"] = run.lr
+            finally:
+                bar.finish(logs if "logs" in locals() else None)
             for k in keys:
                 run.history[k].append(logs.get(k, float("nan")))
             run.epoch = epoch + 1
-            if progress:
-                print(f"epoch {epoch + 1}/{epochs}: " + "  ".join(
-                    f"{k} {v:.4f}" for k, v in logs.items()), flush=True)
             for cb in callbacks:
                 cb.on_epoch_end(run, logs)
             if run.stop or run.interrupted:
@@ -276,36 +277,57 @@ def fit(model, params, state, optimizer, train_data, *, loss: Callable, epochs: 
     return FitResult(run.params, run.state, run.opt_state, run.history)
 
 
+def _fmt(logs: dict) -> dict:
+    return {k: f"{float(v):.3g}" if k == "lr" else f"{float(v):.4f}" for k, v in logs.items()}
+
+
+class _Progress:
+    """One tqdm bar per epoch that stays on screen ending with the epoch's numbers (as
+    Keras prints them); examples/second counts the training steps only."""
+
+    def __init__(self, enabled: bool, epoch: int, epochs: int, total: int | None,
+                 initial: int):
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=total, initial=initial, desc=f"epoch {epoch + 1}/{epochs}",
+                            unit="step", dynamic_ncols=True)
+        self.start = self.shown = time.perf_counter()
+        self.seen, self.rate = 0, 0.0
+
+    def step(self, examples: int, logs: dict) -> None:
+        self.seen += examples
+        if self.bar is None:
+            return
+        self.bar.update(1)
+        now = time.perf_counter()
+        self.rate = self.seen / max(now - self.start, 1e-9)
+        if now - self.shown > 0.2:                 # reading a value waits for the device
+            self.shown = now
+            self.bar.set_postfix(_fmt(logs) | {"ex/s": f"{self.rate:.0f}"})
+
+    def finish(self, logs: dict | None) -> None:
+        if self.bar is None:
+            return
+        if logs:
+            self.bar.set_postfix(_fmt(logs) | {"ex/s": f"{self.rate:.0f}"}, refresh=False)
+        self.bar.close()
+
+
 def _train_epoch(run: TrainingRun, batches: _Batches, step_fn, epoch: int, skip: int,
-                 callbacks, progress: bool) -> dict | None:
+                 callbacks, bar: _Progress) -> dict | None:
     total = batches.steps
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=total, initial=skip, desc=f"epoch {epoch + 1}/{run.epochs}",
-                   unit="step", leave=False, dynamic_ncols=True)
-    step_logs, seen, shown, start = [], 0, time.perf_counter(), time.perf_counter()
-    try:
-        for x, y in batches.epoch(epoch, skip):
-            run.params, run.state, run.opt_state, logs = step_fn(
-                run.params, run.state, run.opt_state, x, y, run.step)
-            run.step += 1
-            step_logs.append(logs)
-            seen += int(np.shape(fl.tree.leaves(y)[0])[0])
-            for cb in callbacks:
-                cb.on_step_end(run, logs)
-            if bar is not None:
-                bar.update(1)
-                now = time.perf_counter()
-                if now - shown > 0.2:              # reading a value waits for the device
-                    shown = now
-                    bar.set_postfix({k: f"{float(v):.4f}" for k, v in logs.items()}
-                                    | {"ex/s": f"{seen / (now - start):.0f}"})
-            if run.stop or run.interrupted:
-                break
-    finally:
-        if bar is not None:
-            bar.close()
+    step_logs = []
+    for x, y in batches.epoch(epoch, skip):
+        run.params, run.state, run.opt_state, logs = step_fn(
+            run.params, run.state, run.opt_state, x, y, run.step)
+        run.step += 1
+        step_logs.append(logs)
+        for cb in callbacks:
+            cb.on_step_end(run, logs)
+        bar.step(int(np.shape(fl.tree.leaves(y)[0])[0]), logs)
+        if run.stop or run.interrupted:
+            break
     if not step_logs or (run.interrupted and len(step_logs) + skip < (total or 0)):
         return None
     if run.stop and total and len(step_logs) + skip < total:
