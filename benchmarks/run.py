@@ -8,7 +8,8 @@ are checked to agree before timing.
 Prints the median time of each contestant and the medians of the paired ratios ours / JAX
 and ours / torch. Lower is better; 1.0 means parity; "-" means the workload has no
 counterpart there (or torch is not installed). torch runs eagerly (no torch.compile), in
-float32, on all CPUs, which is how torch.func users run it.
+float32, on all CPUs, which is how torch.func users run it. The nn rows (nn_rows.py) put
+whole training steps against Flax + optax and torch.nn, and one row against torch.compile.
 """
 from __future__ import annotations
 
@@ -511,6 +512,11 @@ def bench_checkpoint_xla_temp(quick):
             "labels": ["remat", "plain"]}
 
 
+# The nn rows (training steps with nn + nn.optim against Flax + optax and torch.nn, and
+# nn.fit's overhead) live in nn_rows.py, which imports the helpers above from this module.
+sys.modules.setdefault("run", sys.modules[__name__])
+import nn_rows  # noqa: E402
+
 ROWS = [
     ("cached jit dispatch (tiny fn)", bench_dispatch),
     ("un-jitted elementwise op", bench_eager_op),
@@ -525,6 +531,7 @@ ROWS = [
     ("limit: GFLOP/s of MLP step vs NumPy matmul", bench_limit),
     ("checkpoint: residual bytes of grad, remat vs plain", bench_checkpoint_residuals),
     ("checkpoint: XLA temp bytes of jit(grad), remat vs plain", bench_checkpoint_xla_temp),
+    *nn_rows.ROWS,
 ]
 
 
@@ -547,9 +554,14 @@ def _fmt_ratio(r):
 
 def format_row(name: str, r: dict) -> str:
     if r["unit"] == "s":
-        cols = "  ".join(f"{k} {_fmt_time(r[k])}" for k in CONTESTANTS)
-        return (f"{name:56s} {cols}   ours/jax {_fmt_ratio(r['ratio'])}"
-                f"  ours/torch {_fmt_ratio(r['ratio_torch'])}")
+        # A row may name its contestants otherwise ("labels": {"jax": "flax+optax"}) and
+        # add a remark ("note").
+        label = {k: r.get("labels", {}).get(k, k) for k in CONTESTANTS}
+        cols = "  ".join(f"{label[k]} {_fmt_time(r[k])}" for k in CONTESTANTS)
+        note = f"   ({r['note']})" if "note" in r else ""
+        return (f"{name:56s} {cols}   {label['ours']}/{label['jax']} "
+                f"{_fmt_ratio(r['ratio'])}  {label['ours']}/{label['torch']} "
+                f"{_fmt_ratio(r['ratio_torch'])}{note}")
     if r["unit"] == "B":
         a, b = r["labels"]
         return (f"{name:56s} {a} {r['ours'] / 2**20:8.2f} MiB  {b} {r['jax'] / 2**20:8.2f} "

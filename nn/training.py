@@ -18,6 +18,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
@@ -104,6 +105,26 @@ def _apply_fn(model) -> Callable:
                     f"signature, got {type(model).__name__}")
 
 
+_STEPS: "OrderedDict[tuple, tuple]" = OrderedDict()   # the last few fits' compiled steps
+_STEPS_KEPT = 8
+
+
+def _steps_for(apply, loss: Callable, optimizer, metric_fns: dict):
+    """The jitted train and eval steps for this model, loss, optimizer and metrics, reused
+    across ``fit`` calls (a new jit of a new closure would be traced again each call)."""
+    key = (apply, loss, optimizer, tuple(metric_fns.items()))
+    try:
+        steps = _STEPS.pop(key)
+    except TypeError:                      # something unhashable: build afresh
+        return _make_steps(apply, loss, optimizer, metric_fns)
+    except KeyError:
+        steps = _make_steps(apply, loss, optimizer, metric_fns)
+    _STEPS[key] = steps
+    while len(_STEPS) > _STEPS_KEPT:
+        _STEPS.popitem(last=False)
+    return steps
+
+
 def _make_steps(apply, loss: Callable, optimizer, metric_fns: dict):
     def objective(params, state, x, y, rng):
         out, new_state = apply(params, x, state=state, rng=rng, train=True)
@@ -118,6 +139,11 @@ def _make_steps(apply, loss: Callable, optimizer, metric_fns: dict):
         logs = {"loss": value, **{k: fn(out, y) for k, fn in metric_fns.items()}}
         return params, state, opt_state, logs
 
+    def keyed_train_step(params, state, opt_state, x, y, step_key, step):
+        # Each step's key comes from fit's key and the global step: a resumed run draws
+        # the same dropout masks as an uninterrupted one.
+        return train_step(params, state, opt_state, x, y, random.fold_in(step_key, step))
+
     def eval_step(params, state, x, y):
         out, _ = apply(params, x, state=state, rng=None, train=False)
         n = fnp.asarray(y.shape[0], fnp.float32)
@@ -125,7 +151,7 @@ def _make_steps(apply, loss: Callable, optimizer, metric_fns: dict):
                 **{k: fn(out, y) * n for k, fn in metric_fns.items()}}
         return sums
 
-    return train_step, fl.jit(eval_step)
+    return fl.jit(keyed_train_step, donate_argnums=(0, 1, 2)), fl.jit(eval_step)
 
 
 class _Batches:
@@ -223,12 +249,11 @@ def fit(model, params, state, optimizer, train_data, *, loss: Callable, epochs: 
         _batch_size_of("validation_data", validation_data)
     eval_batch = batch_size or 256
     step_key = random.fold_in(key, 1)
-    train_step, eval_step = _make_steps(apply, loss, optimizer, metric_fns)
+    train_step, eval_step = _steps_for(apply, loss, optimizer, metric_fns)
 
-    def step_with_key(params, state, opt_state, x, y, step):
-        return train_step(params, state, opt_state, x, y, random.fold_in(step_key, step))
+    def step_fn(params, state, opt_state, x, y, step):
+        return train_step(params, state, opt_state, x, y, step_key, step)
 
-    step_fn = fl.jit(step_with_key, donate_argnums=(0, 1, 2))
     state = {} if state is None else state
     if opt_state is None:
         opt_state = optimizer.init(params)
