@@ -48,14 +48,36 @@ def _pool(kind: str, name: str, x, window_shape, strides, padding):
     lead = x.ndim - n - 1
     pads = padding if isinstance(padding, str) else ((0, 0),) * lead + padding + ((0, 0),)
     dims, steps = (1,) * lead + window + (1,), (1,) * lead + strides + (1,)
-    reduce = {"max": lax.reduce_window_max, "min": lax.reduce_window_min,
-              "sum": lax.reduce_window_sum}[kind]
-    y = reduce(x, dims, steps, pads)
+    y = None
+    if strides == window and padding == "VALID":
+        y = _tiled(kind, x, window, lead)
+    if y is None:
+        reduce = {"max": lax.reduce_window_max, "min": lax.reduce_window_min,
+                  "sum": lax.reduce_window_sum}[kind]
+        y = reduce(x, dims, steps, pads)
     if any(d == 0 for d in y.shape):
         raise ValueError(f"{at}input shape {tuple(x.shape)} is too small for the window "
                          f"{window} with padding {padding!r}: the output shape would be "
                          f"{tuple(y.shape)}")
     return y, x, window, strides, padding
+
+
+def _tiled(kind: str, x, window: tuple[int, ...], lead: int):
+    """Non-overlapping VALID windows as a reshape and a plain reduction: XLA runs this and
+    its gradient about twice as fast as a reduce_window (whose max gradient is a
+    select-and-scatter). The numbers are the same; for max/min, tied elements share the
+    gradient equally instead of the first one taking it all (both are subgradients)."""
+    n = len(window)
+    spatial = x.shape[lead:lead + n]
+    out = tuple(size // w for size, w in zip(spatial, window))
+    if any(o == 0 for o in out):
+        return None                                 # let the general path report it
+    if any(o * w != size for o, w, size in zip(out, window, spatial)):
+        x = x[(slice(None),) * lead + tuple(slice(0, o * w) for o, w in zip(out, window))]
+    shape = x.shape[:lead] + sum(((o, w) for o, w in zip(out, window)), ()) + x.shape[-1:]
+    axes = tuple(lead + 2 * i + 1 for i in range(n))
+    reduce = {"max": fnp.max, "min": fnp.min, "sum": fnp.sum}[kind]
+    return reduce(fnp.reshape(x, shape), axis=axes)
 
 
 def max_pool(inputs, window_shape: Sequence[int], strides=None, padding="VALID"):
