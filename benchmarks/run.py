@@ -515,6 +515,7 @@ def bench_checkpoint_xla_temp(quick):
 # The nn rows (training steps with nn + nn.optim against Flax + optax and torch.nn, and
 # nn.fit's overhead) live in nn_rows.py, which imports the helpers above from this module.
 sys.modules.setdefault("run", sys.modules[__name__])
+import jit_rows  # noqa: E402
 import nn_rows  # noqa: E402
 
 ROWS = [
@@ -531,6 +532,7 @@ ROWS = [
     ("limit: GFLOP/s of MLP step vs NumPy matmul", bench_limit),
     ("checkpoint: residual bytes of grad, remat vs plain", bench_checkpoint_residuals),
     ("checkpoint: XLA temp bytes of jit(grad), remat vs plain", bench_checkpoint_xla_temp),
+    *jit_rows.ROWS,
     *nn_rows.ROWS,
 ]
 

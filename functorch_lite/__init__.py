@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from xla_bridge.backend import install as _install_backend
 from functorch_lite import lax, numpy, random, tree, tree_util  # noqa: F401
-from functorch_lite.api import (block_until_ready, grad, hessian, jacfwd,  # noqa: F401
-                                jacrev, jit, jvp, linearize, make_ir, value_and_grad, vjp,
-                                vmap)
+from functorch_lite.api import (block_until_ready, disable_jit, grad, hessian,  # noqa: F401
+                                jacfwd, jacrev, jit, jvp, linearize, make_ir,
+                                value_and_grad, vjp, vmap)
 from functorch_lite.core.config import config  # noqa: F401
 from functorch_lite.interpreters.checkpoint import checkpoint, checkpoint_policies, remat  # noqa
-from functorch_lite.interpreters.custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
+from functorch_lite import ad_checkpoint  # noqa: F401,E402  (jax.ad_checkpoint)
+from functorch_lite.interpreters.custom_derivatives import (custom_gradient,  # noqa: F401
+                                                           custom_jvp, custom_vjp)
 from functorch_lite.core.errors import (ConcretizationTypeError,  # noqa: F401
                                         TracerBoolConversionError,
                                         TracerIntegerConversionError, UnexpectedTracerError)
 from functorch_lite.lax import stop_gradient  # noqa: F401
+from functorch_lite.utilities import (ShapeDtypeStruct, clear_caches, device_get,  # noqa: F401
+                                      ensure_compile_time_eval, eval_shape, jacobian,
+                                      linear_transpose, local_device_count, make_jaxpr,
+                                      named_call, named_scope, typeof)
 from xla_bridge.array import Array  # noqa: F401
 from xla_bridge.runtime import default_backend, device_count, devices, local_devices  # noqa
 

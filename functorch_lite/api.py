@@ -3,6 +3,7 @@ issues, ``grad``, ``vmap``, ...). This module handles arguments, pytrees, cachin
 messages; the interpreters do the transforming."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -10,6 +11,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from functorch_lite import _jit_cache
 from functorch_lite.core import passes, pytree
 from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import ShapedArray, get_aval
@@ -74,10 +76,10 @@ def _split_static(fun_name, args, kwargs, static_argnums, static_argnames):
             try:
                 hash(a)
             except TypeError:
-                raise TypeError(f"jit({fun_name}): static argument {i} of type "
-                                f"{type(a).__name__} is unhashable; static arguments must be "
-                                "hashable (use a tuple instead of a list, or make it a "
-                                "regular argument)") from None
+                raise ValueError(f"jit({fun_name}): static argument {i} of type "
+                                 f"{type(a).__name__} is unhashable; static arguments must "
+                                 "be hashable (use a tuple instead of a list, or make it a "
+                                 "regular argument)") from None
             statics.append(("arg", i, a))
         else:
             dyn_args.append(a)
@@ -87,8 +89,10 @@ def _split_static(fun_name, args, kwargs, static_argnums, static_argnames):
             try:
                 hash(v)
             except TypeError:
-                raise TypeError(f"jit({fun_name}): static argument {k!r} of type "
-                                f"{type(v).__name__} is unhashable") from None
+                raise ValueError(f"jit({fun_name}): static argument {k!r} of type "
+                                 f"{type(v).__name__} is unhashable; static arguments must "
+                                 "be hashable (use a tuple instead of a list, or make it a "
+                                 "regular argument)") from None
             statics.append(("kw", k, v))
         else:
             dyn_kwargs[k] = v
@@ -166,8 +170,9 @@ def _tree_key(x: Any, leaves: list, array_type: type):
     return key
 
 
-class Traced:
-    """The result of tracing once: the program and how to map pytrees in and out."""
+class TracedProgram:
+    """The result of tracing once: the program and how to map pytrees in and out (the
+    cache entry; ``jit(f).trace(...)`` hands it to users wrapped in a ``Traced``)."""
 
     __slots__ = ("program", "consts", "out_tree", "name", "closed", "_compiled", "_fast")
 
@@ -210,7 +215,7 @@ class Traced:
 
 
 def _trace(fun: Callable, name: str, args: Sequence, kwargs: dict, sig: _Signature,
-           static_argnums, arg_names: list[str] | None, description: str) -> Traced:
+           static_argnums, arg_names: list[str] | None, description: str) -> TracedProgram:
     out_tree_box = []
     nargs = len(args) + sum(1 for kind, _, _ in sig.statics if kind == "arg")
 
@@ -220,15 +225,30 @@ def _trace(fun: Callable, name: str, args: Sequence, kwargs: dict, sig: _Signatu
                                           dyn_kwargs)
         out = fun(*full_args, **full_kwargs)
         out_leaves, out_tree = pytree.tree_flatten(out)
-        for i, o in enumerate(out_leaves):
-            _check_leaf(f"{name} output", f"leaf {i}", o)
+        _check_outputs(description, out_leaves, out_tree)
         out_tree_box.append(out_tree)
         return out_leaves
 
     labels = _input_labels(arg_names, args, kwargs, static_argnums, sig)
     closed = staging.trace_to_program(flat_fun, sig.in_avals, description=description,
                                       input_labels=labels)
-    return Traced(closed, out_tree_box[0], name)
+    return TracedProgram(closed, out_tree_box[0], name)
+
+
+def _check_outputs(description: str, leaves: list, tree) -> None:
+    """Every output leaf must be an array (or a Python scalar): a str or other object
+    cannot leave a compiled program."""
+    for i, o in enumerate(leaves):
+        try:
+            get_aval(o)
+        except TypeError:
+            paths = pytree.tree_flatten_with_path(pytree.tree_unflatten(tree, leaves))[0]
+            where = pytree.keystr(paths[i][0]) if i < len(paths) else ""
+            where = f"output{where}" if where else "its output"
+            raise TypeError(f"{description} returned a value of type {type(o).__name__} at "
+                            f"{where}, which is not an array; a jitted function can only "
+                            "return arrays and Python scalars (or pytrees of them); return "
+                            "other values from a function that is not jitted") from None
 
 
 def _input_labels(arg_names, dyn_args, dyn_kwargs, static_argnums, sig) -> list[str]:
@@ -252,7 +272,7 @@ def _input_labels(arg_names, dyn_args, dyn_kwargs, static_argnums, sig) -> list[
 class Lowered:
     """``jit(f).lower(*args)``: the StableHLO module, ready to compile."""
 
-    def __init__(self, traced: Traced):
+    def __init__(self, traced: TracedProgram):
         self._traced = traced
         self._text = None
 
@@ -272,7 +292,7 @@ class Lowered:
 class Compiled:
     """An executable for one input signature. Call it with arguments of that signature."""
 
-    def __init__(self, traced: Traced, compiled):
+    def __init__(self, traced: TracedProgram, compiled):
         self._traced = traced
         self._compiled = compiled
 
@@ -301,8 +321,81 @@ class Compiled:
         return self._compiled.as_text()
 
 
+class Traced:
+    """``jit(f).trace(*args)``: the traced stage, as JAX's ``Traced``. ``.jaxpr`` is the IR
+    program (print it to read it), ``.out_avals`` / ``.out_info`` the output types as a
+    pytree, ``.lower()`` the next stage (StableHLO).
+
+    >>> t = jit(lambda x: x * 2).trace(ones(3))
+    >>> t.out_avals
+    ShapedArray(float32[3])
+    """
+
+    def __init__(self, traced: TracedProgram, in_tree, in_avals, fun_name: str):
+        self._traced = traced
+        self.in_tree = in_tree
+        self._in_avals = in_avals
+        self.fun_name = fun_name
+
+    @property
+    def jaxpr(self) -> ClosedProgram:
+        return self._traced.closed
+
+    @property
+    def out_tree(self):
+        return self._traced.out_tree
+
+    @property
+    def in_avals(self):
+        """``((positional avals...), {keyword: aval})`` of the dynamic arguments."""
+        args, kwargs = pytree.tree_unflatten(self.in_tree, self._in_avals)
+        return tuple(args), kwargs
+
+    @property
+    def out_avals(self):
+        return pytree.tree_unflatten(self._traced.out_tree, self._traced.closed.out_avals)
+
+    @property
+    def out_info(self):
+        """The output shapes and dtypes (``ShapeDtypeStruct``s where that class exists)."""
+        import functorch_lite
+        sds = getattr(functorch_lite, "ShapeDtypeStruct", None)
+        if sds is None:
+            return self.out_avals
+        return pytree.tree_map(lambda a: sds(a.shape, a.dtype), self.out_avals)
+
+    def lower(self) -> Lowered:
+        return Lowered(self._traced)
+
+    def __repr__(self) -> str:
+        return f"<Traced {self.fun_name}>"
+
+
+def _normalize_static_options(spelling: tuple, arg_names: list[str] | None) -> tuple:
+    """(static_argnums, static_argnames) in one canonical form, so that
+    ``static_argnums=1``, ``(1,)`` and ``static_argnames="n"`` share one cache."""
+    static_argnums, static_argnames = spelling
+    nums = _normalize_argnums(static_argnums, None, "static_argnums")
+    if isinstance(static_argnames, str):
+        static_argnames = (static_argnames,)
+    names = tuple(static_argnames or ())
+    # Map static_argnames given positionally and vice versa, as JAX does.
+    if arg_names:
+        names_set, nums_set = set(names), set(nums)
+        for i, n in enumerate(arg_names):
+            if n in names_set:
+                nums_set.add(i)
+            if i in nums_set:
+                names_set.add(n)
+        nums, names = tuple(sorted(nums_set)), tuple(sorted(names_set))
+    return nums, names
+
+
 class JitFunction:
-    """A function that runs as one compiled XLA executable per input signature."""
+    """A function that runs as one compiled XLA executable per input signature.
+
+    What it traced belongs to the function and its static arguments, not to this wrapper
+    (see ``_jit_cache``): ``jit(f)(x)`` written inline traces ``f`` once, as in JAX."""
 
     def __init__(self, fun: Callable, static_argnums=(), static_argnames=(),
                  donate_argnums=()):
@@ -310,30 +403,20 @@ class JitFunction:
             raise TypeError(f"jit expects a callable, got {type(fun).__name__}")
         self.fun = fun
         self.name = _fun_name(fun)
-        self.static_argnums = _normalize_argnums(static_argnums, None, "static_argnums")
-        if isinstance(static_argnames, str):
-            static_argnames = (static_argnames,)
-        self.static_argnames = tuple(static_argnames or ())
+        state = _jit_cache.state_for(fun, (static_argnums, static_argnames), _arg_names,
+                                     _normalize_static_options)
+        self._state = state
+        self.static_argnums = state.static_argnums
+        self.static_argnames = state.static_argnames
+        # Donation only changes how the program runs, not what is traced: not in the key.
         self.donate_argnums = _normalize_argnums(donate_argnums, None, "donate_argnums")
-        self._arg_names = _arg_names(fun)
-        # Map static_argnames given positionally and vice versa, as JAX does.
-        if self._arg_names:
-            names = set(self.static_argnames)
-            nums = set(self.static_argnums)
-            for i, n in enumerate(self._arg_names):
-                if n in names:
-                    nums.add(i)
-                if i in nums:
-                    names.add(n)
-            self.static_argnums = tuple(sorted(nums))
-            self.static_argnames = tuple(sorted(names))
-        self._cache: dict = {}
-        self._last_key = None
+        self._arg_names = state.arg_names
         # Calls whose arguments are all plain device arrays skip pytree handling entirely:
-        # input avals -> (traced program, output tree).
-        self._fast: dict = {}
-        self._fast_ok = not (self.static_argnums or self.static_argnames or self.donate_argnums)
-        self._fast_trees = False  # whether _fast holds entries for pytree arguments
+        # input avals -> (traced program, output tree). Shared with the state; donating
+        # wrappers do not use it.
+        self._fast = state.fast
+        self._fast_ok = not (self.static_argnums or self.static_argnames or
+                             self.donate_argnums)
         # The backend's array class, once one is registered (jit(f) may run at import).
         self._array_type = vars(backend).get("array_type")
         functools.update_wrapper(self, fun, updated=())
@@ -357,17 +440,44 @@ class JitFunction:
 
     def _get_traced(self, args, kwargs):
         sig, leaves, dyn_args, dyn_kwargs, static_argnums = self._signature(args, kwargs)
-        traced = self._cache.get(sig.key)
+        state = self._state
+        traced = state.traced.get(sig.key)
         if traced is None:
-            if config.log_compiles:
-                _log_compile(self.name, self._last_key, sig)
+            if config.log_compiles or config.explain_cache_misses:
+                self._log_miss(sig, dyn_args, dyn_kwargs, static_argnums)
             traced = _trace(self.fun, self.name, dyn_args, dyn_kwargs, sig, static_argnums,
                             self._arg_names, f"jit({self.name})")
-            self._cache[sig.key] = traced
-            self._last_key = sig
-        return traced, leaves
+            state.traced[sig.key] = traced
+            _jit_cache.remember(state, sig)
+        return traced, leaves, sig
 
-    def _remember_fast(self, args: tuple, traced: Traced, device) -> None:
+    def _log_miss(self, sig, dyn_args, dyn_kwargs, static_argnums) -> None:
+        """``log_compiles`` / ``explain_cache_misses``: say why this call traces again, in
+        terms of the earlier call it differs least from."""
+        state, arg_names = self._state, self._arg_names
+        labels = _input_labels(arg_names, dyn_args, dyn_kwargs, static_argnums, sig)
+        positional, i = [], 0
+        while len(positional) < len(dyn_args):
+            if i not in static_argnums:
+                positional.append(arg_names[i] if arg_names and i < len(arg_names)
+                                  else f"args[{i}]")
+            i += 1
+        reasons = _jit_cache.closest_differences(state.seen, sig, labels, positional,
+                                                 arg_names)
+        if config.log_compiles:
+            _log_compile(self.name, reasons, sig)
+        if config.explain_cache_misses:
+            head = (f"TRACING CACHE MISS for jit({self.name}) defined at "
+                    f"{_jit_cache.defined_at(self.fun)}, called at "
+                    f"{_jit_cache.user_location()}:")
+            if reasons is None:
+                body = "  never traced with these jit options before"
+            else:
+                body = (f"  traced {len(state.seen)} time(s) before; the closest earlier "
+                        "call differs in:\n" + "\n".join(f"  * {r}" for r in reasons))
+            logger.warning("%s\n%s", head, body)
+
+    def _remember_fast(self, args: tuple, traced: TracedProgram, device) -> None:
         """Give these argument types an entry on the cached-call path, when they are
         device Arrays and Python scalars, flat or in tuples/lists/dicts."""
         array_type = self._array_type
@@ -380,7 +490,7 @@ class JitFunction:
             if key is None:
                 return
             key = ("tree", key)
-            self._fast_trees = True
+            self._state.fast_trees = True
         entry = traced.fast_entry(device, tuple(type(a) is not array_type for a in leaves))
         if entry is not None:
             self._fast[key] = entry
@@ -393,7 +503,7 @@ class JitFunction:
         array_type, scalar_avals = self._array_type, _scalar_avals
         entry = self._fast.get(tuple([a.aval if type(a) is array_type
                                       else scalar_avals.get(type(a)) for a in args]))
-        if entry is None and self._fast_trees:  # arguments that are pytrees of arrays
+        if entry is None and self._state.fast_trees:  # arguments that are pytrees of arrays
             leaves: list = []
             key = _tree_key(args, leaves, array_type)
             entry = None if key is None else self._fast.get(("tree", key))
@@ -405,12 +515,14 @@ class JitFunction:
         return MISS
 
     def __call__(self, *args, **kwargs):
+        if config.disable_jit:  # disable_jit(): plain Python, op by op
+            return self.fun(*args, **kwargs)
         eager = len(trace_mod._stack) == 1  # no transformation is active
         if eager and self._fast_ok and not kwargs:
             out = self.call_cached(args)
             if out is not MISS:
                 return out
-        traced, leaves = self._get_traced(args, kwargs)
+        traced, leaves, _ = self._get_traced(args, kwargs)
         if not self.donate_argnums and eager:
             array_type = self._array_type = backend.array_type
             # It runs where its inputs are: on the first device array's device.
@@ -437,13 +549,19 @@ class JitFunction:
                 mask.append(i in donate and hasattr(leaf, "delete") and hasattr(leaf, "aval"))
         return tuple(mask)
 
+    def trace(self, *args, **kwargs) -> Traced:
+        """Trace (or find the cached trace) for these arguments, without compiling:
+        ``jit(f).trace(x).jaxpr`` is the program, ``.lower()`` the StableHLO stage."""
+        traced, _, sig = self._get_traced(args, kwargs)
+        return Traced(traced, sig.in_tree, sig.in_avals, self.name)
+
     def lower(self, *args, **kwargs) -> Lowered:
-        traced, _ = self._get_traced(args, kwargs)
-        return Lowered(traced)
+        return self.trace(*args, **kwargs).lower()
 
     def trace_count(self) -> int:
-        """How many distinct signatures have been traced (recompilations)."""
-        return len(self._cache)
+        """How many distinct signatures have been traced (recompilations), by any
+        ``jit`` of this function with these options."""
+        return len(self._state.traced)
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -454,29 +572,45 @@ class JitFunction:
         return f"<jit-compiled function {self.name}>"
 
 
-def _log_compile(name: str, last: _Signature | None, sig: _Signature) -> None:
-    if last is None:
-        why = "first call"
-    else:
-        changes = []
-        if last.in_tree != sig.in_tree:
-            changes.append(f"argument structure {last.in_tree} -> {sig.in_tree}")
-        elif last.in_avals != sig.in_avals:
-            for i, (a, b) in enumerate(zip(last.in_avals, sig.in_avals)):
-                if a != b:
-                    changes.append(f"input {i}: {a.str_short()} -> {b.str_short()}"
-                                   + (" (weak type)" if a.same_type(b) else ""))
-        if last.statics != sig.statics:
-            changes.append(f"static arguments {last.statics} -> {sig.statics}")
-        why = "; ".join(changes) or "new signature"
+def _log_compile(name: str, reasons: list[str] | None, sig: _Signature) -> None:
+    why = "first call" if reasons is None else "; ".join(reasons)
     logger.warning("Compiling %s for %s (%s)", name,
                    ", ".join(a.str_short() for a in sig.in_avals), why)
+
+
+# A program traced with x64 off is wrong with it on (and back): trace again.
+config.on_change("enable_x64", _jit_cache.clear_all)
+
+
+def clear_jit_caches() -> None:
+    """Forget every program ``jit`` traced (the jit part of ``clear_caches``)."""
+    _jit_cache.clear_all()
+
+
+@contextlib.contextmanager
+def disable_jit(disable: bool = True):
+    """Within this block ``jit(f)(...)`` calls ``f`` as plain Python: each operation runs
+    on its own as it is reached, so ``print`` shows values and Python control flow on
+    values works (for debugging), as JAX's ``disable_jit``. Also
+    ``config.update("jax_disable_jit", True)``.
+
+    >>> with disable_jit():
+    ...     jit(lambda x: print(x) or x)(ones(2))   # prints [1. 1.]
+    """
+    old = config.disable_jit
+    config.update("disable_jit", bool(disable))
+    try:
+        yield
+    finally:
+        config.update("disable_jit", old)
 
 
 def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
         donate_argnums=()) -> JitFunction:
     """Compile ``fun`` with XLA: traced once per input signature (shapes, dtypes, weak types,
-    pytree structure and static argument values), then run as one executable.
+    pytree structure and static argument values), then run as one executable. The traces
+    belong to ``fun`` and its static arguments, so a new ``jit(fun)`` reuses them (globals
+    that ``fun`` reads are captured when it is first traced, as in JAX).
 
     >>> f = jit(lambda x, y: x @ y + 1.0)
     >>> f(ones((2, 3)), ones((3, 4))).shape
@@ -523,37 +657,43 @@ def block_until_ready(x: Any) -> Any:
 
 from functorch_lite.core import dtypes  # noqa: E402
 from functorch_lite.interpreters import ad, partial_eval, transpose  # noqa: E402
+from functorch_lite.core.ir import eval_program  # noqa: E402
+from functorch_lite.tree_util import Partial  # noqa: E402
 
 
 def _flatten_fun(fun: Callable, in_tree, out_tree_box: list, has_aux: bool = False):
     """``fun`` over pytrees -> a function over flat leaves returning flat leaves.
 
-    ``out_tree_box`` receives ``[out_tree, aux_tree, num_aux]``. With ``has_aux`` the aux
-    leaves are returned after the outputs, so they leave the transformation as plain values
-    (``_split_aux`` takes them off again)."""
+    ``out_tree_box`` receives ``[out_tree, aux_tree, num_traced_aux, aux_leaves]``. With
+    ``has_aux`` the aux may be any pytree (strings, Python numbers, None, arrays), as in
+    JAX: its traced leaves are returned after the outputs, so they leave the transformation
+    as plain values, while the others wait untouched in ``aux_leaves`` (``_split_aux`` puts
+    the two back together)."""
     def flat(*leaves):
         args = pytree.tree_unflatten(in_tree, leaves)
         out = fun(*args)
-        aux_leaves, aux_tree = [], None
+        aux_leaves, traced_aux, aux_tree = [], [], None
         if has_aux:
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise TypeError("has_aux=True requires the function to return a pair "
                                 f"(output, aux), got {type(out).__name__}")
             out, aux = out
             aux_leaves, aux_tree = pytree.tree_flatten(aux)
+            traced_aux = [x for x in aux_leaves if isinstance(x, trace_mod.Tracer)]
         leaves_out, tree = pytree.tree_flatten(out)
-        out_tree_box[:] = [tree, aux_tree, len(aux_leaves)]
-        return [*leaves_out, *aux_leaves]
+        out_tree_box[:] = [tree, aux_tree, len(traced_aux), aux_leaves]
+        return [*leaves_out, *traced_aux]
     return flat
 
 
 def _split_aux(box: list, outs: list):
     """(main outputs, aux pytree or None) from a flat function's outputs."""
-    n_aux = box[2]
     if box[1] is None:
         return outs, None
-    main = outs[:len(outs) - n_aux]
-    return main, pytree.tree_unflatten(box[1], outs[len(outs) - n_aux:])
+    n_main = len(outs) - box[2]
+    traced = iter(outs[n_main:])
+    aux = [next(traced) if isinstance(x, trace_mod.Tracer) else x for x in box[3]]
+    return outs[:n_main], pytree.tree_unflatten(box[1], aux)
 
 
 def _check_arrays(name: str, leaves: Sequence[Any]) -> None:
@@ -563,6 +703,34 @@ def _check_arrays(name: str, leaves: Sequence[Any]) -> None:
         except TypeError:
             raise TypeError(f"{name}: input leaf {i} of type {type(x).__name__} is not an "
                             "array or scalar") from None
+
+
+def _check_tangent(name: str, i: int, primal_aval: ShapedArray, tangent: Any,
+                   dtype_error: type = TypeError, shape_error: type = ValueError
+                   ) -> ShapedArray:
+    """The tangent type ``primal_aval`` needs, after checking that ``tangent`` has it: the
+    primal's shape and dtype (float0 for integer and bool primals). The exception types
+    are JAX's: jvp raises TypeError for a dtype and ValueError for a shape mismatch, the
+    function linearize returns ValueError for both."""
+    try:
+        ta = get_aval(tangent)
+    except TypeError:
+        raise TypeError(f"{name}: tangent {i} of type {type(tangent).__name__} is not an "
+                        "array or scalar") from None
+    expect = ad.tangent_aval(primal_aval)
+    if ta.dtype != expect.dtype:
+        def dname(d):  # float0 is a structured NumPy dtype named "void"
+            return "float0" if d == dtypes.float0 else d.name
+        hint = (" (integer and bool primals take float0 tangents)"
+                if expect.dtype == dtypes.float0 else
+                f"; convert the tangent with .astype({expect.dtype.name})")
+        raise dtype_error(f"{name}: tangent {i} has dtype {dname(ta.dtype)} but its primal "
+                          f"has dtype {dname(primal_aval.dtype)}, which needs tangents of "
+                          f"dtype {dname(expect.dtype)}{hint}")
+    if ta.shape != primal_aval.shape:
+        raise shape_error(f"{name}: tangent {i} has shape {ta.shape} but its primal has shape "
+                          f"{primal_aval.shape}; each tangent must have its primal's shape")
+    return expect
 
 
 def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False):
@@ -583,12 +751,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux:
     _check_arrays("jvp", p_leaves)
     tangents_in = []
     for i, (p, t) in enumerate(zip(p_leaves, t_leaves)):
-        pa, ta = get_aval(p), get_aval(t)
-        expect = ad.tangent_aval(pa)
-        if pa.shape != ta.shape or (ta.dtype != expect.dtype and not (
-                dtypes.is_inexact(pa.dtype) and dtypes.is_inexact(ta.dtype))):
-            raise TypeError(f"jvp: tangent {i} has type {ta.str_short()} but its primal "
-                            f"{pa.str_short()} needs a tangent of type {expect.str_short()}")
+        expect = _check_tangent("jvp", i, get_aval(p), t)
         tangents_in.append(ad.Zero(expect) if expect.dtype == dtypes.float0 else t)
     box: list = []
     flat = _flatten_fun(fun, p_tree, box, has_aux)
@@ -600,24 +763,54 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux:
     return (*result, aux) if has_aux else result
 
 
-def linearize(fun: Callable, *primals):
-    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` evaluates the jvp at
-    ``primals`` from a linear program computed once."""
+# The functions ``linearize`` and ``vjp`` return are pytrees, as in JAX: a ``Partial`` whose
+# leaves are the residuals (the linear program's constants) around a static callable
+# holding the program and the structures. So they can be returned from ``jit``, carried
+# through ``lax.scan`` or ``vmap``-ed over, and called later.
+
+class _LinearizedJVP:
+    """The static half of ``linearize``'s ``f_jvp``: ``(residuals, *tangents) -> out``."""
+
+    __slots__ = ("program", "p_tree", "p_avals", "out_tree", "num_out")
+
+    def __init__(self, program, p_tree, p_avals, out_tree, num_out):
+        self.program, self.p_tree, self.p_avals = program, p_tree, p_avals
+        self.out_tree, self.num_out = out_tree, num_out
+
+    def __call__(self, residuals, *tangents):
+        t_leaves, t_tree = pytree.tree_flatten(tangents)
+        if t_tree != self.p_tree:
+            raise TypeError(f"linearized function expects tangents with structure "
+                            f"{self.p_tree} (one per primal given to linearize), got {t_tree}")
+        for i, (pa, t) in enumerate(zip(self.p_avals, t_leaves)):
+            _check_tangent("linearized function", i, pa, t, ValueError, ValueError)
+        outs = eval_program(self.program, residuals, t_leaves)[:self.num_out]
+        return pytree.tree_unflatten(self.out_tree, outs)
+
+    def __repr__(self) -> str:
+        return f"<linearized jvp: {self.p_tree} -> {self.out_tree}>"
+
+
+def linearize(fun: Callable, *primals, has_aux: bool = False):
+    """``(fun(*primals), f_jvp)`` (``(out, f_jvp, aux)`` with ``has_aux``) where
+    ``f_jvp(*tangents)`` evaluates the jvp at ``primals`` from a linear program computed
+    once. ``f_jvp`` is a ``tree_util.Partial`` over the program's residuals.
+
+    >>> y, f_jvp = linearize(fnp.sin, 0.0)
+    >>> f_jvp(2.0)
+    Array(2., dtype=float32, weak_type=True)
+    """
     p_leaves, p_tree = pytree.tree_flatten(primals)
     _check_arrays("linearize", p_leaves)
     box: list = []
-    flat = _flatten_fun(fun, p_tree, box)
+    flat = _flatten_fun(fun, p_tree, box, has_aux)
     outs, linear = partial_eval.linearize_flat(flat, p_leaves)
     out_tree = box[0]
-
-    def f_jvp(*tangents):
-        t_leaves, t_tree = pytree.tree_flatten(tangents)
-        if t_tree != p_tree:
-            raise TypeError(f"linearized function expects tangents with structure {p_tree}, "
-                            f"got {t_tree}")
-        return pytree.tree_unflatten(out_tree, linear(*t_leaves))
-
-    return pytree.tree_unflatten(out_tree, outs), f_jvp
+    outs, aux = _split_aux(box, outs)
+    static = _LinearizedJVP(linear.program, p_tree, [get_aval(p) for p in p_leaves],
+                            out_tree, len(outs))
+    result = (pytree.tree_unflatten(out_tree, outs), Partial(static, list(linear.consts)))
+    return (*result, aux) if has_aux else result
 
 
 def _vjp_flat(name, fun, primals, has_aux):
@@ -629,55 +822,103 @@ def _vjp_flat(name, fun, primals, has_aux):
     return outs, linear, box, p_tree, p_leaves
 
 
-def _zero_cotangent(p):
-    aval = get_aval(p)
+def _zero_cotangent(aval: ShapedArray):
     if dtypes.is_inexact(aval.dtype):
         from functorch_lite import lax
         return lax.full(aval.shape, 0, aval.dtype)
-    import numpy as np
     return np.zeros(aval.shape, dtypes.float0)
 
 
-def _cotangent_for(ct, primal):
+def _cotangent_for(ct, pa: ShapedArray):
     """The cotangent as returned to users: zeros for symbolic zeros, and the primal's dtype
-    and weak type (a gradient has the type of what it differentiates)."""
+    and weak type (``pa``: a gradient has the type of what it differentiates)."""
     if type(ct) is ad.Zero:
-        return _zero_cotangent(primal)
-    ca, pa = get_aval(ct), get_aval(primal)
+        return _zero_cotangent(pa)
+    ca = get_aval(ct)
     if dtypes.is_inexact(pa.dtype) and (ca.dtype != pa.dtype or ca.weak_type != pa.weak_type):
         from functorch_lite import lax
         return lax.convert_element_type(ct, pa.dtype, weak_type=pa.weak_type)
     return ct
 
 
-def vjp(fun: Callable, *primals, has_aux: bool = False):
-    """Reverse mode: ``(fun(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` returns a tuple with
-    one cotangent per primal (float0 zeros for integer inputs), as JAX does."""
-    outs, linear, box, p_tree, p_leaves = _vjp_flat("vjp", fun, primals, has_aux)
-    out_tree = box[0]
-    outs, aux = _split_aux(box, outs)
-    aux_cts = [ad.Zero(v.aval) for v in linear.program.outvars[len(outs):]]
-    backward = transpose.vjp_of_linear(linear)
+class _VJPBackward:
+    """The static half of ``vjp``'s ``vjp_fn``: ``(residuals, cotangent) -> cotangents``."""
 
-    def vjp_fn(cotangent):
+    __slots__ = ("program", "out_tree", "out_avals", "p_tree", "p_avals", "aux_avals")
+
+    def __init__(self, program, out_tree, out_avals, p_tree, p_avals, aux_avals):
+        self.program, self.out_tree, self.out_avals = program, out_tree, out_avals
+        self.p_tree, self.p_avals, self.aux_avals = p_tree, p_avals, aux_avals
+
+    def __call__(self, residuals, cotangent, *extra):
+        if extra:
+            raise TypeError(f"the function returned by vjp takes one cotangent, shaped like "
+                            f"the differentiated function's output (a tuple when it returns "
+                            f"a tuple), but was called with {1 + len(extra)} arguments")
         ct_leaves, ct_tree = pytree.tree_flatten(cotangent)
-        if ct_tree != out_tree:
-            raise TypeError(f"vjp_fn: cotangent structure {ct_tree} does not match the "
-                            f"output structure {out_tree}")
-        for i, (c, o) in enumerate(zip(ct_leaves, outs)):
-            ca, oa = get_aval(c), get_aval(o)
+        if ct_tree != self.out_tree:
+            raise ValueError(f"vjp_fn: cotangent structure {ct_tree} does not match the "
+                             f"output structure {self.out_tree}")
+        for i, (c, oa) in enumerate(zip(ct_leaves, self.out_avals)):
+            ca, expect = get_aval(c), ad.tangent_aval(oa)
             if ca.shape != oa.shape:
                 raise ValueError(f"vjp_fn: cotangent {i} has shape {ca.shape}, expected the "
                                  f"primal output's shape {oa.shape}")
-        cts = backward([*ct_leaves, *aux_cts])
-        cts = [_cotangent_for(c, p) for c, p in zip(cts, p_leaves)]
-        return tuple(pytree.tree_unflatten(p_tree, cts))
+            if expect.dtype != dtypes.float0 and ca.dtype != expect.dtype:
+                raise ValueError(f"vjp_fn: cotangent {i} has dtype {ca.dtype.name}, expected "
+                                 f"the primal output's dtype {oa.dtype.name}; convert it "
+                                 f"with .astype({oa.dtype.name})")
+        linear = ClosedProgram(self.program, residuals)
+        aux_cts = [ad.Zero(a) for a in self.aux_avals]
+        cts = transpose.vjp_of_linear(linear)([*ct_leaves, *aux_cts])
+        cts = [_cotangent_for(c, pa) for c, pa in zip(cts, self.p_avals)]
+        return tuple(pytree.tree_unflatten(self.p_tree, cts))
 
-    out = pytree.tree_unflatten(out_tree, outs)
-    return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
+    def __repr__(self) -> str:
+        return f"<vjp backward: {self.out_tree} -> {self.p_tree}>"
 
 
-def _check_scalar_output(name: str, out_leaves):
+def vjp(fun: Callable, *primals, has_aux: bool = False):
+    """Reverse mode: ``(fun(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` returns a tuple with
+    one cotangent per primal (float0 zeros for integer inputs), as JAX does. ``vjp_fn`` is a
+    ``tree_util.Partial`` over the residuals, so it may be returned from ``jit``.
+
+    >>> y, vjp_fn = jit(lambda x: vjp(fnp.sin, x))(0.0)
+    >>> vjp_fn(1.0)
+    (Array(1., dtype=float32, weak_type=True),)
+    """
+    outs, linear, box, p_tree, p_leaves = _vjp_flat("vjp", fun, primals, has_aux)
+    out_tree = box[0]
+    outs, aux = _split_aux(box, outs)
+    static = _VJPBackward(linear.program, out_tree, [get_aval(o) for o in outs], p_tree,
+                         [get_aval(p) for p in p_leaves],
+                         [v.aval for v in linear.program.outvars[len(outs):]])
+    result = (pytree.tree_unflatten(out_tree, outs), Partial(static, list(linear.consts)))
+    return (*result, aux) if has_aux else result
+
+
+def _check_output_dtype(kind: str, fun: Callable, aval: ShapedArray, holomorphic: bool):
+    """Reverse-mode derivatives (grad, jacrev) need real outputs, or complex ones with
+    ``holomorphic=True``; the messages keep JAX's wording."""
+    name = _fun_name(fun)
+    if holomorphic:
+        if not dtypes.is_complex(aval.dtype):
+            raise TypeError(f"{kind} with holomorphic=True requires outputs with complex "
+                            f"dtype, but {name} returned {aval.str_short()}.")
+    elif dtypes.is_complex(aval.dtype):
+        raise TypeError(f"{kind} requires real-valued outputs (output dtype that is a "
+                        f"sub-dtype of np.floating), but {name} returned "
+                        f"{aval.str_short()}. For holomorphic differentiation, pass "
+                        "holomorphic=True. For differentiation of non-holomorphic functions "
+                        "involving complex outputs, use vjp directly.")
+    elif not dtypes.is_float(aval.dtype):
+        raise TypeError(f"{kind} requires real-valued outputs (output dtype that is a "
+                        f"sub-dtype of np.floating), but {name} returned "
+                        f"{aval.str_short()}. For differentiation of functions with integer "
+                        "outputs, use vjp directly.")
+
+
+def _check_scalar_output(name: str, fun: Callable, out_leaves, holomorphic: bool = False):
     if len(out_leaves) != 1:
         raise TypeError(f"{name} requires a function with a single scalar output, got "
                         f"{len(out_leaves)} outputs; use vjp or jacrev for several outputs")
@@ -685,20 +926,34 @@ def _check_scalar_output(name: str, out_leaves):
     if aval.shape != ():
         raise TypeError(f"{name} requires a scalar output, got {aval.str_short()}; use vjp "
                         "or jacrev for non-scalar outputs")
-    if not dtypes.is_float(aval.dtype):
-        raise TypeError(f"{name} requires a real floating-point output, got "
-                        f"{aval.str_short()}" + ("; use vjp or holomorphic differentiation "
-                                                 "for complex outputs"
-                                                 if dtypes.is_complex(aval.dtype) else ""))
+    _check_output_dtype("grad", fun, aval, holomorphic)
 
 
-def _check_diff_inputs(name: str, args, argnums: tuple[int, ...], allow_int: bool = False):
+def _check_diff_inputs(name: str, args, argnums: tuple[int, ...], allow_int: bool = False,
+                       holomorphic: bool = False, kind: str = "grad"):
+    """``kind`` is how JAX's messages name the transformation ("grad", "jacrev",
+    "jacfwd"); jacfwd takes real inputs only (complex ones need ``holomorphic=True``)."""
     for i in argnums:
         if i >= len(args):
             raise TypeError(f"{name}: argnums {i} is out of range for {len(args)} "
                             "positional arguments")
         for leaf in pytree.tree_leaves(args[i]):
             aval = get_aval(leaf)
+            if holomorphic:
+                if not dtypes.is_complex(aval.dtype):
+                    raise TypeError(f"{kind} with holomorphic=True requires inputs with "
+                                    f"complex dtype, but got {aval.dtype.name} for argument "
+                                    f"{i}.")
+                continue
+            if kind == "jacfwd":
+                if not dtypes.is_float(aval.dtype):
+                    raise TypeError(f"jacfwd requires real-valued inputs (input dtype that is "
+                                    f"a sub-dtype of np.floating), but got {aval.dtype.name} "
+                                    f"for argument {i}. For holomorphic differentiation, "
+                                    "pass holomorphic=True. For differentiation of "
+                                    "non-holomorphic functions involving complex inputs or "
+                                    "integer inputs, use jvp directly.")
+                continue
             if allow_int and (dtypes.is_int(aval.dtype) or dtypes.is_bool(aval.dtype)):
                 continue
             if not dtypes.is_inexact(aval.dtype):
@@ -709,9 +964,11 @@ def _check_diff_inputs(name: str, args, argnums: tuple[int, ...], allow_int: boo
 
 
 def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False,
-                   allow_int: bool = False):
+                   holomorphic: bool = False, allow_int: bool = False):
     """``(fun(*args), d fun / d args[argnums])`` for a scalar-valued ``fun``. Integer (and
     bool) arguments are refused unless ``allow_int``, which gives them float0 gradients.
+    ``holomorphic=True`` differentiates a complex function of complex inputs (the result
+    is ``f'(z)``); without it outputs must be real.
 
     >>> value_and_grad(lambda x: (x ** 2).sum())(fnp.arange(3.0))
     (Array(5., dtype=float32), Array([0., 2., 4.], dtype=float32))
@@ -722,7 +979,7 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False,
 
     def wrapped(*args, **kwargs):
         nums_n = tuple(i + len(args) if i < 0 else i for i in nums)
-        _check_diff_inputs(name, args, nums_n, allow_int)
+        _check_diff_inputs(name, args, nums_n, allow_int, holomorphic)
         diff_args = [args[i] for i in nums_n]
 
         def f_diff(*d):
@@ -733,12 +990,12 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False,
 
         outs, linear, box, p_tree, p_leaves = _vjp_flat(name, f_diff, diff_args, has_aux)
         outs, aux = _split_aux(box, outs)
-        _check_scalar_output(name, outs)
+        _check_scalar_output(name, fun, outs, holomorphic)
         from functorch_lite import lax
         seed = lax.full((), 1, get_aval(outs[0]).dtype)
         aux_cts = [ad.Zero(v.aval) for v in linear.program.outvars[1:]]
         cts = transpose.vjp_of_linear(linear)([seed, *aux_cts])
-        cts = [_cotangent_for(c, p) for c, p in zip(cts, p_leaves)]
+        cts = [_cotangent_for(c, get_aval(p)) for c, p in zip(cts, p_leaves)]
         grads = pytree.tree_unflatten(p_tree, cts)
         g = grads[0] if single else tuple(grads)
         value = pytree.tree_unflatten(box[0], outs)
@@ -748,15 +1005,17 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False,
     return wrapped
 
 
-def grad(fun: Callable, argnums=0, has_aux: bool = False, allow_int: bool = False):
+def grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
+         allow_int: bool = False):
     """The gradient of scalar-valued ``fun`` with respect to ``args[argnums]`` (an int or a
     tuple of ints), with the structure of those arguments; ``allow_int`` gives integer
-    arguments float0 gradients instead of refusing them.
+    arguments float0 gradients instead of refusing them; ``holomorphic=True`` gives
+    ``f'(z)`` of a complex ``fun`` of complex inputs.
 
     >>> grad(lambda x: fnp.sin(x))(0.0)
     Array(1., dtype=float32, weak_type=True)
     """
-    vg = value_and_grad(fun, argnums, has_aux, allow_int)
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
 
     def wrapped(*args, **kwargs):
         value, g = vg(*args, **kwargs)
@@ -891,15 +1150,17 @@ def _std_basis(leaves):
     return out, total
 
 
-def jacfwd(fun: Callable, argnums=0, has_aux: bool = False):
+def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """The Jacobian of ``fun`` by forward mode (efficient for few inputs, many outputs).
-    For output shape ``O`` and input shape ``I`` the result has shape ``O + I``."""
+    For output shape ``O`` and input shape ``I`` the result has shape ``O + I``. Inputs
+    are real, or complex with ``holomorphic=True`` (then outputs must be complex too)."""
     single = isinstance(argnums, int)
     nums = (argnums,) if single else tuple(argnums)
 
-    def wrapped(*args):
+    def wrapped(*args, **kwargs):
         nums_n = tuple(i + len(args) if i < 0 else i for i in nums)
-        _check_diff_inputs(f"jacfwd({_fun_name(fun)})", args, nums_n)
+        _check_diff_inputs(f"jacfwd({_fun_name(fun)})", args, nums_n,
+                           holomorphic=holomorphic, kind="jacfwd")
         diff = tuple(args[i] for i in nums_n)
         d_leaves, d_tree = pytree.tree_flatten(diff)
         basis, total = _std_basis(d_leaves)
@@ -908,16 +1169,24 @@ def jacfwd(fun: Callable, argnums=0, has_aux: bool = False):
             full = list(args)
             for i, x in zip(nums_n, pytree.tree_unflatten(d_tree, d)):
                 full[i] = x
-            return fun(*full)
+            return fun(*full, **kwargs)
 
         def push(*tangent_leaves):
             res = jvp(f_diff, tuple(d_leaves), tuple(tangent_leaves), has_aux=has_aux)
             return (res[1], res[2]) if has_aux else res[1]
 
-        pushed = vmap(push, in_axes=(0,) * len(d_leaves), out_axes=-1)(*basis)
+        # The aux does not depend on the tangents: it leaves vmap unbatched (out_axes None),
+        # so any pytree passes through as it came.
+        pushed = vmap(push, in_axes=(0,) * len(d_leaves),
+                      out_axes=(-1, None) if has_aux else -1)(*basis)
         if has_aux:
             pushed, aux = pushed
-            aux = pytree.tree_map(lambda a: a[..., 0] if get_aval(a).ndim else a, aux)
+        if holomorphic:
+            for y in pytree.tree_leaves(pushed):
+                if not dtypes.is_complex(get_aval(y).dtype):
+                    raise TypeError("jacfwd with holomorphic=True requires outputs with "
+                                    f"complex dtype, but {_fun_name(fun)} returned "
+                                    f"{get_aval(y).dtype.name}.")
         out = pytree.tree_map(lambda y: _assemble_fwd(y, d_leaves, d_tree, single), pushed)
         return (out, aux) if has_aux else out
 
@@ -938,26 +1207,31 @@ def _assemble_fwd(y, d_leaves, d_tree, single):
     return tree[0] if single else tree
 
 
-def jacrev(fun: Callable, argnums=0, has_aux: bool = False):
+def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
+           allow_int: bool = False):
     """The Jacobian of ``fun`` by reverse mode (efficient for few outputs, many inputs):
-    ``vmap`` of ``vjp`` over the rows of the identity. Result shape ``O + I``."""
+    ``vmap`` of ``vjp`` over the rows of the identity. Result shape ``O + I``. Outputs are
+    real, or complex with ``holomorphic=True`` (then inputs must be complex too)."""
     single = isinstance(argnums, int)
     nums = (argnums,) if single else tuple(argnums)
 
-    def wrapped(*args):
+    def wrapped(*args, **kwargs):
         nums_n = tuple(i + len(args) if i < 0 else i for i in nums)
-        _check_diff_inputs(f"jacrev({_fun_name(fun)})", args, nums_n)
+        _check_diff_inputs(f"jacrev({_fun_name(fun)})", args, nums_n, allow_int,
+                           holomorphic, kind="jacrev")
         diff = tuple(args[i] for i in nums_n)
 
         def f_diff(*d):
             full = list(args)
             for i, x in zip(nums_n, d):
                 full[i] = x
-            return fun(*full)
+            return fun(*full, **kwargs)
 
         res = vjp(f_diff, *diff, has_aux=has_aux)
         out, pullback = res[0], res[1]
         o_leaves, o_tree = pytree.tree_flatten(out)
+        for o in o_leaves:
+            _check_output_dtype("jacrev", fun, get_aval(o), holomorphic)
         basis, total = _std_basis(o_leaves)
 
         def pull(*ct_leaves):
@@ -983,6 +1257,7 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False):
     return wrapped
 
 
-def hessian(fun: Callable, argnums=0, has_aux: bool = False):
+def hessian(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """The Hessian of scalar ``fun``: ``jacfwd(jacrev(fun))`` (forward over reverse)."""
-    return jacfwd(jacrev(fun, argnums, has_aux=has_aux), argnums, has_aux=has_aux)
+    return jacfwd(jacrev(fun, argnums, has_aux=has_aux, holomorphic=holomorphic), argnums,
+                  has_aux=has_aux, holomorphic=holomorphic)

@@ -158,8 +158,8 @@ class KeyArray:
         if -1 in shape:
             known = math.prod(d for d in shape if d != -1)
             shape = tuple(self.size // known if d == -1 else d for d in shape)
-        if math.prod(shape) != self.size:
-            raise ValueError(f"cannot reshape a key array of shape {self.shape} into shape "
+        if math.prod(shape) != self.size:  # a TypeError, as JAX's reshape
+            raise TypeError(f"cannot reshape a key array of shape {self.shape} into shape "
                              f"{shape}")
         return KeyArray._unchecked(lax.reshape(self._data, shape + (2,)))
 

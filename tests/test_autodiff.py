@@ -563,7 +563,8 @@ def test_grad_of_integer_output():
 def test_grad_wrt_int_input(fn):
     with pytest.raises(TypeError, match="int32") as e:
         fn(lambda x: fnp.sum(x * 2.0))(np.arange(3, dtype=np.int32))
-    assert "inexact" in str(e.value)
+    # JAX's wording: jacfwd takes real inputs only (complex ones need holomorphic=True).
+    assert ("floating" if fn is fl.jacfwd else "inexact") in str(e.value)
     with pytest.raises(TypeError, match="argument 1"):
         fl.grad(lambda x, i: x * i, argnums=1)(1.0, 3)
     # Differentiating with respect to the float argument only is fine.
@@ -574,9 +575,10 @@ def test_vjp_fn_wrong_cotangent():
     _, vjp_fn = fl.vjp(lambda x: (x * 2.0, x.sum()), np.ones(3, np.float32))
     with pytest.raises(ValueError, match=r"\(3,\).*\(4,\)|\(4,\).*\(3,\)"):
         vjp_fn((np.ones(4, np.float32), np.float32(1.0)))
-    with pytest.raises(TypeError, match="structure"):
+    # A structure mismatch is a ValueError, as JAX raises.
+    with pytest.raises(ValueError, match="structure"):
         vjp_fn(np.ones(3, np.float32))
-    with pytest.raises(TypeError, match="structure"):
+    with pytest.raises(ValueError, match="structure"):
         vjp_fn([np.ones(3, np.float32), np.float32(1.0)])
 
 
@@ -587,9 +589,11 @@ def test_jvp_mismatched_primals_tangents():
         fl.jvp(f, (one, one), (one,))
     with pytest.raises(TypeError, match="tree structure"):
         fl.jvp(lambda p: p["a"], ({"a": one},), ({"b": one},))
-    with pytest.raises(TypeError, match=r"tangent 1 has type f32\[4\].*f32\[3\]"):
+    # JAX's types: a shape mismatch is a ValueError, a dtype mismatch a TypeError.
+    with pytest.raises(ValueError, match=r"tangent 1 has shape \(4,\) but its primal has "
+                                         r"shape \(3,\)"):
         fl.jvp(f, (one, one), (one, np.ones(4, np.float32)))
-    with pytest.raises(TypeError, match=r"tangent 1 has type i32\[3\]"):
+    with pytest.raises(TypeError, match=r"tangent 1 has dtype int32"):
         fl.jvp(f, (one, one), (one, np.ones(3, np.int32)))
     with pytest.raises(TypeError, match=r"tangent 0 .*float0"):
         fl.jvp(lambda i: i * 2, (np.arange(3),), (np.ones(3, np.int32),))

@@ -112,6 +112,7 @@ _UNARY_FLOAT = {
     "not": (lax.bitwise_not, ints(-5, 5, 2, 3)),
     "population_count": (lax.population_count, ints(0, 100, 2, 3)),
     "stop_gradient": (lax.stop_gradient, rnd(2, 3)),
+    "name": (lambda x: lax.misc.name_p.bind(x, name="h"), rnd(2, 3)),  # checkpoint_name
 }
 
 _BINARY = {
@@ -198,6 +199,8 @@ _OTHER = {
     "reduce_window_max": (lambda x: lax.reduce_window_max(x, (2, 3), (2, 1)), _X45),
     "reduce_window_min": (lambda x: lax.reduce_window_min(x, (1, 2), padding=[(0, 1), (1, 1)]),
                           _X45),
+    "reduce_window": (lambda x: lax.reduce_window(x, 1.0, lax.mul, (2, 2), (1, 1), "SAME"),
+                      _X45),
     "reduce_window_select": (
         lambda x, t: windowed.reduce_window_select_p.bind(x, t, **_window_params("max")),
         _X45, rnd(4, 5)),
@@ -599,8 +602,8 @@ def test_static_argnames_and_keyword_arguments():
     assert jf.trace_count() == 1
     jf(x, scale=3.0, mode="add")
     assert jf.trace_count() == 2
-    with pytest.raises(TypeError, match="static argument 1 of type list is unhashable"):
-        fl.jit(lambda x, s: x, static_argnums=1)(x, [1, 2])
+    with pytest.raises(ValueError, match="static argument 1 of type list is unhashable"):
+        fl.jit(lambda x, s: x, static_argnums=1)(x, [1, 2])  # ValueError, as JAX
 
 
 def test_pytree_structure_change_retraces():

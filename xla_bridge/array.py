@@ -85,10 +85,17 @@ class Array:
         return self
 
     def __array__(self, dtype=None, copy=None):
+        """NumPy 2's conversion protocol. The host value is a read-only view of the
+        transferred buffer (``np.asarray(x)``, as JAX's); ``copy=True`` (``np.array(x)``)
+        gives a fresh writable array; ``copy=False`` refuses a conversion that needs one."""
         out = self._value()
-        if dtype is not None and out.dtype != dtype:
-            out = out.astype(dtype)
-        return out
+        if dtype is not None and out.dtype != np.dtype(dtype):
+            if copy is False:
+                raise ValueError(
+                    f"Array.__array__: converting {self.dtype} to {np.dtype(dtype)} needs a "
+                    "copy, but copy=False was requested; use np.asarray(x, dtype) to allow it")
+            return out.astype(dtype)
+        return out.copy() if copy else out
 
     def _value(self) -> np.ndarray:
         out = _jaxlib.to_host(self.buffer)

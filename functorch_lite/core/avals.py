@@ -51,10 +51,17 @@ class ShapedArray:
     def str_short(self) -> str:
         return f"{dtypes.to_numpy_dtype_name(self.dtype)}[{','.join(map(str, self.shape))}]"
 
-    def __repr__(self) -> str:
-        return f"ShapedArray({self.str_short()}{', weak_type=True' if self.weak_type else ''})"
+    def _str_long(self) -> str:
+        name = "float0" if self.dtype == dtypes.float0 else self.dtype.name
+        return f"{name}[{','.join(map(str, self.shape))}]"
 
-    __str__ = str_short
+    # As JAX prints its avals (``typeof(x)``): ``float32[3]``, ``~float32[]`` when weak;
+    # messages use the short form, ``f32[3]``.
+    def __repr__(self) -> str:
+        return f"ShapedArray({self._str_long()}{', weak_type=True' if self.weak_type else ''})"
+
+    def __str__(self) -> str:
+        return ("~" if self.weak_type else "") + self._str_long()
 
 
 # How to find the abstract value of a concrete (non-tracer) value, by Python type.
@@ -105,7 +112,7 @@ def is_array_like(x: Any) -> bool:
 
 class TypedScalar:
     """A Python scalar given a definite dtype (and usually a weak type) without touching a
-    device: ``lax.add(x_f16, 1.0)`` turns ``1.0`` into ``TypedScalar(1.0, f16[] weak)``.
+    device: ``fnp.add(x_f16, 1.0)`` turns ``1.0`` into ``TypedScalar(1.0, f16[] weak)``.
     Eager evaluation transfers it; staging writes it as a literal."""
 
     __slots__ = ("value", "aval")

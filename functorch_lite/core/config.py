@@ -61,5 +61,11 @@ config = Config()
 config.define("enable_x64", False, env="JAX_ENABLE_X64", parse=_parse_bool)
 config.define("debug_nans", False, env="JAX_DEBUG_NANS", parse=_parse_bool)
 config.define("log_compiles", False, env="JAX_LOG_COMPILES", parse=_parse_bool)
+# When jit traces a function again, log which argument's shape, dtype, structure or static
+# value differs from the closest earlier call.
+config.define("explain_cache_misses", False, env="JAX_EXPLAIN_CACHE_MISSES",
+              parse=_parse_bool)
+# jit(f) runs f as plain Python, op by op (prints and Python control flow on values work).
+config.define("disable_jit", False, env="JAX_DISABLE_JIT", parse=_parse_bool)
 config.define("compilation_cache_dir", None, env="FUNCTORCH_LITE_COMPILATION_CACHE_DIR")
 config.define("platform_name", None, env="FUNCTORCH_LITE_PLATFORM")

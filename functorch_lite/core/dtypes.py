@@ -17,6 +17,8 @@ The library follows JAX's conventions:
 from __future__ import annotations
 
 import functools
+import sys
+import warnings
 from typing import Any
 
 import ml_dtypes
@@ -33,7 +35,7 @@ __all__ = [
     "is_float", "is_int", "is_unsigned", "is_complex", "is_inexact", "is_bool",
     "finfo", "iinfo", "default_float_dtype", "default_int_dtype",
     "default_uint_dtype", "default_complex_dtype", "float_dtype_for",
-    "to_numpy_dtype_name",
+    "to_numpy_dtype_name", "check_user_dtype",
 ]
 
 # ---------------------------------------------------------------------------
@@ -67,6 +69,9 @@ _TO_32BIT = {
     np.dtype(float64): np.dtype(float32),
     np.dtype(complex128): np.dtype(complex64),
 }
+
+# The dtypes a 64-bit request can be truncated to.
+_FROM_64BIT = frozenset(_TO_32BIT.values())
 
 # The non-canonical dtype a Python scalar type stands for.
 _PYTHON_SCALAR_DTYPES = {
@@ -127,6 +132,12 @@ def _invalid_dtype(x: Any) -> TypeError:
     return TypeError(f"dtype {x!r} is not a valid functorch_lite array type")
 
 
+def _is_scalar_type(x: Any) -> bool:
+    """Whether ``x`` is a class standing for a dtype through its ``dtype`` attribute, as
+    ``functorch_lite.numpy.float32`` (and ``jax.numpy.float32``) do."""
+    return isinstance(x, type) and isinstance(getattr(x, "dtype", None), np.dtype)
+
+
 def _to_np_dtype(x: Any) -> np.dtype:
     """``np.dtype(x)`` that only admits the dtypes this library supports."""
     if isinstance(x, type) and x in _PYTHON_SCALAR_DTYPES:
@@ -165,6 +176,38 @@ def canonicalize_dtype(dtype: Any) -> np.dtype:
         dt = _TO_32BIT.get(dt, dt)
     if key is not None:
         _canonical_cache[key] = dt
+    return dt
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first caller outside this
+    library (however deep inside it the dtype was checked)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(
+            "functorch_lite"):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def check_user_dtype(dtype: Any, fun_name: str | None = None) -> np.dtype:
+    """``canonicalize_dtype`` for a dtype the user asked for explicitly (``dtype=`` of
+    ``zeros``, ``array``, ``astype``...): a 64-bit dtype requested while ``enable_x64`` is
+    off warns that it is truncated, as JAX does (UserWarning; Python's warning filter shows
+    it once per calling line). The Python types ``int``/``float``/``complex`` mean "the
+    default" and never warn."""
+    dt = canonicalize_dtype(dtype)
+    if (_x64() or dt not in _FROM_64BIT
+            or (isinstance(dtype, type) and dtype in _PYTHON_SCALAR_DTYPES)):
+        return dt
+    requested = _to_np_dtype(dtype)
+    if requested != dt:
+        where = f" requested in {fun_name}" if fun_name else ""
+        warnings.warn(
+            f"Explicitly requested dtype {requested}{where} is not available, and will be "
+            f"truncated to dtype {dt}. To enable more dtypes, set the jax_enable_x64 "
+            "configuration option (functorch_lite.config.update('jax_enable_x64', True)) "
+            "or the JAX_ENABLE_X64 shell environment variable.",
+            UserWarning, stacklevel=_user_stacklevel())
     return dt
 
 
@@ -218,7 +261,7 @@ def dtype_of(x: Any, canonicalize: bool = True) -> np.dtype:
         return canonicalize_dtype(dt) if canonicalize else dt
     if isinstance(x, (np.ndarray, np.generic, np.dtype, type)):
         if isinstance(x, type) and not (x in _PYTHON_SCALAR_DTYPES
-                                        or issubclass(x, np.generic)):
+                                        or issubclass(x, np.generic) or _is_scalar_type(x)):
             raise TypeError(f"expected an array or scalar, got type {x.__name__}")
         dt = _to_np_dtype(x if isinstance(x, (np.dtype, type)) else x.dtype)
         return canonicalize_dtype(dt) if canonicalize else dt
@@ -443,6 +486,10 @@ def issubdtype(dtype: Any, category: Any) -> bool:
     """``np.issubdtype`` that also knows bfloat16 is a floating type."""
     if dtype is None:
         return False
+    if _is_scalar_type(dtype):
+        dtype = dtype.dtype
+    if _is_scalar_type(category):
+        category = category.dtype.type
     try:
         sctype = dtype if (isinstance(dtype, type) and issubclass(dtype, np.generic)) \
             else np.dtype(dtype).type

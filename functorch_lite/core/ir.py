@@ -1,9 +1,9 @@
 """The IR: a typed, first-order program of primitive applications (like a jaxpr).
 
-    { lambda a:f32[3]; b:f32[3], c:f32[]. let
+    { lambda a:f32[3]; b:f32[3] c:f32[]. let
         d:f32[3] = mul b c
         e:f32[3] = add a d
-      in (e) }
+      in (e,) }
 
 ``constvars`` (before the ``;``) are inputs bound to captured constants; ``invars`` are the
 function's arguments. Each equation applies one primitive with static params to variables
@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from functorch_lite.core import pretty as pp
 from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.primitive import Primitive
 
@@ -56,6 +57,10 @@ class Eqn:
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         self.params = params
+
+    # JAX's names, for code written against jaxprs (``make_jaxpr(f)(x).jaxpr.eqns``).
+    invars = property(lambda self: self.inputs)
+    outvars = property(lambda self: self.outputs)
 
     def __repr__(self) -> str:
         return f"Eqn({self.primitive.name}, {len(self.inputs)} in, {len(self.outputs)} out)"
@@ -109,6 +114,11 @@ class ClosedProgram:
     def eqns(self):
         return self.program.eqns
 
+    @property
+    def jaxpr(self) -> Program:
+        """The program (JAX's name: ``ClosedJaxpr.jaxpr``)."""
+        return self.program
+
     def __call__(self, *args):
         return eval_program(self.program, self.consts, args)
 
@@ -144,7 +154,12 @@ def eval_program(program: Program, consts: Sequence[Any], args: Sequence[Any]) -
 
 
 # ---------------------------------------------------------------------------------------
-# Pretty printer
+# Pretty printer: the layout of jaxprs. A program that fits in the width prints on one line,
+# a longer one one equation a line; programs held in params (branches, loop bodies, jit
+# calls) print inline where they are used, indented, and share one variable naming with the
+# outer program so no name means two things. A program used more than once, or a large one
+# nested inside another, is printed once before the outer program (``let name = { ... } in``)
+# and referred to by name.
 
 def _var_names():
     letters = "abcdefghijklmnopqrstuvwxyz"
@@ -166,42 +181,126 @@ def _format_param(v: Any) -> str:
         return "(" + ",".join(_format_param(x) for x in v) + ("," if len(v) == 1 else "") + ")"
     if callable(v) and hasattr(v, "__name__"):
         return v.__name__
-    return repr(v) if isinstance(v, str) else str(v)
+    return str(v)
 
 
-def pretty_print(program: Program, indent: int = 0) -> str:
-    names: dict[Var, str] = {}
-    gen = _var_names()
+def _as_program(v: Any) -> Program | None:
+    return v.program if isinstance(v, ClosedProgram) else v if isinstance(v, Program) else None
 
-    def name(a: Atom) -> str:
+
+def _programs_in(params: dict) -> list[Program]:
+    found = []
+    for v in params.values():
+        for x in (v if isinstance(v, tuple) else (v,)):
+            p = _as_program(x)
+            if p is not None:
+                found.append(p)
+    return found
+
+
+# A nested program with more equations than this is printed before the outer one (as JAX).
+_SHARE_ABOVE_EQNS = 10
+
+
+class _Printer:
+    def __init__(self, top: Program):
+        self.shared: dict[Program, str] = {}
+        self.names: dict[Var, str] = {}
+        self._find_shared(top)
+        taken = set(self.shared.values())
+        self._fresh = (n for n in _var_names() if n not in taken)
+
+    def _find_shared(self, top: Program) -> None:
+        """Name the programs printed once up front: those used twice or more, and large
+        ones below the top. A program is named after the ``name`` param of the equation
+        that holds it (a jit call's function name), else ``jaxpr``."""
+        uses: dict[Program, int] = {}
+        label: dict[Program, str] = {}
+        order = [top]
+        for p in order:  # breadth first; order grows as new programs are found
+            for eqn in p.eqns:
+                name = eqn.params.get("name")
+                for sub in _programs_in(eqn.params):
+                    if sub not in uses:
+                        uses[sub] = 2 if len(sub.eqns) > _SHARE_ABOVE_EQNS else 1
+                        order.append(sub)
+                    else:
+                        uses[sub] += 1
+                    if isinstance(name, str):
+                        label.setdefault(sub, name.strip("<>") or "jaxpr")
+        used: set[str] = set()
+        for p in order[1:]:
+            if uses[p] < 2:
+                continue
+            base = name = label.get(p, "jaxpr")
+            n = 0
+            while name in used:  # a second "body" is "body1"
+                n += 1
+                name = f"{base}{n}"
+            used.add(name)
+            self.shared[p] = name
+
+    def name(self, a: Atom) -> str:
         if type(a) is Literal:
             v = a.val
             return f"{np.asarray(v).item()!r}:{a.aval.str_short()}" if np.ndim(v) == 0 else "<lit>"
-        if a not in names:
-            names[a] = next(gen)
-        return names[a]
+        n = self.names.get(a)
+        if n is None:
+            n = self.names[a] = next(self._fresh)
+        return n
 
-    def decl(v: Var) -> str:
-        return f"{name(v)}:{v.aval.str_short()}"
+    def atoms(self, atoms: Sequence[Atom], sep: str = "", types: bool = False) -> pp.Doc:
+        docs = [pp.text(f"{self.name(a)}:{a.aval.str_short()}" if types else self.name(a))
+                for a in atoms]
+        return pp.nest(2, pp.group(pp.join(pp.cat(pp.text(sep), pp.group(pp.brk())), docs)))
 
-    pad = " " * indent
-    consts = " ".join(decl(v) for v in program.constvars)
-    args = " ".join(decl(v) for v in program.invars)
-    lines = [f"{pad}{{ lambda {consts}{'; ' if consts else ''}{args}. let"]
-    for eqn in program.eqns:
-        outs = " ".join(decl(v) for v in eqn.outputs)
-        params = ""
+    def param(self, v: Any) -> pp.Doc:
+        p = _as_program(v)
+        if p is not None:
+            return self.program(p)
+        if isinstance(v, tuple) and v and any(_as_program(x) is not None for x in v):
+            return pp.group(pp.cat(
+                pp.nest(2, pp.cat(pp.text("("), pp.brk(""),
+                                  pp.join(pp.brk(), [self.param(x) for x in v]))),
+                pp.brk(""), pp.text(")")))
+        return pp.text(_format_param(v))
+
+    def eqn(self, eqn: Eqn) -> pp.Doc:
+        lhs = self.atoms(eqn.outputs, types=True)
+        params = pp.NIL
         if eqn.params:
-            params = "[" + " ".join(f"{k}={_format_param(v)}"
-                                    for k, v in sorted(eqn.params.items())) + "]"
-        ins = " ".join(name(a) for a in eqn.inputs)
-        lines.append(f"{pad}    {outs} = {eqn.primitive.name}{params} {ins}")
-        for v in eqn.params.values():
-            inner = v.program if isinstance(v, ClosedProgram) else v
-            if isinstance(inner, Program):
-                lines.append(pretty_print(inner, indent + 6))
-    lines.append(f"{pad}  in ({', '.join(name(a) for a in program.outvars)}) }}")
-    return "\n".join(lines)
+            pairs = [pp.cat(pp.text(f"{k}="), self.param(v))
+                     for k, v in sorted(eqn.params.items())]
+            params = pp.group(pp.cat(
+                pp.nest(2, pp.cat(pp.text("["), pp.brk(""), pp.join(pp.brk(), pairs))),
+                pp.brk(""), pp.text("]")))
+        rhs = pp.cat(pp.text(eqn.primitive.name), params, pp.text(" "),
+                     self.atoms(eqn.inputs))
+        return pp.cat(lhs, pp.text(" = "), rhs) if eqn.outputs else rhs
+
+    def program(self, p: Program, hoisting: bool = False) -> pp.Doc:
+        if not hoisting and p in self.shared:
+            return pp.text(self.shared[p])
+        consts = self.atoms(p.constvars, types=True)
+        args = self.atoms(p.invars, types=True)
+        eqns = pp.join(pp.brk("; "), [self.eqn(e) for e in p.eqns])
+        outs = pp.cat(pp.text("("), self.atoms(p.outvars, sep=","),
+                      pp.text(",)" if len(p.outvars) == 1 else ")"))
+        return pp.cat(pp.group(pp.nest(2, pp.cat(
+            pp.text("{ lambda "), consts, pp.text("; "), args, pp.text(". let"),
+            pp.nest(2, pp.cat(pp.brk(), eqns)), pp.brk(), pp.text("in "), outs))),
+            pp.text(" }"))
+
+    def document(self, top: Program) -> pp.Doc:
+        docs = [pp.cat(pp.text(f"let {name} = "), self.program(p, hoisting=True),
+                       pp.text(" in"), pp.brk())
+                for p, name in self.shared.items()]
+        return pp.cat(*docs, self.program(top))
+
+
+def pretty_print(program: Program, width: int = 80) -> str:
+    """The program as text, laid out like a jaxpr in ``width`` columns."""
+    return pp.render(_Printer(program).document(program), width)
 
 
 # ---------------------------------------------------------------------------------------
@@ -226,7 +325,8 @@ def typecheck(program: Program) -> None:
     def use(a: Atom, where: str):
         if type(a) is Literal:
             if get_aval(a.val).shape != a.aval.shape:
-                raise IRTypeError(f"{where}: literal {a.val!r} does not have type {a.aval}")
+                raise IRTypeError(f"{where}: literal {a.val!r} does not have type "
+                                  f"{a.aval.str_short()}")
             return
         if a not in defined:
             raise IRTypeError(f"{where}: variable {a} used before it is defined")

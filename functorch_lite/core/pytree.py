@@ -246,7 +246,8 @@ def register_pytree_node(nodetype: type, flatten_func: Callable, unflatten_func:
     """Make ``nodetype`` a pytree node.
 
     ``flatten_func(x)`` returns ``(children, aux_data)``; ``aux_data`` becomes
-    part of the treedef, so it must be hashable and comparable with ``==``.
+    part of the treedef, so it must be comparable with ``==`` (it need not be
+    hashable: a dict of options works, as in JAX).
     ``unflatten_func(aux_data, children)`` rebuilds the value. Children get
     ``FlattenedIndexKey`` path entries unless ``flatten_with_keys_func``
     (returning ``([(key, child), ...], aux_data)``) is given."""
@@ -457,7 +458,7 @@ class PyTreeDef:
             if self._type is None:
                 h = hash("PyTreeDef.leaf")
             else:
-                h = hash((self._type, self._aux, self._children))
+                h = hash((self._type, _aux_hash(self._aux), self._children))
             self._hash = h
         return h
 
@@ -476,6 +477,25 @@ class PyTreeDef:
         if self._type is None:
             return (_leaf_treedef, ())
         return (_rebuild_treedef, (self._type, self._aux, self._children))
+
+
+def _aux_hash(aux: Any) -> int:
+    """A hash of node metadata that agrees with ``==``, also for unhashable metadata
+    (JAX's docs register classes whose ``aux_data`` is a dict): jit's cache keys hold
+    treedefs, and equal treedefs must hash equal."""
+    try:
+        return hash(aux)
+    except TypeError:
+        pass
+    if isinstance(aux, dict):  # order-free, as dict equality is
+        return hash(("dict", frozenset((k, _aux_hash(v)) for k, v in aux.items())))
+    if isinstance(aux, (list, tuple)):
+        return hash(("sequence", tuple(_aux_hash(v) for v in aux)))
+    if isinstance(aux, (set, frozenset)):
+        return hash(frozenset(aux))
+    # Anything else unhashable (an object with __eq__ but no __hash__): one bucket for
+    # all; equality still tells them apart.
+    return 0
 
 
 def _treedef_eq(a: PyTreeDef, b: PyTreeDef) -> bool:

@@ -180,6 +180,49 @@ class Tracer:
     def tolist(self):
         raise self._concretization_error(".tolist()")
 
+    # The rest of ``Array``'s public surface, so that no Array attribute is missing on a
+    # tracer. Type queries work; what needs a device buffer fails as JAX's tracers fail:
+    # ``device``/``block_until_ready``/``buffer`` with AttributeError (so ``hasattr``
+    # answers False), the other buffer methods with a concretization error.
+    @property
+    def nbytes(self):
+        return self.aval.size * self.aval.dtype.itemsize
+
+    @property
+    def device(self):
+        raise AttributeError(f"the 'device' attribute is not available on a traced array "
+                             f"{self.aval.str_short()} (made by {self._trace.main.description});"
+                             " it only exists on concrete arrays")
+
+    @property
+    def buffer(self):
+        raise AttributeError(f"a traced array {self.aval.str_short()} has no device buffer; "
+                             "return it from the transformed function to get an Array")
+
+    @property
+    def block_until_ready(self):
+        raise AttributeError(f"the 'block_until_ready' method is not available on a traced "
+                             f"array {self.aval.str_short()}; call it on the result of the "
+                             "transformed function instead")
+
+    def devices(self):
+        raise self._concretization_error(".devices()")
+
+    def delete(self):
+        raise self._concretization_error(".delete()")
+
+    def is_deleted(self):
+        raise self._concretization_error(".is_deleted()")
+
+    def __copy__(self):
+        return self  # values are immutable, as Array's copy
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        raise self._concretization_error("pickling (__reduce__)")
+
     def __iter__(self):
         if not self.shape:
             raise TypeError("iteration over a 0-d traced array")

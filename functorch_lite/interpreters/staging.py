@@ -17,13 +17,14 @@ from functorch_lite.core.ir import ClosedProgram, Eqn, Literal, Program, Var
 
 class StagingTracer(trace_mod.Tracer):
     """A value being staged: its abstract value and the program variable (or literal) that
-    holds it."""
-    __slots__ = ("_aval", "var")
+    holds it. Its own attributes are underscored: tracers carry every public ``Array``
+    method (``x.var()``, ``x.trace()``, ...), which a slot of the same name would hide."""
+    __slots__ = ("_aval", "_atom")
 
-    def __init__(self, trace: "StagingTrace", aval: ShapedArray, var: Var | Literal):
+    def __init__(self, trace: "StagingTrace", aval: ShapedArray, atom: Var | Literal):
         self._trace = trace
         self._aval = aval
-        self.var = var
+        self._atom = atom
 
     @property
     def aval(self) -> ShapedArray:
@@ -73,7 +74,7 @@ class ProgramBuilder:
         return StagingTracer(trace, aval, v), v
 
     def var_of(self, t: StagingTracer) -> Var:
-        return t.var
+        return t._atom
 
     def add_const(self, trace, val: Any) -> StagingTracer:
         entry = self.const_vars.get(id(val))
@@ -86,7 +87,7 @@ class ProgramBuilder:
 
     def known_value(self, tracer: StagingTracer) -> Any:
         """The value of a constant/literal tracer, or ``_UNKNOWN``."""
-        var = tracer.var
+        var = tracer._atom
         if isinstance(var, Literal):
             return var.val
         entry = self.const_by_var.get(var)
@@ -94,7 +95,7 @@ class ProgramBuilder:
 
     def depends_on(self, tracer: StagingTracer) -> list[str]:
         """Labels of the inputs ``tracer``'s value is computed from (for error messages)."""
-        needed = {tracer.var}
+        needed = {tracer._atom}
         for eqn in reversed(self.eqns):
             if any(v in needed for v in eqn.outputs):
                 needed.update(a for a in eqn.inputs if isinstance(a, Var))
@@ -146,7 +147,7 @@ class StagingTrace(trace_mod.Trace):
     def stage(self, primitive, tracers, params):
         """Record ``primitive`` applied to ``tracers`` as an equation."""
         builder = self.builder
-        in_atoms = [t.var for t in tracers]
+        in_atoms = [t._atom for t in tracers]
         out_avals = primitive.abstract_eval(*[t.aval for t in tracers], **params)
         outs, out_vars = [], []
         for aval in out_avals:

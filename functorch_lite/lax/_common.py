@@ -33,30 +33,49 @@ def scalar_like(value: Any, dtype, weak_type: bool = True) -> TypedScalar:
 
 
 def match_scalars(name: str, args: Sequence[Any]) -> list:
-    """Give Python scalars the dtype of the array operands (as weak-typed scalars), the way
-    ``lax.add(x_f16, 1.0)`` works. Array operands must already agree in dtype."""
-    args = [as_operand(a) for a in args]
-    arrays = [a for a in args if not is_python_scalar(a)]
-    if not arrays:
-        dt = dtypes.result_type(*args)
-        return [scalar_like(a, dt) for a in args]
-    dt = get_aval(arrays[0]).dtype
-    out = []
-    for a in args:
-        if is_python_scalar(a):
-            _check_scalar_fits(name, a, dt)
-            out.append(scalar_like(a, dt))
-        else:
-            out.append(a)
-    return out
+    """Check that operands share one dtype, as JAX's ``lax`` does: it never promotes.
+
+    A Python scalar counts as its default dtype (bool, int32, float32 or complex64; the
+    64-bit ones under x64), weakly typed: ``lax.add(x_f32, 1.0)`` works, while
+    ``lax.add(x_f16, 1.0)``, ``lax.add(x_f32, 1)`` and ``lax.add(1, 1.0)`` raise a
+    TypeError naming both dtypes. ``functorch_lite.numpy`` promotes before it calls lax;
+    internal callers that need a constant of an operand's dtype pass
+    ``scalar_like(value, dtype)``."""
+    args = operands(args)
+    check_same_dtypes(name, [get_aval(a) for a in args])
+    return args
 
 
-def _check_scalar_fits(name: str, x: Any, dtype) -> None:
-    if isinstance(x, complex) and not dtypes.is_complex(dtype):
-        raise TypeError(f"{name}: cannot combine a complex Python scalar with {dtype} arrays")
-    if isinstance(x, float) and (dtypes.is_int(dtype) or dtypes.is_bool(dtype)):
-        raise TypeError(f"{name}: cannot combine the Python float {x} with {dtype} arrays "
-                        "(lax requires equal dtypes; functorch_lite.numpy promotes)")
+def operands(args: Sequence[Any]) -> list:
+    """``as_operand`` of each argument, with Python scalars given their default dtype
+    (weakly typed) rather than any operand's: lax's shape rules then check dtypes."""
+    return [scalar_like(a, dtypes.python_scalar_dtype(a)) if is_python_scalar(a)
+            else as_operand(a) for a in args]
+
+
+# numpy functions that do what a lax function does but promote dtypes (for error hints)
+_NUMPY_EQUIVALENTS = {
+    "add": "add", "sub": "subtract", "mul": "multiply", "div": "divide", "rem": "remainder",
+    "pow": "power", "max": "maximum", "min": "minimum", "atan2": "arctan2",
+    "nextafter": "nextafter", "and": "bitwise_and", "or": "bitwise_or",
+    "xor": "bitwise_xor", "shift_left": "left_shift", "shift_right_arithmetic":
+    "right_shift", "eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal",
+    "gt": "greater", "ge": "greater_equal", "select_n": "where", "clamp": "clip",
+    "pad": "pad", "concatenate": "concatenate",
+}
+
+
+def check_same_dtypes(name: str, avals: Sequence[ShapedArray]) -> None:
+    """Raise JAX's TypeError (``lax.add requires arguments to have the same dtypes, got
+    int32, float32``) when the operands' dtypes differ; weak types do not matter here."""
+    if len({a.dtype for a in avals}) <= 1:
+        return
+    got = ", ".join(getattr(a.dtype, "name", str(a.dtype)) for a in avals)
+    equiv = _NUMPY_EQUIVALENTS.get(name)
+    hint = (f"functorch_lite.numpy.{equiv} promotes dtypes automatically, or " if equiv
+            else "")
+    raise TypeError(f"lax.{name} requires arguments to have the same dtypes, got {got} "
+                    f"({hint}convert an operand with lax.convert_element_type)")
 
 
 def check_dtype(name: str, aval: ShapedArray, kinds: str) -> None:

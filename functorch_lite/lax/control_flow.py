@@ -110,15 +110,28 @@ def _jvp_nz(program: Program, nonzero: Sequence[bool], instantiate: Sequence[boo
 
 
 def _strengthen(leaves: list, in_avals, out_avals) -> bool:
-    """Make weakly typed carry starts strong where the body returns a strong value (as JAX
-    does); returns whether any changed."""
+    """Retype weakly typed carry starts (Python scalars) from what the body returned for
+    them, as JAX does; returns whether any changed (the caller then traces the body again).
+
+    A weak start whose body output has another dtype becomes the promoted dtype of the two,
+    strongly typed: a carry started at ``0`` and updated with ``i + 1.5`` is a float32
+    carry. A weak start whose body output has its dtype but is strong becomes strong.
+    Strong starts never change: the body must return exactly their dtype (checked after)."""
     from functorch_lite import lax
     changed = False
     for i, (a, b) in enumerate(zip(in_avals, out_avals)):
-        if a.weak_type and not b.weak_type:
-            leaves[i] = lax.convert_element_type(leaves[i], a.dtype, weak_type=False)
-            changed = True
+        if not a.weak_type or (a.dtype == b.dtype and b.weak_type):
+            continue
+        dt = a.dtype if a.dtype == b.dtype else dtypes.result_type(a, b)
+        leaves[i] = lax.convert_element_type(leaves[i], dt, weak_type=False)
+        changed = True
     return changed
+
+
+def _check_carry_tree(name: str, tree, out_tree, what: str = "carry"):
+    if out_tree != tree:
+        raise TypeError(f"{name}: the body must return a {what} with the same structure as "
+                        f"its input, got {out_tree} for input {tree}")
 
 
 def _carry_fixed_point(step: Callable[[list], list], init: list) -> list:
@@ -132,9 +145,7 @@ def _carry_fixed_point(step: Callable[[list], list], init: list) -> list:
 
 
 def _check_carry(name: str, tree, in_avals, out_tree, out_avals, what: str = "carry"):
-    if out_tree != tree:
-        raise TypeError(f"{name}: the body must return a {what} with the same structure as "
-                        f"its input, got {out_tree} for input {tree}")
+    _check_carry_tree(name, tree, out_tree, what)
     paths = [pytree.keystr(p) for p, _ in
              pytree.tree_flatten_with_path(pytree.tree_unflatten(tree, list(in_avals)))[0]]
     for path, a, b in zip(paths, in_avals, out_avals):
@@ -188,7 +199,7 @@ def _switch(index: Any, branches: Sequence[Callable], operands: tuple, names):
     if not (dtypes.is_int(aval.dtype) or dtypes.is_bool(aval.dtype)):
         raise TypeError(f"switch: the index must be an integer scalar, got {aval.dtype}")
     index = lax.convert_element_type(index, np.int32)
-    index = lax.clamp(0, index, len(branches) - 1)
+    index = lax.clamp(scalar_like(0, np.int32), index, scalar_like(len(branches) - 1, np.int32))
     leaves, in_tree = pytree.tree_flatten(operands)
     leaves = [_leaf(x) for x in leaves]
     in_avals = [get_aval(x) for x in leaves]
@@ -224,7 +235,7 @@ def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands):
                         f"{aval.dtype}")
     from functorch_lite import lax
     if not dtypes.is_bool(aval.dtype):
-        pred = lax.ne(pred, 0)
+        pred = lax.ne(pred, scalar_like(0, aval.dtype))
     return _switch(pred, [false_fun, true_fun], operands, ["false_fun", "true_fun"])
 
 
@@ -416,13 +427,14 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any):
                         f"{[a.str_short() for a in outs]}")
     body_prog, body_consts, body_tree = _trace_tree_fun(body_fun, pytree.treedef_tuple([tree]),
                                                         avals, "while_loop body")
-    _check_carry("while_loop", tree, avals, body_tree, body_prog.out_avals)
+    _check_carry_tree("while_loop", tree, body_tree)
     if _strengthen(leaves, avals, body_prog.out_avals):
         avals = [get_aval(x) for x in leaves]
         cond_prog, cond_consts, _ = _trace_tree_fun(cond_fun, pytree.treedef_tuple([tree]),
                                                     avals, "while_loop cond")
-        body_prog, body_consts, _ = _trace_tree_fun(body_fun, pytree.treedef_tuple([tree]),
-                                                    avals, "while_loop body")
+        body_prog, body_consts, body_tree = _trace_tree_fun(
+            body_fun, pytree.treedef_tuple([tree]), avals, "while_loop body")
+    _check_carry("while_loop", tree, avals, body_tree, body_prog.out_avals)
     outs = while_p.bind(*cond_consts, *body_consts, *leaves, cond_program=cond_prog,
                         body_program=body_prog, cond_nconsts=len(cond_consts),
                         body_nconsts=len(body_consts))
@@ -631,13 +643,14 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
 
     program, consts = _trace(flat, carry_avals + x_avals, "scan body")
     c_tree, y_tree, c_out_avals = box[0]
-    _check_carry("scan", carry_tree, carry_avals, c_tree, c_out_avals)
+    _check_carry_tree("scan", carry_tree, c_tree)
     if _strengthen(init_leaves, carry_avals, c_out_avals):
-        # A weakly typed start that the body makes strong: start strong and trace again.
+        # A weakly typed start that the body retypes: start with that type, trace again.
         carry_avals = [get_aval(x) for x in init_leaves]
         box.clear()
         program, consts = _trace(flat, carry_avals + x_avals, "scan body")
         c_tree, y_tree, c_out_avals = box[0]
+    _check_carry("scan", carry_tree, carry_avals, c_tree, c_out_avals)
     outs = scan_p.bind(*consts, *init_leaves, *xs_leaves, program=program,
                        num_consts=len(consts), num_carry=len(init_leaves), length=n,
                        reverse=bool(reverse), unroll=int(unroll) if unroll is not True else n)
@@ -981,7 +994,61 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any, *,
     return while_loop(cond_fun, body, (lower, upper, init_val))[2]
 
 
-def map(f: Callable, xs: Any):
-    """``stack([f(x) for x in xs])`` as one scan."""
-    _, ys = scan(lambda _, x: (None, f(x)), None, xs)
+def map(f: Callable, xs: Any, *, batch_size: int | None = None):
+    """``stack([f(x) for x in xs])`` as one scan over the leading axis of ``xs``.
+
+    With ``batch_size=k`` each scan step applies ``vmap(f)`` to ``k`` elements at once
+    (more parallelism, more memory); when ``k`` does not divide the length, the last
+    ``length % k`` elements go through one more ``vmap(f)`` after the scan, as in JAX
+    (``batch_size=0`` or one larger than the length vmaps everything at once).
+    """
+    if batch_size is None:
+        _, ys = scan(lambda _, x: (None, f(x)), None, xs)
+        return ys
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 0:
+        raise TypeError(f"map: batch_size must be a non-negative int, got {batch_size!r}")
+    from functorch_lite import lax
+    leaves, tree = pytree.tree_flatten(xs)
+    leaves = [as_operand(x) for x in leaves]
+    if not leaves:
+        _, ys = scan(lambda _, x: (None, f(x)), None, xs)  # scan's own error
+        return ys
+    n = get_aval(leaves[0]).shape[0] if get_aval(leaves[0]).shape else None
+    if n is None or any(get_aval(x).shape[:1] != (n,) for x in leaves):
+        raise ValueError("map: every leaf of xs needs the same leading dimension, got shapes "
+                         f"{[get_aval(x).shape for x in leaves]}")
+    k = int(batch_size)
+    num_batches = n // k if k else 0
+    done = num_batches * k
+    ys = None
+    if num_batches:
+        batched = [lax.reshape(lax.slice_in_dim(x, 0, done, axis=0),
+                               (num_batches, k, *get_aval(x).shape[1:])) for x in leaves]
+        _, ys = scan(lambda _, x: (None, _vmap_leading(f, x)), None,
+                     pytree.tree_unflatten(tree, batched))
+        ys = pytree.tree_map(
+            lambda y: lax.reshape(y, (done, *get_aval(y).shape[2:])), ys)
+    if done < n:
+        rest = [lax.slice_in_dim(x, done, n, axis=0) for x in leaves]
+        rest_ys = _vmap_leading(f, pytree.tree_unflatten(tree, rest))
+        ys = rest_ys if ys is None else pytree.tree_map(
+            lambda a, b: lax.concatenate([a, b], 0), ys, rest_ys)
     return ys
+
+
+def _vmap_leading(f: Callable, xs: Any):
+    """``vmap(f)(xs)`` over the leading axis of every leaf (outputs batched at axis 0)."""
+    leaves, tree = pytree.tree_flatten(xs)
+    size = get_aval(leaves[0]).shape[0]
+    box = []
+
+    def flat(*args):
+        out_leaves, out_tree = pytree.tree_flatten(f(pytree.tree_unflatten(tree, args)))
+        box.append(out_tree)
+        return [as_operand(o) for o in out_leaves]
+
+    outs, dims = batching.batch_flat(flat, batching.AxisData(size), leaves,
+                                     [0] * len(leaves))
+    return pytree.tree_unflatten(box[0], [batching.move_dim(o, d, 0, size)
+                                          for o, d in zip(outs, dims)])

@@ -18,6 +18,8 @@ from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.primitive import Primitive
 from functorch_lite.lax._common import (as_operand, check_dtype, is_python_scalar, match_scalars,
                                         shape_str)
+from functorch_lite.lax._common import check_same_dtypes as _check_same_dtypes
+from functorch_lite.lax._common import operands as _operands
 
 # dtype categories (see _common.check_dtype)
 ANY = "biufc"
@@ -160,12 +162,10 @@ def _broadcast_shapes(name: str, *avals: ShapedArray) -> tuple[int, ...]:
 
 
 def _binary_shape(name, kinds, out_bool, x, y, **params):
-    if x.dtype != y.dtype:
-        raise TypeError(f"{name} requires arguments of the same dtype, got "
-                        f"{dtypes.to_numpy_dtype_name(x.dtype)} and "
-                        f"{dtypes.to_numpy_dtype_name(y.dtype)} (functorch_lite.numpy "
-                        "promotes dtypes automatically)")
+    # as JAX: each operand's dtype category first, then the two dtypes must be equal
     check_dtype(name, x, kinds)
+    check_dtype(name, y, kinds)
+    _check_same_dtypes(name, (x, y))
     shape = _broadcast_shapes(name, x, y)
     if out_bool:
         return ShapedArray(shape, np.bool_, False)
@@ -219,8 +219,8 @@ for _p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p):
 
 def _binary_fn(p: Primitive, doc: str):
     def fn(x: Any, y: Any):
-        x, y = match_scalars(p.name, (x, y))
-        return p.bind(x, y)
+        # no promotion: the shape rule rejects mixed dtypes, as JAX's lax does
+        return p.bind(*_operands((x, y)))
     fn.__name__ = p.name
     fn.__doc__ = doc
     return fn
@@ -231,7 +231,20 @@ sub = _binary_fn(sub_p, "Elementwise x - y.")
 mul = _binary_fn(mul_p, "Elementwise x * y.")
 div = _binary_fn(div_p, "Elementwise x / y; integer division rounds toward zero (as C).")
 rem = _binary_fn(rem_p, "Elementwise remainder with the sign of x (as C's fmod).")
-pow = _binary_fn(pow_p, "Elementwise x ** y for floating x and y.")
+
+
+def pow(x: Any, y: Any):
+    """Elementwise ``x ** y`` for a floating or complex ``x``; ``y`` has ``x``'s dtype or
+    any integer dtype (JAX's rule: ``pow(x_f32, 2)`` works, ``pow(x_f16, 2.0)`` does not)."""
+    x, y = _operands((x, y))
+    xa, ya = get_aval(x), get_aval(y)
+    if dtypes.is_inexact(xa.dtype) and dtypes.is_int(ya.dtype):
+        # pow_p takes equal dtypes: an integer exponent is exact in x's dtype for the
+        # sizes that matter, and it has no derivative of its own
+        y = convert_element_type(y, xa.dtype, ya.weak_type)
+    return pow_p.bind(x, y)
+
+
 max = _binary_fn(max_p, "Elementwise maximum (NaN-propagating for floats).")
 min = _binary_fn(min_p, "Elementwise minimum (NaN-propagating for floats).")
 atan2 = _binary_fn(atan2_p, "Elementwise arctangent of x/y using both signs.")

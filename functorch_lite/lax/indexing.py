@@ -41,7 +41,7 @@ from functorch_lite.core.primitive import Primitive
 from functorch_lite.lax import elementwise as ew
 from functorch_lite.lax import shapes
 from functorch_lite.lax._common import (as_operand, canonical_shape, check_dtype,
-                                        is_python_scalar, match_scalars, normalize_axis,
+                                        is_python_scalar, normalize_axis, operands,
                                         scalar_like, shape_str)
 
 __all__ = [
@@ -333,7 +333,7 @@ def dynamic_update_slice(operand: Any, update: Any, start_indices: Any, *,
     rank and dtype). Starts wrap when negative and are clamped so the block fits, as in
     :func:`dynamic_slice`: ``dynamic_update_slice(zeros_f32[6], ones_f32[3], (5,))`` writes
     positions 3..5."""
-    operand, update = match_scalars("dynamic_update_slice", (operand, update))
+    operand, update = operands((operand, update))  # the shape rule checks dtypes
     aval = get_aval(operand)
     indices = _start_indices("dynamic_update_slice", aval.shape, start_indices,
                              allow_negative_indices)
@@ -393,7 +393,7 @@ def dynamic_update_index_in_dim(operand: Any, update: Any, index: Any, axis: int
     """Write ``update`` at position ``index`` (clamped) of axis ``axis``. ``update`` has the
     operand's rank with size 1 on ``axis``, or lacks that axis:
     ``dynamic_update_index_in_dim(x_f32[5, 3], u_f32[3], 2, 0)`` sets ``x[2]``."""
-    operand, update = match_scalars("dynamic_update_index_in_dim", (operand, update))
+    operand, update = operands((operand, update))
     aval, uaval = get_aval(operand), get_aval(update)
     axis = normalize_axis("dynamic_update_index_in_dim", axis, aval.ndim)
     if uaval.ndim == aval.ndim - 1:
@@ -632,7 +632,7 @@ scatter_max_p = _scatter_primitive("scatter_max", "biuf")
 def _scatter_bind(p: Primitive, operand, scatter_indices, updates, dimension_numbers,
                   indices_are_sorted, unique_indices, mode):
     name = p.name
-    operand, updates = match_scalars(name, (operand, updates))
+    operand, updates = operands((operand, updates))  # the shape rule checks dtypes
     scatter_indices = as_operand(scatter_indices)
     if is_python_scalar(scatter_indices):
         raise TypeError(f"{name}: scatter_indices must be an integer array of rank >= 1 (its "

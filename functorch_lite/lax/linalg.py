@@ -24,7 +24,7 @@ import numpy as np
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.primitive import Primitive
-from functorch_lite.lax._common import match_scalars
+from functorch_lite.lax._common import operands
 
 __all__ = ["Precision", "dot_general", "dot", "dot_general_p"]
 
@@ -238,7 +238,7 @@ def dot_general(lhs: Any, rhs: Any, dimension_numbers: Any, precision: Any = Non
     Example: a batched matmul of ``x: f32[8, 3, 4]`` and ``y: f32[8, 4, 5]`` is
     ``dot_general(x, y, (((2,), (1,)), ((0,), (0,))))`` of shape ``(8, 3, 5)``.
     """
-    lhs, rhs = match_scalars("dot_general", (lhs, rhs))
+    lhs, rhs = operands((lhs, rhs))  # mixed input dtypes are allowed, as in JAX
     la, ra = get_aval(lhs), get_aval(rhs)
     try:
         (lc, rc), (lb, rb) = dimension_numbers
@@ -267,13 +267,13 @@ def dot(lhs: Any, rhs: Any, precision: Any = None, preferred_element_type: Any =
     """
     if dimension_numbers is not None:
         return dot_general(lhs, rhs, dimension_numbers, precision, preferred_element_type)
-    lhs, rhs = match_scalars("dot", (lhs, rhs))
+    lhs, rhs = operands((lhs, rhs))
     ls, rs = get_aval(lhs).shape, get_aval(rhs).shape
     if not (1 <= len(ls) <= 2 and 1 <= len(rs) <= 2):
         raise ValueError(f"dot: expects vectors or matrices, got operands of shapes {ls} and "
                          f"{rs} (use dot_general for other contractions)")
-    if ls[-1] != rs[0]:
-        raise TypeError(f"dot: incompatible shapes for a product: {ls} and {rs} (the last "
+    if ls[-1] != rs[0]:  # a ValueError in JAX's lax.dot (dot_general raises TypeError)
+        raise ValueError(f"dot: incompatible shapes for a product: {ls} and {rs} (the last "
                         f"dimension of lhs, {ls[-1]}, must equal the first of rhs, {rs[0]})")
     return dot_general(lhs, rhs, (((len(ls) - 1,), (0,)), ((), ())), precision,
                        preferred_element_type)

@@ -16,7 +16,7 @@ import numpy as np
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.primitive import Primitive
-from functorch_lite.lax._common import as_operand, check_dtype, normalize_axes
+from functorch_lite.lax._common import as_operand, check_dtype, normalize_axes, scalar_like
 
 __all__ = [
     "reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and", "reduce_or",
@@ -302,7 +302,7 @@ def _shift_along(x: Any, axis: int, offset: int, fill: Any):
     ``i - offset`` falls outside (a pad with a negative edge on the other side)."""
     config = [(0, 0, 0)] * get_aval(x).ndim
     config[axis] = (offset, -offset, 0)
-    return _shapes.pad(x, fill, config)
+    return _shapes.pad(x, scalar_like(fill, get_aval(x).dtype), config)
 
 
 def _pair_scan(kind: str, x: Any, g: Any, axis: int, reverse: bool):
@@ -332,7 +332,8 @@ def _pair_scan(kind: str, x: Any, g: Any, axis: int, reverse: bool):
             a_prev = _shift_along(a, axis, sign * d, -np.inf if is_max else np.inf)
             b_prev = _shift_along(b, axis, sign * d, 0)
             index = _shapes.broadcasted_iota(np.int32, shape, axis)
-            has_prev = _ew.lt(index, n - d) if reverse else _ew.ge(index, d)
+            has_prev = (_ew.lt(index, scalar_like(n - d, np.int32)) if reverse
+                        else _ew.ge(index, scalar_like(d, np.int32)))
             prev_wins = _ew.ge(a_prev, a) if is_max else _ew.le(a_prev, a)
             b = _ew.select(_ew.bitwise_and(has_prev, prev_wins), b_prev, b)
             a = None if last else (_ew.max(a_prev, a) if is_max else _ew.min(a_prev, a))

@@ -21,7 +21,7 @@ from functorch_lite.core.avals import ShapedArray, TypedScalar, get_aval
 from functorch_lite.core.primitive import Primitive
 from functorch_lite.core.trace import Tracer
 from functorch_lite.lax._common import (as_operand, canonical_shape, is_python_scalar,
-                                        match_scalars, scalar_like, shape_str)
+                                        operands, scalar_like, shape_str)
 from functorch_lite.lax.elementwise import convert_element_type
 
 __all__ = [
@@ -350,7 +350,8 @@ def pad(operand: Any, padding_value: Any, padding_config: Sequence[tuple[int, in
     ``low`` elements before, ``high`` after and ``interior`` between neighbouring elements.
     Negative ``low``/``high`` remove elements from that edge. Example: ``pad(x, 0., [(1, 2,
     1)])`` with ``x = [1., 2.]`` gives ``[0., 1., 0., 2., 0., 0.]``."""
-    operand, padding_value = match_scalars("pad", (operand, padding_value))
+    # no promotion (a Python scalar is its default dtype): the shape rule checks dtypes
+    operand, padding_value = operands((operand, padding_value))
     try:
         config = tuple(_ints("pad", "padding_config", c) for c in padding_config)
     except TypeError:

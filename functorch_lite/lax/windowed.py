@@ -1,4 +1,5 @@
-"""Windowed reductions (pooling): ``reduce_window`` with ``add``, ``max`` or ``min``.
+"""Windowed reductions (pooling): ``reduce_window`` with ``add``, ``max``, ``min`` or any
+other binary computation.
 
 A window of ``window_dimensions`` elements slides over the operand, ``window_strides``
 apart; each output element reduces one window. Before sliding, the operand may be dilated
@@ -7,28 +8,35 @@ per dimension); the window may be dilated too (``window_dilation``). Holes and p
 the reduction's identity (0 for sums, -inf or the dtype's minimum for max, +inf or its
 maximum for min), so they never win.
 
-Each reduction is its own primitive (``reduce_window_sum``, ``reduce_window_max``,
+Each monoid reduction is its own primitive (``reduce_window_sum``, ``reduce_window_max``,
 ``reduce_window_min``) with params ``window_dimensions``, ``window_strides``, ``padding``
-(``(lo, hi)`` pairs), ``base_dilation`` and ``window_dilation``, one entry per dimension.
+(``(lo, hi)`` pairs), ``base_dilation`` and ``window_dilation``, one entry per dimension;
+these are differentiable in both modes. Any other computation (``lax.mul``, a lambda, a
+monoid with another init value, several operands at once) is ``reduce_window``, which
+holds the computation as an IR program: forward mode and vmap work, reverse mode does not
+(as in JAX).
 """
 from __future__ import annotations
 
+import functools
 from functools import partial
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from functorch_lite.core import dtypes
+from functorch_lite.core import dtypes, pytree
 from functorch_lite.core.avals import ShapedArray, get_aval
+from functorch_lite.core.ir import Program, eval_program
 from functorch_lite.core.primitive import Primitive
 from functorch_lite.core.trace import Tracer
 from functorch_lite.lax import elementwise as ew
-from functorch_lite.lax._common import as_operand, check_dtype
+from functorch_lite.lax._common import as_operand, check_dtype, operands
 from functorch_lite.lax.convolution import (dilate_dim, int_tuple, pad_pairs, padtype_to_pads,
                                             strided_count)
 
 __all__ = ["reduce_window", "reduce_window_sum", "reduce_window_max", "reduce_window_min",
-           "reduce_window_sum_p", "reduce_window_max_p", "reduce_window_min_p"]
+           "reduce_window_sum_p", "reduce_window_max_p", "reduce_window_min_p",
+           "reduce_window_p"]
 
 
 def reduce_window_identity(kind: str, dtype) -> Any:
@@ -47,7 +55,7 @@ def reduce_window_identity(kind: str, dtype) -> Any:
 
 def _shape_rule(kind, operand, *, window_dimensions, window_strides, padding, base_dilation,
                 window_dilation):
-    name = f"reduce_window_{kind}"
+    name = "reduce_window" if kind == "generic" else f"reduce_window_{kind}"
     check_dtype(name, operand, "iufc" if kind == "sum" else "biufc")
     nd = operand.ndim
     for what, values in (("window_dimensions", window_dimensions),
@@ -88,9 +96,15 @@ _PRIMITIVES = {"sum": reduce_window_sum_p, "max": reduce_window_max_p,
 def _reduce_window(kind: str, operand: Any, window_dimensions: Sequence[int],
                    window_strides: Sequence[int] | None, padding: Any,
                    base_dilation: Sequence[int] | None, window_dilation: Sequence[int] | None):
-    name = f"reduce_window_{kind}"
     operand = as_operand(operand)
-    aval = get_aval(operand)
+    params = _window_params(f"reduce_window_{kind}", get_aval(operand), window_dimensions,
+                            window_strides, padding, base_dilation, window_dilation)
+    return _PRIMITIVES[kind].bind(operand, **params)
+
+
+def _window_params(name: str, aval: ShapedArray, window_dimensions, window_strides, padding,
+                   base_dilation, window_dilation) -> dict:
+    """The five window params in canonical form (tuples; padding as (lo, hi) pairs)."""
     window_dimensions = int_tuple(name, "window_dimensions", window_dimensions)
     n = len(window_dimensions)
     window_strides = int_tuple(name, "window_strides", window_strides, n)
@@ -109,10 +123,8 @@ def _reduce_window(kind: str, operand: Any, window_dimensions: Sequence[int],
         padding = tuple(padtype_to_pads(aval.shape, window, window_strides, padding))
     else:
         padding = pad_pairs(name, padding)
-    return _PRIMITIVES[kind].bind(operand, window_dimensions=window_dimensions,
-                                  window_strides=window_strides, padding=padding,
-                                  base_dilation=base_dilation,
-                                  window_dilation=window_dilation)
+    return dict(window_dimensions=window_dimensions, window_strides=window_strides,
+                padding=padding, base_dilation=base_dilation, window_dilation=window_dilation)
 
 
 def reduce_window_sum(operand: Any, window_dimensions: Sequence[int],
@@ -150,6 +162,7 @@ def reduce_window_min(operand: Any, window_dimensions: Sequence[int],
 
 
 _COMPUTATIONS: dict[Callable, str] = {ew.add: "sum", ew.max: "max", ew.min: "min"}
+_MONOID_PRIMITIVES = {ew.add_p: "sum", ew.max_p: "max", ew.min_p: "min"}
 
 
 def reduce_window(operand: Any, init_value: Any, computation: Callable,
@@ -159,40 +172,134 @@ def reduce_window(operand: Any, init_value: Any, computation: Callable,
     """Reduce each sliding window of ``operand`` with ``computation``, starting from
     ``init_value``.
 
-    Supported: ``computation`` one of ``lax.add``, ``lax.max``, ``lax.min`` with
-    ``init_value`` its identity (0, -inf, +inf; the dtype's min/max for integers).
+    ``computation`` is any binary function of scalars (``lax.max``, ``fnp.maximum``,
+    ``lambda a, b: a * b``, ...); ``operand`` and ``init_value`` may be matching pytrees
+    (several arrays reduced together, ``computation`` then takes and returns such pytrees).
+    A sum, max or min (however written) with its identity as ``init_value`` (0; -inf or
+    the dtype's minimum; +inf or its maximum) becomes ``reduce_window_sum/max/min``, which
+    reverse mode can differentiate; anything else supports forward mode and vmap but not
+    reverse mode, as in JAX. ``init_value`` must then have the operand's dtype.
     ``padding`` is ``'SAME'``, ``'SAME_LOWER'``, ``'VALID'`` or ``(lo, hi)`` pairs.
     Example (2x2 max pooling, stride 2, of ``x: f32[1, 4, 4, 3]`` NHWC):
     ``reduce_window(x, -np.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), 'VALID')`` has shape
     ``(1, 2, 2, 3)``.
     """
-    kind = _COMPUTATIONS.get(computation)
-    comp_name = getattr(computation, "__name__", repr(computation))
-    if kind is None:
-        raise NotImplementedError(
-            f"reduce_window: computation {comp_name} is not supported; only lax.add, "
-            "lax.max and lax.min (with their identity as init_value) are")
-    operand = as_operand(operand)
-    dtype = get_aval(operand).dtype
-    identity = reduce_window_identity(kind, dtype)
+    if not callable(computation):
+        raise TypeError(f"reduce_window: computation must be callable, got "
+                        f"{type(computation).__name__}")
+    leaves, tree = pytree.tree_flatten(operand)
+    init_leaves, init_tree = pytree.tree_flatten(init_value)
+    if tree != init_tree:
+        raise ValueError(f"reduce_window: operand and init_value must have the same tree "
+                         f"structure, got {tree} and {init_tree}")
+    if not leaves:
+        raise ValueError("reduce_window: needs at least one operand")
+    leaves = [as_operand(x) for x in leaves]
+    args = (window_dimensions, window_strides, padding, base_dilation, window_dilation)
+    if len(leaves) == 1:
+        kind = _monoid(computation, tree, get_aval(leaves[0]), init_leaves[0])
+        if kind is not None:
+            return pytree.tree_unflatten(tree, [_reduce_window(kind, leaves[0], *args)])
+    inits = operands(init_leaves)
+    o_avals, i_avals = [get_aval(x) for x in leaves], [get_aval(x) for x in inits]
+    if any(a.shape != () for a in i_avals):
+        raise TypeError("reduce_window: init_value must be scalars, got shapes "
+                        f"{[a.shape for a in i_avals]}")
+    if [a.dtype for a in o_avals] != [a.dtype for a in i_avals]:
+        raise TypeError("reduce_window got inconsistent dtypes for operands and init_values: "
+                        f"operand dtypes {[a.dtype.name for a in o_avals]} and init_value "
+                        f"dtypes {[a.dtype.name for a in i_avals]} (give init_value the "
+                        "operand's dtype, e.g. np.float16(0) for a float16 operand)")
+    if any(a.shape != o_avals[0].shape for a in o_avals):
+        raise TypeError("reduce_window: all operands must have the same shape, got "
+                        f"{[a.shape for a in o_avals]}")
+    program = _computation_program(computation, tree, tuple(a.dtype for a in o_avals))
+    params = _window_params("reduce_window", o_avals[0], *args)
+    outs = reduce_window_p.bind(*leaves, *inits, computation=program, **params)
+    return pytree.tree_unflatten(tree, outs)
+
+
+def _monoid(computation: Callable, tree, aval: ShapedArray, init_value: Any) -> str | None:
+    """'sum', 'max' or 'min' when ``computation`` is that monoid on ``aval``'s dtype and
+    ``init_value`` is a concrete scalar equal to its identity; else None.
+
+    ``lax.add/max/min`` are recognized by identity; any other function is traced on two
+    scalars and recognized when that gives exactly one add/max/min of its two inputs (so
+    ``fnp.maximum`` and ``lambda a, b: a + b`` count)."""
     if isinstance(init_value, Tracer):
-        raise NotImplementedError(
-            f"reduce_window: init_value for {comp_name} must be a concrete value (its "
-            f"identity {identity!r}), not a traced value")
+        return None
     try:
         init = np.asarray(init_value)
     except Exception:
-        raise TypeError(f"reduce_window: init_value must be a scalar, got "
-                        f"{init_value!r}") from None
-    if init.shape != ():
-        raise TypeError(f"reduce_window: init_value must be a scalar, got shape {init.shape}")
-    if not _equals_identity(init[()], identity):
+        return None
+    if init.shape != () or init.dtype == object:
+        return None
+    kind = _COMPUTATIONS.get(computation)
+    if kind is None:
+        kind = _single_monoid_eqn(_computation_program(computation, tree, (aval.dtype,)))
+    if kind is None or (kind == "sum" and dtypes.is_bool(aval.dtype)):
+        return None
+    return kind if _equals_identity(init[()], reduce_window_identity(kind, aval.dtype)) \
+        else None
+
+
+def _single_monoid_eqn(program: Program) -> str | None:
+    if len(program.eqns) != 1:
+        return None
+    eqn = program.eqns[0]
+    kind = _MONOID_PRIMITIVES.get(eqn.primitive)
+    a, b = program.invars
+    if kind and sorted(map(id, eqn.inputs)) == sorted((id(a), id(b))) \
+            and list(program.outvars) == list(eqn.outputs):
+        return kind
+    return None
+
+
+def _computation_program(computation: Callable, tree, dts: tuple) -> Program:
+    """``computation`` traced on two pytrees (of structure ``tree``) of scalars: a program
+    taking the n accumulator leaves then the n element leaves, returning n leaves. Cached
+    per function (when hashable), as JAX caches its reduction jaxprs."""
+    try:
+        hash(computation)
+    except TypeError:
+        return _trace_computation(computation, tree, dts)
+    return _cached_computation(computation, tree, dts)
+
+
+def _trace_computation(computation: Callable, tree, dts: tuple) -> Program:
+    from functorch_lite.interpreters.jit_call import close_over_consts
+    from functorch_lite.interpreters.staging import trace_to_program
+    n = len(dts)
+    avals = [ShapedArray((), dt) for dt in dts]
+    box = []
+
+    def flat(*xs):
+        out = computation(pytree.tree_unflatten(tree, xs[:n]),
+                          pytree.tree_unflatten(tree, xs[n:]))
+        leaves, out_tree = pytree.tree_flatten(out)
+        box.append(out_tree)
+        return [as_operand(x) for x in leaves]
+
+    program, consts = close_over_consts(
+        trace_to_program(flat, avals * 2, description="reduce_window computation"))
+    name = getattr(computation, "__name__", repr(computation))
+    if box[0] != tree:
+        raise ValueError(f"reduce_window: computation {name} must return the operands' tree "
+                         f"structure {tree}, got {box[0]}")
+    outs = program.out_avals
+    if [(a.shape, a.dtype) for a in outs] != [((), dt) for dt in dts]:
+        raise TypeError(f"reduce_window: computation {name} must return scalars of the "
+                        f"operands' dtypes {[np.dtype(d).name for d in dts]}, got "
+                        f"{[a.str_short() for a in outs]}")
+    if consts:
         raise NotImplementedError(
-            f"reduce_window: computation {comp_name} with init_value {init_value!r} is not "
-            f"supported; the init_value must be the identity of {comp_name} for "
-            f"{dtypes.to_numpy_dtype_name(dtype)} ({identity!r})")
-    return _reduce_window(kind, operand, window_dimensions, window_strides, padding,
-                          base_dilation, window_dilation)
+            f"reduce_window: computation {name} closes over array values; a computation "
+            "may use only its two arguments and Python scalars (pass other arrays as extra "
+            "operands with matching init values)")
+    return program
+
+
+_cached_computation = functools.lru_cache(maxsize=512)(_trace_computation)
 
 
 def _equals_identity(value: Any, identity: Any) -> bool:
@@ -414,3 +521,108 @@ for _p in (reduce_window_sum_p, reduce_window_max_p, reduce_window_min_p):
     _p.def_batch(_reduce_window_batch(_p))
 reduce_window_select_p.def_batch(_aligned_batch(reduce_window_select_p))
 select_and_scatter_add_p.def_batch(_aligned_batch(select_and_scatter_add_p))
+
+
+# ---------------------------------------------------------------------------------------
+# reduce_window with a general computation.
+#
+# ``reduce_window_p`` reduces n operands at once (args: the operands, then their n scalar
+# init values) with ``computation``, a program over scalars (the n accumulators, then the
+# n new elements -> n results). Its jvp reduces primals and tangents together with the
+# jvp of the computation (so a product's tangent follows the product rule window by
+# window), as JAX's does. Reverse mode would need a transpose of that paired reduction,
+# which a general computation does not have: it raises, as in JAX.
+
+reduce_window_p = Primitive("reduce_window", multiple_results=True)
+
+
+@reduce_window_p.def_shape
+def _reduce_window_shape(*args, computation, **params):
+    n = len(args) // 2
+    ops, inits = args[:n], args[n:]
+    if any(o.shape != ops[0].shape for o in ops):
+        raise TypeError("reduce_window: all operands must have the same shape, got "
+                        + ", ".join(o.str_short() for o in ops))
+    if any(o.dtype != i.dtype or i.shape != () for o, i in zip(ops, inits)):
+        raise TypeError("reduce_window: each init value must be a scalar of its operand's "
+                        "dtype, got operands " + ", ".join(o.str_short() for o in ops)
+                        + " and init values " + ", ".join(i.str_short() for i in inits))
+    scalars = [ShapedArray((), o.dtype) for o in ops]
+    if ([a.strip_weak_type() for a in computation.in_avals] != scalars * 2
+            or [a.strip_weak_type() for a in computation.out_avals] != scalars):
+        raise TypeError("reduce_window: the computation must map two sets of scalars of the "
+                        "operands' dtypes to one")
+    return [_shape_rule("generic", o, **params) for o in ops]
+
+
+@functools.lru_cache(maxsize=512)  # programs are immutable
+def _jvp_computation(program: Program, diff: tuple) -> Program:
+    """The computation over (primal, tangent) pairs: inputs are the accumulators' primals
+    and the tangents of the ``diff`` leaves, then the same for the new elements; outputs
+    the primal results and the ``diff`` leaves' tangents."""
+    from functorch_lite.interpreters.jit_call import close_over_consts
+    from functorch_lite.interpreters.staging import trace_to_program
+    n, k = len(program.invars) // 2, len(diff)
+    avals = program.in_avals[:n]
+    t_avals = [avals[i] for i in diff]
+
+    def tangents(ts):
+        it = iter(ts)
+        return [next(it) if i in diff else ad.Zero(ad.tangent_aval(avals[i]))
+                for i in range(n)]
+
+    def fun(*xs):
+        pa, ta, pb, tb = xs[:n], xs[n:n + k], xs[n + k:2 * n + k], xs[2 * n + k:]
+        outs, touts = ad.jvp_flat(lambda *a: eval_program(program, [], a), [*pa, *pb],
+                                  [*tangents(ta), *tangents(tb)])
+        return [*outs, *[ad.instantiate(touts[i]) for i in diff]]
+
+    jprog, consts = close_over_consts(trace_to_program(
+        fun, [*avals, *t_avals, *avals, *t_avals], description="jvp of reduce_window"))
+    assert not consts, "the jvp of a closed scalar computation captured arrays"
+    return jprog
+
+
+def _reduce_window_jvp(primals, tangents, *, computation, **params):
+    from functorch_lite.lax._common import scalar_like
+    n = len(primals) // 2
+    ops, inits = primals[:n], primals[n:]
+    if any(type(t) is not ad.Zero for t in tangents[n:]):
+        raise TypeError("reduce_window: differentiating with respect to init_value is not "
+                        "supported (as in JAX); make init_value a constant")
+    diff = tuple(i for i in range(n) if dtypes.is_inexact(get_aval(ops[i]).dtype))
+    if all(type(tangents[i]) is ad.Zero for i in diff):
+        outs = reduce_window_p.bind(*primals, computation=computation, **params)
+        return outs, [ad.Zero(ad.tangent_aval(get_aval(o))) for o in outs]
+    t_ops = [ad.instantiate(tangents[i]) for i in diff]
+    t_inits = [scalar_like(0, get_aval(ops[i]).dtype, False) for i in diff]
+    outs = reduce_window_p.bind(*ops, *t_ops, *inits, *t_inits,
+                                computation=_jvp_computation(computation, diff), **params)
+    it = iter(outs[n:])
+    return outs[:n], [next(it) if i in diff else ad.Zero(ad.tangent_aval(get_aval(o)))
+                      for i, o in enumerate(outs[:n])]
+
+
+def _reduce_window_transpose(cts, *args, **params):
+    raise ValueError(
+        "Reverse-mode differentiation does not work for lax.reduce_window with a general "
+        "computation (as in JAX); forward mode (jvp, jacfwd) does. Sums, maxima and minima "
+        "with their identity as init_value (lax.add/max/min, fnp.add/maximum/minimum, "
+        "lambda a, b: a + b, ...) are differentiable in reverse mode too.")
+
+
+def _generic_batch(axis, args, dims, *, computation, **params):
+    n = len(args) // 2
+    if any(d is not None for d in dims[n:]):
+        raise NotImplementedError("reduce_window: vmap over init_value is not supported "
+                                  "(as in JAX); batch the operands only")
+    d = next(b for b in dims[:n] if b is not None)
+    ops = [batching.move_dim(a, b, d, axis.size) for a, b in zip(args[:n], dims[:n])]
+    outs = reduce_window_p.bind(*ops, *args[n:], computation=computation,
+                                **_insert_window_dim(params, d))
+    return outs, [d] * n
+
+
+reduce_window_p.def_jvp(_reduce_window_jvp)
+reduce_window_p.def_transpose(_reduce_window_transpose)
+reduce_window_p.def_batch(_generic_batch)

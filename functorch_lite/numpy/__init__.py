@@ -6,10 +6,8 @@ from __future__ import annotations
 import numpy as _np
 
 from functorch_lite.core import dtypes as _dtypes
-from functorch_lite.core.dtypes import (bfloat16, bool_, complex64, complex128, float16,  # noqa
-                                        float32, float64, int8, int16, int32, int64, uint8,
-                                        uint16, uint32, uint64, finfo, iinfo, issubdtype,
-                                        promote_types)
+from functorch_lite.core.dtypes import finfo, iinfo, issubdtype, promote_types  # noqa: F401
+from functorch_lite.numpy.scalar_types import *  # noqa: F401,F403
 from functorch_lite.core.avals import TypedScalar as _TypedScalar
 from functorch_lite.core.trace import Tracer as _Tracer
 from functorch_lite.numpy import array_methods as _array_methods
@@ -33,12 +31,10 @@ inf = _np.inf
 nan = _np.nan
 euler_gamma = _np.euler_gamma
 newaxis = None
-float_ = float32
-int_ = int32
-complex_ = complex64
 dtype = _np.dtype
 ndarray = None  # set by functorch_lite to its Array type
-integer, floating, inexact, number = _np.integer, _np.floating, _np.inexact, _np.number
+generic, integer, floating, inexact, number = (_np.generic, _np.integer, _np.floating,
+                                               _np.inexact, _np.number)
 signedinteger, unsignedinteger = _np.signedinteger, _np.unsignedinteger
 complexfloating = _np.complexfloating
 

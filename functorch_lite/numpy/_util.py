@@ -159,7 +159,10 @@ def promote_shapes(name: str, *args: Any) -> list:
     shapes = [shape_of(a) for a in args]
     if len({s for s in shapes if s}) <= 1:  # equal shapes, or arrays with rank-0 operands
         return list(args)
-    shape = broadcast_shapes(*shapes, name=name)
+    try:
+        shape = broadcast_shapes(*shapes, name=name)
+    except ValueError as e:  # an elementwise op's shape clash is a TypeError in JAX
+        raise TypeError(str(e)) from None
     return [a if not shape_of(a) else broadcast_to_shape(a, shape, name) for a in args]
 
 
@@ -184,5 +187,7 @@ def canonical_axis(name: str, axis, ndim: int) -> tuple[int, ...]:
     return (normalize_axis(name, axis, ndim),)
 
 
-def canonicalize_dtype_arg(dtype: Any) -> np.dtype | None:
-    return None if dtype is None else dtypes.canonicalize_dtype(dtype)
+def canonicalize_dtype_arg(dtype: Any, name: str | None = None) -> np.dtype | None:
+    """A user's ``dtype=`` argument, canonicalized (None stays None); a 64-bit request with
+    x64 off warns, naming the function ``name``, as JAX does."""
+    return None if dtype is None else dtypes.check_user_dtype(dtype, name)

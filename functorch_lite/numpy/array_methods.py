@@ -10,7 +10,8 @@ from functorch_lite.core import dtypes
 from functorch_lite.core.avals import ShapedArray, TypedScalar
 from functorch_lite.core.trace import Tracer
 from functorch_lite.lax._common import PY_SCALARS
-from functorch_lite.numpy import indexing, linalg_ops, reductions, shapes, sorting, ufuncs
+from functorch_lite.numpy import (creation, indexing, linalg_ops, reductions, shapes, sorting,
+                                  ufuncs)
 
 
 
@@ -41,8 +42,11 @@ def _transpose(self, *axes):
 
 def _astype(self, dtype, copy=False):
     from functorch_lite import lax
-    dt = dtypes.canonicalize_dtype(dtype)
-    return lax.convert_element_type(self, dt) if (dt != self.dtype or self.weak_type) else self
+    dt = (dtypes.default_float_dtype() if dtype is None  # as jnp.astype
+          else dtypes.check_user_dtype(dtype, "astype"))
+    if dt != self.dtype or self.weak_type:
+        return lax.convert_element_type(self, dt)
+    return creation.array(self, copy=True) if copy else self
 
 
 def _round_method(self, ndigits=None):
@@ -55,7 +59,9 @@ def _round_method(self, ndigits=None):
 
 
 def _copy(self):
-    return self  # arrays are immutable, so sharing is a copy
+    # Values are immutable, but a buffer can still be donated or deleted: JAX's copy is
+    # a new buffer, and so is ours.
+    return creation.array(self, copy=True)
 
 
 def _divmod(self, other):

@@ -25,44 +25,100 @@ def _contains_tracer(obj: Any) -> bool:
     return False
 
 
+def _contains_none(obj: Any) -> bool:
+    if obj is None:
+        return True
+    return isinstance(obj, (list, tuple)) and any(_contains_none(o) for o in obj)
+
+
+def _none_error() -> ValueError:
+    return ValueError("array: None is not a valid array element (use nan, or a mask, for "
+                      "missing values)")
+
+
 def _from_host(value: np.ndarray, weak_type: bool = False):
     if weak_type:
         return lax.device_put(TypedScalar(value, value.dtype, True))
     return lax.device_put(value)
 
 
-def array(object: Any, dtype: Any = None, copy: bool = True, ndmin: int = 0):
+def _device_copy(x: Any) -> Any:
+    """A new device buffer holding ``x``'s value, so that donating or deleting ``x`` leaves
+    the copy intact (JAX's ``array(x)`` and ``x.copy()`` copy too). A same-type convert is
+    an identity XLA cannot alias to its (not donated) input. Tracers need no copy: values
+    inside a transformation are never donated individually."""
+    aval = get_aval(x)
+    if isinstance(x, Tracer) or aval.dtype == dtypes.float0:
+        return x
+    from functorch_lite.lax.elementwise import convert_element_type_p
+    return convert_element_type_p.bind(x, new_dtype=aval.dtype, weak_type=aval.weak_type)
+
+
+def _host_value(object: Any, dtype: np.dtype | None) -> np.ndarray:
+    """``object`` (a NumPy value or nested lists of numbers/arrays) as a NumPy array of
+    ``dtype`` (or its own canonical dtype). With a dtype, NumPy converts the elements
+    directly, as JAX does (``array(['1.5'], dtype=float32)`` parses the string)."""
+    has_arrays = isinstance(object, (list, tuple)) and any(map(_is_backend_array, object))
+    if has_arrays:
+        object = [np.asarray(o) if _is_backend_array(o) else o for o in object]
+    try:
+        direct = dtype is not None and not isinstance(object, np.ndarray)
+        host = np.asarray(object, dtype) if direct else np.asarray(object)
+    except ValueError as e:  # ragged nested lists, unparsable strings: as NumPy and JAX
+        ragged = "inhomogeneous" in str(e)
+        hint = (" (nested lists must be rectangular, with every row the same length; pad "
+                "the short rows or build the array with stack or concatenate)"
+                if ragged else "")
+        # JAX stacks a list of arrays with a concatenate, whose shape error is a TypeError
+        err = TypeError if ragged and has_arrays else ValueError
+        raise err(f"array: cannot convert {type(object).__name__} to an array: "
+                  f"{e}{hint}") from None
+    except OverflowError:  # an int that does not fit the requested dtype, as in JAX
+        raise
+    except Exception as e:
+        raise TypeError(f"array: cannot convert {type(object).__name__} to an array: "
+                        f"{e}") from None
+    if direct:
+        # NumPy turns None into nan here; JAX rejects it (looked for only when nan shows)
+        if host.dtype.kind in "fc" and np.isnan(host).any() and _contains_none(object):
+            raise _none_error()
+        return host
+    if host.dtype == object_dtype and _contains_none(object):
+        raise _none_error()
+    if host.dtype == object_dtype or host.dtype.kind in "USMmO" or (
+            host.dtype.kind == "V" and host.dtype not in dtypes.SUPPORTED_DTYPES):
+        raise TypeError(f"array: unsupported input of dtype {host.dtype} (strings, "
+                        "objects and dates are not array data)")
+    return host.astype(dtype or dtypes.canonicalize_dtype(host.dtype), copy=False)
+
+
+def array(object: Any, dtype: Any = None, copy: bool = True, order: Any = "K",
+          ndmin: int = 0):
     """Create an array from an array, NumPy array, scalar, or (nested) list/tuple of those.
+
+    As ``jnp.array``: only a weakly typed input without ``dtype`` gives a weakly typed
+    result (an explicit ``dtype`` makes it strong), ``copy=True`` (the default) gives an
+    array with its own buffer, and a 64-bit ``dtype`` with x64 off warns and is truncated.
 
     >>> fnp.array([[1, 2], [3, 4]], dtype=fnp.float32).shape
     (2, 2)
     """
-    dtype = canonicalize_dtype_arg(dtype)
+    if order is not None and order != "K":
+        raise NotImplementedError(f"array: only order='K' is supported, got {order!r}")
+    dtype = canonicalize_dtype_arg(dtype, "array")
     if isinstance(object, Tracer) or _is_backend_array(object):
-        out = object
-        if dtype is not None and get_aval(out).dtype != dtype:
+        out = _device_copy(object) if copy else object
+        if dtype is not None:  # an explicit dtype drops the weak type (as JAX's does)
             out = lax.convert_element_type(out, dtype)
     elif isinstance(object, (list, tuple)) and _contains_tracer(object):
         from functorch_lite.numpy.shapes import stack
-        out = stack([array(o, dtype) for o in object])
+        out = stack([array(o, dtype, copy=False) for o in object])
     elif type(object) in PY_SCALARS:
         aval_dtype = dtype or dtypes.dtype_of(object)
         out = _from_host(np.asarray(object, aval_dtype), weak_type=dtype is None
                          and type(object) is not bool)
     else:
-        if isinstance(object, (list, tuple)):
-            object = [np.asarray(o) if _is_backend_array(o) else o for o in object]
-        try:
-            host = np.asarray(object)
-        except Exception as e:
-            raise TypeError(f"array: cannot convert {type(object).__name__} to an array: "
-                            f"{e}") from None
-        if host.dtype == object_dtype or host.dtype.kind in "USMmO" or (
-                host.dtype.kind == "V" and host.dtype not in dtypes.SUPPORTED_DTYPES):
-            raise TypeError(f"array: unsupported input of dtype {host.dtype} (strings, "
-                            "objects and dates are not array data)")
-        target = dtype or dtypes.canonicalize_dtype(host.dtype)
-        out = _from_host(host.astype(target, copy=False))
+        out = _from_host(_host_value(object, dtype))
     if ndmin and get_aval(out).ndim < ndmin:
         out = lax.reshape(out, (1,) * (ndmin - get_aval(out).ndim) + get_aval(out).shape)
     return out
@@ -73,25 +129,26 @@ object_dtype = np.dtype(object)
 
 def asarray(a: Any, dtype: Any = None, order: Any = None, *, copy: Any = None):
     """Like ``array``, but returns its input unchanged when it already is an array of the
-    requested dtype."""
-    return array(a, dtype=dtype)
+    requested dtype (``copy=True`` copies anyway, as ``jnp.asarray``)."""
+    return array(a, dtype=canonicalize_dtype_arg(dtype, "asarray"), copy=bool(copy),
+                 order=order)
 
 
 def zeros(shape: Any, dtype: Any = None):
     """An array of zeros (float32 by default, never weakly typed)."""
     return lax.full(canonical_shape("zeros", shape), 0,
-                    dtypes.canonicalize_dtype(dtype or dtypes.default_float_dtype()))
+                    canonicalize_dtype_arg(dtype, "zeros") or dtypes.default_float_dtype())
 
 
 def ones(shape: Any, dtype: Any = None):
     """An array of ones (float32 by default, never weakly typed)."""
     return lax.full(canonical_shape("ones", shape), 1,
-                    dtypes.canonicalize_dtype(dtype or dtypes.default_float_dtype()))
+                    canonicalize_dtype_arg(dtype, "ones") or dtypes.default_float_dtype())
 
 
 def empty(shape: Any, dtype: Any = None):
     """Like ``zeros`` (XLA arrays are always initialized)."""
-    return zeros(shape, dtype)
+    return zeros(shape, canonicalize_dtype_arg(dtype, "empty"))
 
 
 def full(shape: Any, fill_value: Any, dtype: Any = None):
@@ -99,10 +156,11 @@ def full(shape: Any, fill_value: Any, dtype: Any = None):
     broadcasts to ``shape``). Weakly typed when ``dtype`` is None and ``fill_value`` is a
     Python scalar (or a weak array), as ``jnp.full``."""
     shape = canonical_shape("full", shape)
+    dtype = canonicalize_dtype_arg(dtype, "full")
     if type(fill_value) not in PY_SCALARS and np.ndim(_host_or_self(fill_value)) != 0:
         from functorch_lite.numpy.shapes import broadcast_to
         return broadcast_to(asarray(fill_value, dtype), shape)
-    return lax.full(shape, _scalar_operand(fill_value), canonicalize_dtype_arg(dtype))
+    return lax.full(shape, _scalar_operand(fill_value), dtype)
 
 
 def _host_or_self(x: Any) -> Any:
@@ -124,28 +182,31 @@ def _like_operand(a: Any) -> Any:
 
 def zeros_like(a: Any, dtype: Any = None, shape: Any = None):
     """Zeros with ``a``'s shape and dtype (weakly typed when ``a`` is)."""
-    return lax.full_like(_like_operand(a), 0, canonicalize_dtype_arg(dtype), shape)
+    return lax.full_like(_like_operand(a), 0, canonicalize_dtype_arg(dtype, "zeros_like"),
+                         shape)
 
 
 def ones_like(a: Any, dtype: Any = None, shape: Any = None):
     """Ones with ``a``'s shape and dtype (weakly typed when ``a`` is)."""
-    return lax.full_like(_like_operand(a), 1, canonicalize_dtype_arg(dtype), shape)
+    return lax.full_like(_like_operand(a), 1, canonicalize_dtype_arg(dtype, "ones_like"),
+                         shape)
 
 
 def empty_like(a: Any, dtype: Any = None, shape: Any = None):
-    return zeros_like(a, dtype, shape)
+    return zeros_like(a, canonicalize_dtype_arg(dtype, "empty_like"), shape)
 
 
 def full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Any = None):
     """``fill_value`` (a scalar, or an array broadcast to the shape) with ``a``'s shape and
     dtype unless ``shape``/``dtype`` are given."""
     a = _like_operand(a)
+    dtype = canonicalize_dtype_arg(dtype, "full_like")
     if type(fill_value) not in PY_SCALARS and np.ndim(_host_or_self(fill_value)) != 0:
         from functorch_lite.numpy.shapes import broadcast_to
         out_shape = shape_of(a) if shape is None else canonical_shape("full_like", shape)
         out_dtype = dtypes.result_type(a) if dtype is None else dtype
         return broadcast_to(asarray(fill_value, out_dtype), out_shape)
-    return lax.full_like(a, _scalar_operand(fill_value), canonicalize_dtype_arg(dtype), shape)
+    return lax.full_like(a, _scalar_operand(fill_value), dtype, shape)
 
 
 def _static_number(name: str, x: Any):
@@ -174,9 +235,11 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None):
         if v is not None and np.iscomplexobj(v):
             raise ValueError("arange: complex start/stop/step are not supported")
     start, stop, step = vals
+    explicit = dtype
     if dtype is None:
         dtype = dtypes.result_type(start, *[v for v in (stop, step) if v is not None])
-    dtype = dtypes.canonicalize_dtype(dtype)
+    dtype = dtypes.canonicalize_dtype(dtype) if explicit is None else \
+        dtypes.check_user_dtype(explicit, "arange")
     if stop is None:
         start, stop = 0, start
     if step is not None:
@@ -212,7 +275,7 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
     num = int(_static_number("linspace", num))
     if num < 0:
         raise ValueError(f"linspace: number of samples, {num}, must be non-negative")
-    dtype = canonicalize_dtype_arg(dtype)
+    dtype = canonicalize_dtype_arg(dtype, "linspace")
     comp = dtypes.float_dtype_for(dtypes.result_type(start, stop))
     start_a, stop_a = asarray(start, comp), asarray(stop, comp)
     bshape = np.broadcast_shapes(shape_of(start_a), shape_of(stop_a))
@@ -245,20 +308,20 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
 def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None):
     """A 2-D array with ones on the ``k``-th diagonal."""
     M = N if M is None else M
-    dtype = dtypes.canonicalize_dtype(dtype or dtypes.default_float_dtype())
+    dtype = canonicalize_dtype_arg(dtype, "eye") or dtypes.default_float_dtype()
     rows = lax.broadcasted_iota(np.int32, (N, M), 0)
     cols = lax.broadcasted_iota(np.int32, (N, M), 1)
     return lax.convert_element_type(lax.eq(lax.add(rows, k), cols), dtype)
 
 
 def identity(n: int, dtype: Any = None):
-    return eye(n, dtype=dtype)
+    return eye(n, dtype=canonicalize_dtype_arg(dtype, "identity"))
 
 
 def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = None):
     """Ones at and below the ``k``-th diagonal."""
     M = N if M is None else M
-    dtype = dtypes.canonicalize_dtype(dtype or dtypes.default_float_dtype())
+    dtype = canonicalize_dtype_arg(dtype, "tri") or dtypes.default_float_dtype()
     rows = lax.broadcasted_iota(np.int32, (N, M), 0)
     cols = lax.broadcasted_iota(np.int32, (N, M), 1)
     return lax.convert_element_type(lax.ge(lax.add(rows, k), cols), dtype)

@@ -442,7 +442,7 @@ def einsum(subscripts, *operands, out=None, optimize="optimal", precision=None,
     in_labels, out_labels = _parse(subscripts, shapes)
     sizes = _label_sizes(in_labels, shapes)
     preferred = None if preferred_element_type is None else \
-        dtypes.canonicalize_dtype(preferred_element_type)
+        dtypes.check_user_dtype(preferred_element_type, "einsum")
     _, planned = _prepared_labels(in_labels, shapes, sizes, out_labels)
     path = _make_path(optimize, planned, out_labels, sizes)
 

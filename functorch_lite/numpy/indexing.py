@@ -9,12 +9,14 @@
   from the same analysis of ``idx`` as ``x[idx]``.
 * :func:`take` and :func:`take_along_axis`: one gather each.
 
-Out-of-bounds behavior follows JAX. A Python integer index out of range raises an
-``IndexError`` in ``x[idx]`` (as NumPy does). Array indices are never checked: by default
-``x[idx]`` and ``x.at[idx].get()`` clamp them, updates (``.set``, ``.add``, ...) drop them,
-and ``take`` / ``take_along_axis`` return a fill value (NaN for floats). The ``mode=``
-keyword (``'promise_in_bounds'``, ``'clip'``, ``'drop'``, ``'fill'``) chooses otherwise.
-Negative indices count from the end, unless ``wrap_negative_indices=False``.
+Out-of-bounds behavior follows JAX, not NumPy: indices (Python integers included) are
+never checked against the shape. By default ``x[idx]`` and ``x.at[idx].get()`` clamp them
+(``arange(10)[11]`` is 9, ``[-11]`` is 0), updates (``.set``, ``.add``, ...) drop them, and
+``take`` / ``take_along_axis`` return a fill value (NaN for floats). The ``mode=`` keyword
+(``'promise_in_bounds'``, ``'clip'``, ``'drop'``, ``'fill'``) chooses otherwise. Negative
+indices count from the end, unless ``wrap_negative_indices=False``. The only static index
+errors: a scalar index into an axis of length 0 (``IndexError``) and a Python int that does
+not fit the default integer type (``OverflowError``).
 
 Advanced indices follow NumPy: all integer-array (and, with them, integer) indices broadcast
 together to one block of dimensions; it replaces the indexed axes in place when those
@@ -82,7 +84,9 @@ def _normalize_index(i: Any, dim: int, wrap: bool, idx_dtype: np.dtype) -> Any:
     if get_aval(i).dtype != idx_dtype:
         i = lax.convert_element_type(i, idx_dtype)
     if wrap and not unsigned:
-        i = lax.select(lax.lt(i, 0), lax.add(i, dim), i)
+        # lax needs operands of i's dtype (it does not promote Python ints)
+        zero, size = np.zeros((), idx_dtype)[()], np.asarray(dim, idx_dtype)[()]
+        i = lax.select(lax.lt(i, zero), lax.add(i, size), i)
     return i
 
 
@@ -274,24 +278,26 @@ def _parse(idx: Any, shape: tuple) -> _Index:
     return _Index(entries, tuple(new_shape), tuple(bool_axes), advanced)
 
 
-def _check_int(e: _Entry, dim: int, strict: bool) -> int:
-    """A static integer index, counted from the end when negative: out of range raises in
-    strict mode (``x[i]``), else is clamped (``x.at[i].get()``)."""
+def _check_int(e: _Entry, dim: int, wrap: bool) -> int:
+    """A static integer index as a position in ``[0, dim)``: counted from the end when
+    negative (if ``wrap``), then clamped, as JAX does (``x[11]`` of a length-10 ``x`` is
+    ``x[9]``; NumPy would raise). It still has to fit the default integer type, since JAX
+    converts it to an index array (OverflowError otherwise), and an axis of length 0 has
+    nothing to clamp to (IndexError)."""
+    lo, hi = (np.iinfo(dtypes.default_int_dtype()).min, np.iinfo(dtypes.default_int_dtype()).max)
+    if type(e.value) is int and not lo <= e.value <= hi:
+        raise OverflowError(f"Python int {e.value} too large to convert to "
+                            f"{dtypes.default_int_dtype()}")
     if dim == 0:
         raise IndexError(f"index {e.value} is out of bounds for axis {e.axis} with size 0")
-    i = e.value + dim if e.value < 0 else e.value
-    if not 0 <= i < dim:
-        if strict:
-            raise IndexError(f"index {e.value} is out of bounds for axis {e.axis} with size "
-                             f"{dim}")
-        i = min(max(i, 0), dim - 1)
-    return i
+    i = e.value + dim if wrap and e.value < 0 else e.value
+    return min(max(i, 0), dim - 1)
 
 
 # ---------------------------------------------------------------------------------------
 # Basic indexing: static slices, plus a dynamic_slice for scalar array indices
 
-def _basic(x: Any, ix: _Index, strict: bool):
+def _basic(x: Any, ix: _Index, wrap: bool):
     shape = ix.shape
     start, limit, strides = [0] * len(shape), list(shape), [1] * len(shape)
     rev_axes, drop_axes, newaxis = [], [], []
@@ -302,7 +308,7 @@ def _basic(x: Any, ix: _Index, strict: bool):
             newaxis.append(n_out)
             n_out += 1
         elif e.kind == "int":
-            i = _check_int(e, shape[e.axis], strict)
+            i = _check_int(e, shape[e.axis], wrap)
             start[e.axis], limit[e.axis] = i, i + 1
             drop_axes.append(e.axis)
         elif e.kind == "array":  # a scalar: sliced dynamically below
@@ -394,6 +400,10 @@ def _plan(ix: _Index, wrap: bool) -> _Plan:
             newaxis.append(len(out_shape))
             out_shape.append(1)
         elif e.kind in ("array", "int"):  # a scalar index, no advanced indexing
+            if shape[e.axis] == 0:  # XLA cannot gather a size-1 slice of it (JAX raises too)
+                raise IndexError(f"index is out of bounds for axis {e.axis} with size 0")
+            if e.kind == "int":
+                _check_int(e, shape[e.axis], wrap)  # the same OverflowError as x[i]
             v = _normalize_index(e.value, shape[e.axis], wrap, idx_dtype)
             components.append((v, len(batch_shape)))
             start_index_map.append(e.axis)
@@ -441,14 +451,14 @@ def _gather(x, ix: _Index, *, wrap, mode, fill_value, indices_are_sorted, unique
     return lax.expand_dims(y, p.newaxis) if p.newaxis else y
 
 
-def _rewriting_take(x, idx, *, strict=False, mode=None, fill_value=None, wrap=True,
+def _rewriting_take(x, idx, *, mode=None, fill_value=None, wrap=True,
                     indices_are_sorted=False, unique_indices=False):
     ix = _parse(idx, get_aval(x).shape)
     parsed = _parse_mode("indexing", mode)
     slicing_ok = parsed in (None, GatherScatterMode.PROMISE_IN_BOUNDS, GatherScatterMode.CLIP)
     has_array = any(e.kind == "array" for e in ix.entries)
     if slicing_ok and not ix.advanced and (wrap or not has_array):
-        return _basic(x, ix, strict)
+        return _basic(x, ix, wrap)
     return _gather(x, ix, wrap=wrap, mode=mode, fill_value=fill_value,
                    indices_are_sorted=indices_are_sorted, unique_indices=unique_indices)
 
@@ -459,7 +469,7 @@ def getitem(a, idx):
     scalar ``i`` need no gather; ``x[[0, 2], 1:]`` (as ``x[np.array([0, 2]), 1:]``) and
     ``x[mask]`` are one gather. For ``x`` of shape ``(4, 5)``: ``x[np.array([[0], [3]]),
     ::2]`` has shape ``(2, 1, 3)``."""
-    return _rewriting_take(a, idx, strict=True)
+    return _rewriting_take(a, idx)
 
 
 def setitem_error(a, idx, value):

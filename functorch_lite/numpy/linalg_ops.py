@@ -41,8 +41,8 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     if b_vec:
         b = lax.reshape(b, (sb[0], 1))
     sa, sb = shape_of(a), shape_of(b)
-    if sa[-1] != sb[-2]:
-        raise ValueError(f"matmul: contracting dimensions differ: shapes {shape_of(a)} and "
+    if sa[-1] != sb[-2]:  # TypeError, as JAX's dot_general shape check
+        raise TypeError(f"matmul: contracting dimensions differ: shapes {shape_of(a)} and "
                          f"{shape_of(b)} (inner sizes {sa[-1]} and {sb[-2]})")
     batch = broadcast_shapes(sa[:-2], sb[:-2], name="matmul")
     nb = len(batch)
@@ -73,7 +73,7 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
         return _mul(a, b)
     contract_b = len(sb) - 2 if len(sb) >= 2 else 0
     if sa[-1] != sb[contract_b]:
-        raise ValueError(f"dot: shapes {sa} and {sb} not aligned: {sa[-1]} (dim {len(sa) - 1})"
+        raise TypeError(f"dot: shapes {sa} and {sb} not aligned: {sa[-1]} (dim {len(sa) - 1})"
                          f" != {sb[contract_b]} (dim {contract_b})")
     return lax.dot_general(a, b, (((len(sa) - 1,), (contract_b,)), ((), ())),
                            precision=precision, preferred_element_type=preferred_element_type)
@@ -93,7 +93,7 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
     if isinstance(axes, (int, np.integer)):
         n = int(axes)
         if n < 0 or n > min(na, nb):
-            raise ValueError(f"tensordot: axes={n} is out of range for shapes {shape_of(a)} "
+            raise TypeError(f"tensordot: axes={n} is out of range for shapes {shape_of(a)} "
                              f"and {shape_of(b)}")
         ca, cb = tuple(range(na - n, na)), tuple(range(n))
     else:
@@ -101,12 +101,12 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
         ax_a = (ax_a,) if isinstance(ax_a, int) else tuple(ax_a)
         ax_b = (ax_b,) if isinstance(ax_b, int) else tuple(ax_b)
         if len(ax_a) != len(ax_b):
-            raise ValueError(f"tensordot: axes lists differ in length: {ax_a} and {ax_b}")
+            raise TypeError(f"tensordot: axes lists differ in length: {ax_a} and {ax_b}")
         ca = tuple(normalize_axis("tensordot", x, na) for x in ax_a)
         cb = tuple(normalize_axis("tensordot", x, nb) for x in ax_b)
     for i, j in zip(ca, cb):
         if shape_of(a)[i] != shape_of(b)[j]:
-            raise ValueError(f"tensordot: shape mismatch on axes {i} and {j}: shapes "
+            raise TypeError(f"tensordot: shape mismatch on axes {i} and {j}: shapes "
                              f"{shape_of(a)} and {shape_of(b)}")
     return lax.dot_general(a, b, ((ca, cb), ((), ())), precision=precision,
                            preferred_element_type=preferred_element_type)
@@ -130,7 +130,7 @@ def inner(a, b, *, precision=None):
     if not sa or not sb:
         return _mul(a, b)
     if sa[-1] != sb[-1]:
-        raise ValueError(f"inner: last dimensions differ: shapes {sa} and {sb}")
+        raise TypeError(f"inner: last dimensions differ: shapes {sa} and {sb}")
     return lax.dot_general(a, b, (((len(sa) - 1,), (len(sb) - 1,)), ((), ())),
                            precision=precision)
 

@@ -101,7 +101,7 @@ def _reduction(name, lax_reduce, bool_reduce, combine, identity, *, has_identity
         if initial is None and not has_identity and empty:
             raise ValueError(f"{name}: zero-size array to reduction operation {name} which "
                              "has no identity")
-        dt = canonicalize_dtype_arg(dtype)
+        dt = canonicalize_dtype_arg(dtype, name)
         result_dt = dt
         if result_dt is None:
             result_dt = _promote_integer_dtype(aval.dtype) if promote_integers else aval.dtype
@@ -179,7 +179,7 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     a = _arr("mean", a)
     aval = get_aval(a)
     axes = canonical_axis("mean", axis, aval.ndim)
-    dt = canonicalize_dtype_arg(dtype)
+    dt = canonicalize_dtype_arg(dtype, "mean")
     result_dt = dt if dt is not None else dtypes.float_dtype_for(aval.dtype)
     comp = _upcast_f16(result_dt) if dt is None and dtypes.is_inexact(result_dt) else result_dt
     mask = _where_mask("mean", where, aval.shape)
@@ -201,7 +201,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     a = _arr("var", a)
     aval = get_aval(a)
     axes = canonical_axis("var", axis, aval.ndim)
-    dt = canonicalize_dtype_arg(dtype)
+    dt = canonicalize_dtype_arg(dtype, "var")
     if dt is not None:
         if dtypes.is_complex(aval.dtype) and not dtypes.is_complex(dt):
             raise ValueError("var: a real dtype for the variance of complex values is not "
@@ -245,7 +245,8 @@ _mean_fn = mean
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
         mean=None, correction=None):
     """Standard deviation over ``axis`` (the square root of ``var``)."""
-    if dtype is not None and not dtypes.is_inexact(canonicalize_dtype_arg(dtype)):
+    dtype = canonicalize_dtype_arg(dtype, "std")  # var gets it canonical: one warning
+    if dtype is not None and not dtypes.is_inexact(dtype):
         raise ValueError(f"std: dtype must be inexact, got {dtype}")
     return lax.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
                         correction=correction))
@@ -284,7 +285,7 @@ def _cumulative_reduce(name, lax_fn, a, axis, dtype, promote_integers):
         a = lax.reshape(a, (aval.size,))
         axis = 0 if axis is None else axis
     ax = normalize_axis(name, axis, get_aval(a).ndim)
-    dt = canonicalize_dtype_arg(dtype)
+    dt = canonicalize_dtype_arg(dtype, name)
     if dt is None:
         result_dt = _promote_integer_dtype(aval.dtype) \
             if promote_integers or aval.dtype == np.bool_ else aval.dtype
@@ -472,7 +473,7 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
     aval = get_aval(a)
     if not dtypes.is_inexact(aval.dtype):
         return mean(a, axis, dtype, keepdims=keepdims, where=where)
-    dt = canonicalize_dtype_arg(dtype) or dtypes.float_dtype_for(aval.dtype)
+    dt = canonicalize_dtype_arg(dtype, "nanmean") or dtypes.float_dtype_for(aval.dtype)
     not_nan = lax.bitwise_not(lax.ne(a, a))
     n = sum(not_nan, axis=axis, dtype=dt, keepdims=keepdims, where=where)
     return lax.div(nansum(a, axis, dtype=dt, keepdims=keepdims, where=where), n)

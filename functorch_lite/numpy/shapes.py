@@ -43,15 +43,15 @@ def reshape(a, shape=None, order: str = "C", *, newshape=None):
     aval = get_aval(a)
     shape = _static_shape("reshape", shape)
     if shape.count(-1) > 1:
-        raise ValueError(f"reshape: can only specify one unknown dimension, got {shape}")
+        raise TypeError(f"reshape: can only specify one unknown dimension, got {shape}")
     if -1 in shape:
         known = math.prod(d for d in shape if d != -1)
         if known == 0 or aval.size % known:
-            raise ValueError(f"reshape: cannot reshape array of shape {aval.shape} (size "
+            raise TypeError(f"reshape: cannot reshape array of shape {aval.shape} (size "
                              f"{aval.size}) into shape {shape}")
         shape = tuple(aval.size // known if d == -1 else d for d in shape)
     if any(d < 0 for d in shape) or math.prod(shape) != aval.size:
-        raise ValueError(f"reshape: cannot reshape array of shape {aval.shape} (size "
+        raise TypeError(f"reshape: cannot reshape array of shape {aval.shape} (size "
                          f"{aval.size}) into shape {shape}")
     if shape == aval.shape:
         return a

@@ -12,6 +12,11 @@ def _inexact(name, *args):
     return _util.promote_args_inexact(name, *args)
 
 
+def _like(x, value):
+    """``value`` as a weakly typed scalar of ``x``'s dtype (lax never promotes)."""
+    return _util.scalar_operand(value, _util.dtype_of(x), True)
+
+
 def expit(x):
     """The logistic sigmoid 1 / (1 + exp(-x))."""
     (x,) = _inexact("expit", x)
@@ -21,7 +26,7 @@ def expit(x):
 def logit(x):
     """log(x / (1 - x))."""
     (x,) = _inexact("logit", x)
-    return lax.log(lax.div(x, lax.sub(1, x)))
+    return lax.log(lax.div(x, lax.sub(_like(x, 1), x)))
 
 
 def erf(x):
@@ -52,12 +57,12 @@ def digamma(x):
 def xlogy(x, y):
     """x * log(y), defined as 0 where x == 0."""
     x, y = _inexact("xlogy", x, y)
-    safe_y = where(lax.eq(x, 0), lax.full_like(y, 1), y)
-    return where(lax.eq(x, 0), lax.full_like(x, 0), lax.mul(x, lax.log(safe_y)))
+    safe_y = where(lax.eq(x, _like(x, 0)), lax.full_like(y, 1), y)
+    return where(lax.eq(x, _like(x, 0)), lax.full_like(x, 0), lax.mul(x, lax.log(safe_y)))
 
 
 def xlog1py(x, y):
     """x * log1p(y), defined as 0 where x == 0."""
     x, y = _inexact("xlog1py", x, y)
-    safe_y = where(lax.eq(x, 0), lax.full_like(y, 0), y)
-    return where(lax.eq(x, 0), lax.full_like(x, 0), lax.mul(x, lax.log1p(safe_y)))
+    safe_y = where(lax.eq(x, _like(x, 0)), lax.full_like(y, 0), y)
+    return where(lax.eq(x, _like(x, 0)), lax.full_like(x, 0), lax.mul(x, lax.log1p(safe_y)))

@@ -168,28 +168,47 @@ def _declared_names(text: str) -> list[str]:
     return re.findall(r"\b([a-z]+\d*):(?:f32|i32|bool)\[", text)
 
 
-def test_print_simple_program_exactly():
-    closed = fl.make_ir(lambda x: fnp.sin(x) * 2.0 + 1)(X)
+def test_print_simple_program_exactly_as_jax():
+    # Same layout as a jaxpr: `lambda ;`, one equation a line when it does not fit in 80
+    # columns, single outputs as a 1-tuple.
+    f = lambda np_: lambda x: np_.sin(x) * 2.0 + 1  # noqa: E731
+    closed = fl.make_ir(f(fnp))(X)
     assert str(closed) == (
-        "{ lambda a:f32[5,3]. let\n"
+        "{ lambda ; a:f32[5,3]. let\n"
         "    b:f32[5,3] = sin a\n"
         "    c:f32[5,3] = mul b 2.0:f32[]\n"
         "    d:f32[5,3] = add c 1.0:f32[]\n"
-        "  in (d) }")
+        "  in (d,) }")
+    assert str(closed) == str(jax.make_jaxpr(f(jnp))(X))
     assert str(closed) == str(closed.program) == repr(closed) == pretty_print(closed.program)
+
+
+# The last one needs three lines, as in JAX.
+@pytest.mark.parametrize("f", [lambda np_: lambda x: np_.sin(x),
+                               lambda np_: lambda x: x,
+                               lambda np_: lambda x: (x, x * 2.0, 3.0),
+                               lambda np_: lambda x: np_.cos(np_.sin(x)) - x])
+def test_print_short_programs_like_jax(f):
+    ours, theirs = str(fl.make_ir(f(fnp))(C)), str(jax.make_jaxpr(f(jnp))(C))
+    assert ours == theirs
+
+
+def test_print_width_argument_breaks_long_lines():
+    closed = fl.make_ir(lambda x: fnp.sin(x))(C)
+    assert pretty_print(closed.program, width=20) == (
+        "{ lambda ; a:f32[3]. let\n"
+        "    b:f32[3] = sin a\n"
+        "  in (b,) }")
 
 
 def test_print_constvars_before_semicolon():
     closed = fl.make_ir(lambda x: x + C)(C)
-    assert str(closed) == (
-        "{ lambda a:f32[3]; b:f32[3]. let\n"
-        "    c:f32[3] = add b a\n"
-        "  in (c) }")
+    assert str(closed) == "{ lambda a:f32[3]; b:f32[3]. let c:f32[3] = add b a in (c,) }"
 
 
 def test_print_multiple_outputs_and_literal_output():
     text = str(fl.make_ir(lambda x: (x, x * 2.0, 3.0))(C))
-    assert text.endswith("  in (a, b, 3.0:f32[]) }")
+    assert text.endswith(" in (a, b, 3.0:f32[]) }")
 
 
 def test_print_literals_with_types():
@@ -222,9 +241,13 @@ def test_print_params_sorted_and_formatted():
               "dts": (np.dtype(np.int32), np.dtype(np.bool_)), "name": "f", "flag": True,
               "none": None, "fn": np.sin}
     text = str(Program([], [a], [Eqn(sin_p, [a], [b], params)], [b]))
-    line = text.splitlines()[1]
-    assert line == ("    b:f32[3] = sin[alpha=((1,2),()) dt=f32 dts=(i32,bool) flag=True "
-                    "fn=sin name='f' none=None zeta=(1,)] a")
+    # Too long for one line: one param a line, as jaxprs print them (strings unquoted).
+    assert text.splitlines()[1:-1] == [
+        "    b:f32[3] = sin[", "      alpha=((1,2),())", "      dt=f32", "      dts=(i32,bool)",
+        "      flag=True", "      fn=sin", "      name=f", "      none=None", "      zeta=(1,)",
+        "    ] a"]
+    short = str(Program([], [a], [Eqn(sin_p, [a], [b], {"zeta": (1,), "name": "f"})], [b]))
+    assert short == "{ lambda ; a:f32[3]. let b:f32[3] = sin[name=f zeta=(1,)] a in (b,) }"
 
 
 def test_print_convert_element_type_dtype_param():
@@ -232,23 +255,103 @@ def test_print_convert_element_type_dtype_param():
     assert "b:i32[3] = convert_element_type[new_dtype=i32 weak_type=False] a" in text
 
 
-def test_print_nested_program_indented():
+def test_print_nested_jit_programs_inline():
     text = str(fl.make_ir(fl.jit(jit_of_jit))(X))
     lines = text.splitlines()
     # The captured constant C becomes a constvar of the outer program and an input of the
-    # jitted call.
+    # jitted call; each jit_call prints its program inline in its params, indented.
     assert lines[0] == "{ lambda a:f32[3]; b:f32[5,3]. let"
-    assert lines[1] == ("    c:f32[5,3] = jit_call[donated=() name='jit_of_jit' "
-                        "program={ program }] a b")
-    assert lines[2] == "      { lambda a:f32[3] b:f32[5,3]. let"
-    assert lines[-1] == "  in (c) }"
-    nested = [ln for ln in lines if ln.lstrip().startswith("{ lambda")]
-    indents = sorted({len(ln) - len(ln.lstrip()) for ln in nested})
-    # Outer program, jit(jit_of_jit)'s body, the lambda's body and inner's body.
-    assert indents == [0, 6, 12, 18]
-    assert "program={ program }" in text
-    assert text.count("jit_call[") == 3
-    assert re.search(r"^ {18,}\S+:f32\[5,3\] = sin ", text, re.M)
+    assert lines[1:5] == ["    c:f32[5,3] = jit_call[", "      donated=()",
+                          "      name=jit_of_jit",
+                          "      program={ lambda ; d:f32[3] e:f32[5,3]. let"]
+    assert lines[-2:] == ["    ] a b", "  in (c,) }"]
+    assert "{ program }" not in text and text.count("jit_call[") == 3
+    # Outer program, jit(jit_of_jit)'s body, the lambda's body and inner's body; names
+    # are unique across all of them, as in a jaxpr.
+    assert [ln.index("{ lambda") for ln in lines if "{ lambda" in ln] == [0, 14, 20, 26]
+    assert re.search(r"^ {22}j:f32\[5,3\] = sin i$", text, re.M)
+    names = _declared_names(text)
+    assert len(names) == len(set(names)) == 14
+
+
+def _jax_and_ours(f, *args):
+    return str(fl.make_ir(f(fnp, lax))(*args)), str(jax.make_jaxpr(f(jnp, jax.lax))(*args))
+
+
+def test_print_cond_branches_inline_like_jax():
+    f = lambda np_, lax_: lambda x: lax_.cond(  # noqa: E731
+        x > 0, lambda a: np_.sin(a), lambda a: np_.cos(a) * 2.0, x)
+    ours, theirs = _jax_and_ours(f, 1.0)
+    # The branches block is printed as JAX prints it (the index computation before it
+    # differs: we clamp the index).
+    block = lambda s: s[s.index("cond["):s.index("] ") + 1]  # noqa: E731
+    assert _same_shape(block(ours), block(theirs))
+    assert "branches=(\n" in ours and "{ program }" not in ours
+
+
+def _same_shape(a: str, b: str) -> bool:
+    """Equal up to variable names."""
+    norm = lambda s: re.sub(r"\b[a-z]{1,2}\d*(?=[: \n,)]|$)", "v", s)  # noqa: E731
+    return norm(a) == norm(b)
+
+
+@pytest.mark.parametrize("kind", ["cond", "switch", "while", "fori_scan", "scan", "jit",
+                                  "checkpoint", "custom_jvp", "custom_vjp"])
+def test_print_every_program_param_inline(kind):
+    @fl.custom_jvp
+    def cj(x):
+        return fnp.sin(x)
+    cj.defjvp(lambda p, t: (cj(p[0]), t[0] * 2.0))
+
+    @fl.custom_vjp
+    def cv(x):
+        return fnp.cos(x)
+    cv.defvjp(lambda x: (cv(x), x), lambda r, c: (c * r,))
+
+    fns = {
+        "cond": lambda x: lax.cond(x > 0, fnp.sin, fnp.cos, x),
+        "switch": lambda x: lax.switch(1, [fnp.sin, fnp.cos, fnp.tanh], x),
+        "while": lambda x: lax.while_loop(lambda c: c < 10.0, lambda c: c + 1.0, x),
+        "fori_scan": lambda x: lax.fori_loop(0, 3, lambda i, c: c * 2.0, x),
+        "scan": lambda x: lax.scan(lambda c, t: (c + t, c * t), x, fnp.arange(3.0))[0],
+        "jit": lambda x: fl.jit(lambda q: fnp.exp(q))(x),
+        "checkpoint": fl.checkpoint(lambda x: fnp.sin(fnp.sin(x))),
+        "custom_jvp": cj,
+        "custom_vjp": cv,
+    }
+    closed = fl.make_ir(fns[kind])(1.0)
+    text = str(closed)
+    assert "{ program }" not in text
+    nested = [p for e in closed.eqns for v in e.params.values()
+              for p in (v if isinstance(v, tuple) else (v,))
+              if isinstance(p, (Program, ClosedProgram))]
+    assert nested
+    # Every equation of every nested program is printed, with its primitive name.
+    for p in nested:
+        p = p.program if isinstance(p, ClosedProgram) else p
+        for e in p.eqns:
+            assert f" = {e.primitive.name}" in text
+    assert text.count("{ lambda") == 1 + len(nested)
+
+
+def test_print_shared_and_large_programs_hoisted_like_jax():
+    def make(np_):
+        def body(x):
+            for _ in range(11):
+                x = np_.sin(x)
+            return x
+        return body
+    g, jg = fl.jit(make(fnp)), jax.jit(make(jnp))
+    ours = str(fl.make_ir(lambda x: g(x) + g(x * 2.0))(1.0))
+    theirs = str(jax.make_jaxpr(lambda x: jg(x) + jg(x * 2.0))(1.0))
+    assert ours.splitlines()[:13] == theirs.splitlines()[:13]  # let body = { ... } in
+    assert ours.startswith("let body = { lambda ; a:f32[]. let\n")
+    assert "    n:f32[] = jit_call[donated=() name=body program=body] m\n" in ours
+    assert ours.count("sin") == 11
+    # A small program used once stays inline.
+    small = str(fl.make_ir(lambda x: fl.jit(fnp.sin)(x))(1.0))
+    assert not small.startswith("let")
+    assert "program={ lambda ; c:f32[]. let d:f32[] = sin c in (d,) }" in small
 
 
 def test_variable_names_a_to_z_then_two_letters():

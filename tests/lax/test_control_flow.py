@@ -269,11 +269,13 @@ def test_scan_zero_length():
 
 
 def test_scan_unroll_lowering():
-    def f(c, xs):
-        return lax.scan(lambda c, x: (c * 1.1 + x, c), c, xs, unroll=unroll)
     xs = _f32((7, 3), 5)
     for unroll, n_slices, n_while in [(1, 1, 1), (2, 3, 1), (3, 4, 1), (7, 7, 0),
                                       (True, 7, 0), (10, 7, 0)]:
+        # A new function per unroll: jit's cache belongs to the function, so a jit of one
+        # function would reuse its first trace, as JAX's does.
+        def f(c, xs, unroll=unroll):
+            return lax.scan(lambda c, x: (c * 1.1 + x, c), c, xs, unroll=unroll)
         text = fl.jit(f).lower(X3, xs).as_text()
         # length 7: unroll u runs 7 // u trips of u steps in the loop, then 7 % u steps.
         assert text.count("stablehlo.dynamic_slice") == n_slices, unroll

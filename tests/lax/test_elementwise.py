@@ -520,33 +520,49 @@ def test_binary_types_match_jax(row):
             assert ours == _jax_aval(_jax_fn(row), *avals), (dt, sx, sy, wx, wy)
 
 
-def test_python_scalar_operands_weak_types():
+def test_python_scalar_operands_follow_jax():
+    """lax never promotes: a Python scalar is its default dtype (int32, float32, complex64,
+    bool), weakly typed, and must equal the other operand's dtype, as in jax.lax."""
     x16 = np.array([1.0, 2.5], np.float16)
-    weak16 = lax.convert_element_type(x16, np.float16, weak_type=True)
-    assert weak16.weak_type and weak16.dtype == F16
-    cases = [
-        # (our result, expected dtype, expected weak_type, value)
-        (lax.add(x16, 1.0), F16, False, [2.0, 3.5]),
-        (lax.add(1.0, x16), F16, False, [2.0, 3.5]),
-        (lax.mul(weak16, 2.0), F16, True, [2.0, 5.0]),
-        (lax.add(1.0, 2.0), F32, True, 3.0),
-        (lax.add(2, 3), I32, True, 5),
-        (lax.sub(np.array([1, 2], np.uint8), 3), U8, False, [254, 255]),
-        (lax.max(np.array([1.5, -2.0], BF16), 0.0), BF16, False, [1.5, 0.0]),
-        (lax.mul(np.array([1 + 1j], np.complex64), 2j), C64, False, [-2 + 2j]),
-        (lax.lt(1.0, 2.0), BOOL, False, True),
-        (lax.eq(x16, 2.5), BOOL, False, [False, True]),
-        (lax.bitwise_and(np.array([True, False]), True), BOOL, False, [True, False]),
-        (lax.shift_left(np.array([1], np.int8), 7), I8, False, [-128]),
+    x32 = np.array([1.0, 2.5], np.float32)
+    ok = [
+        # (function name, args, expected value)
+        ("add", (x32, 1.0), [2.0, 3.5]),
+        ("add", (1.0, x32), [2.0, 3.5]),
+        ("mul", (2.0, 3.0), 6.0),
+        ("add", (1.0, 2.0), 3.0),
+        ("add", (2, 3), 5),
+        ("sub", (np.array([1, 2], np.int32), 3), [-2, -1]),
+        ("max", (np.array([1.5, -2.0], np.float32), 0.0), [1.5, 0.0]),
+        ("mul", (np.array([1 + 1j], np.complex64), 2j), [-2 + 2j]),
+        ("lt", (np.float32(1.0), 2.0), True),
+        ("eq", (x32, 2.5), [False, True]),
+        ("bitwise_and", (np.array([True, False]), True), [True, False]),
+        ("pow", (x16, 2), np.asarray([1.0, 6.25], np.float16)),
+        ("pow", (2.0, np.array([1, 2], np.int32)), [2.0, 4.0]),
     ]
-    for out, dt, weak, value in cases:
-        assert (out.dtype, out.weak_type) == (dt, weak), (out.aval, dt, weak)
-        np.testing.assert_array_equal(np.asarray(out), np.asarray(value, dt))
-    # jax.lax agrees once the scalar is given the array's dtype as a weak type
-    S = _sds
-    assert jax.eval_shape(jax.lax.add, S((2,), F16), S((), F16, True)) == S((2,), F16)
-    assert jax.eval_shape(jax.lax.mul, S((2,), F16, True), S((), F16, True)).weak_type
-    assert jax.lax.add(1.0, 2.0).weak_type and jax.lax.add(2, 3).weak_type
+    for name, args, value in ok:
+        out, ref = getattr(lax, name)(*args), getattr(jax.lax, name)(*args)
+        assert (out.dtype, out.weak_type) == (ref.dtype, ref.weak_type), (name, args)
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(value, ref.dtype))
+    bad = [
+        ("add", (x16, 1.0)), ("add", (1, 1.0)), ("add", (x32, 1)), ("div", (1, 2.0)),
+        ("max", (np.array([1], np.uint8), 1)), ("mul", (np.array([1], np.int8), 3)),
+        ("add", (np.ones(2, ml_dtypes.bfloat16), 1.0)), ("lt", (1, 2.0)),
+        ("add", (np.ones(2, np.complex64), 1.0)), ("add", (True, 1)),
+        ("bitwise_and", (np.array([True]), 1)), ("pow", (x16, 2.0)),
+        ("atan2", (1, 1.0)), ("complex", (1.0, 1)), ("select_n", (True, 1, 1.0)),
+        ("clamp", (0, x32, 1)), ("clamp", (0.0, x16, 1.0)),
+    ]
+    for name, args in bad:
+        with pytest.raises(TypeError):
+            getattr(jax.lax, name)(*args)
+        with pytest.raises(TypeError):
+            getattr(lax, name)(*args)
+    with pytest.raises(TypeError, match=r"lax.add requires arguments to have the same "
+                                        r"dtypes, got int32, float32"):
+        lax.add(1, 1.0)
 
 
 def test_rank0_operand_broadcasts():
@@ -687,9 +703,12 @@ def test_select_n(shape, dt, n, which_kind, scalar_which, seed):
 def test_select_n_weak_types_and_select():
     f16 = np.array([1.0, 2.0], np.float16)
     pred = np.array([True, False])
-    out = lax.select_n(np.bool_(True), np.float16(1.0), 7.0)  # a Python scalar case takes
-    assert out.dtype == F16 and not out.weak_type            # the array's dtype
+    out = lax.select_n(np.bool_(True), np.float32(1.0), 7.0)  # a Python float is f32, weak
+    assert out.dtype == F32 and not out.weak_type
     assert float(np.asarray(out)) == 7.0
+    with pytest.raises(TypeError, match="lax.select_n requires arguments to have the same "
+                                        "dtypes, got float16, float32"):
+        lax.select_n(np.bool_(True), np.float16(1.0), 7.0)  # as jax.lax: no promotion
     x = np.array([1.0, 2.0, 3.0], np.float32)
     np.testing.assert_array_equal(  # the jax.lax oracle, bool and int32 `which`
         np.asarray(lax.select_n(np.array([0, 2, 1], np.int32), x, -x, 2 * x)),
@@ -717,8 +736,9 @@ def test_select_n_weak_types_and_select():
 def test_clamp(shape, dt, bounds, seed):
     rng = np.random.default_rng(seed)
     x = gen(rng, "small", dt, shape)
-    if bounds == "python":
+    if bounds == "python":  # Python scalars must already have x's dtype (int32, float32)
         lo, hi = (0, 10) if dt.kind in "iu" else (-1.5, 2.0)
+        lo, hi = (lo, hi) if dt in (I32, F32) else (np.asarray(lo, dt), np.asarray(hi, dt))
     else:
         a, b = gen(rng, "small", dt, shape), gen(rng, "small", dt, shape)
         lo, hi = np.minimum(a, b), np.maximum(a, b)
@@ -739,10 +759,11 @@ def test_clamp_weak_types():
         avals = [ShapedArray((), F32, wl), ShapedArray((3,), F32, wx), ShapedArray((), F32, wh)]
         ours = trace_to_program(lambda a, b, c: [lax.clamp(a, b, c)], avals)
         assert ours.program.outvars[0].aval == _jax_aval(jax.lax.clamp, *avals)
-    x = np.array([-1.0, 0.5, 3.0], np.float16)
+    x = np.array([-1.0, 0.5, 3.0], np.float32)
     out = lax.clamp(0.0, x, 1.0)
-    assert out.dtype == F16 and not out.weak_type
+    assert out.dtype == F32 and not out.weak_type
     np.testing.assert_array_equal(np.asarray(out), [0.0, 0.5, 1.0])
+    x = x.astype(np.float16)
     lo, hi = np.array([0.0, 1.0, -2.0], np.float16), np.float16(2.0)
     np.testing.assert_array_equal(np.asarray(lax.clamp(lo, x, hi)),
                                   np.asarray(jax.lax.clamp(lo, x, hi)))
@@ -844,10 +865,10 @@ def test_errors():
         lax.add(f32, np.ones((3, 2), np.float32))
     with pytest.raises(TypeError, match="lt got incompatible shapes"):
         lax.lt(f32, np.ones((3,), np.float32))
-    with pytest.raises(TypeError, match="add requires arguments of the same dtype, got f32 and "
-                                        "i32"):
+    with pytest.raises(TypeError, match="lax.add requires arguments to have the same dtypes, "
+                                        "got float32, int32"):
         lax.add(f32, np.ones((2, 3), np.int32))
-    with pytest.raises(TypeError, match="eq requires arguments of the same dtype"):
+    with pytest.raises(TypeError, match="lax.eq requires arguments to have the same dtypes"):
         lax.eq(np.ones(2, np.float16), np.ones(2, np.float32))
     with pytest.raises(TypeError, match="exp does not accept dtype i32"):
         lax.exp(np.ones(3, np.int32))
@@ -855,7 +876,8 @@ def test_errors():
         lax.floor(np.ones(3, np.complex64))
     with pytest.raises(TypeError, match="shift_left does not accept dtype f32"):
         lax.shift_left(f32, f32)
-    with pytest.raises(TypeError, match="cannot combine the Python float 1.5"):
+    with pytest.raises(TypeError, match="lax.add requires arguments to have the same dtypes, "
+                                        "got int32, float32"):
         lax.add(np.ones(2, np.int32), 1.5)
     with pytest.raises(TypeError, match="complex requires two float32"):
         lax.complex(np.ones(2, np.float16), np.ones(2, np.float16))
@@ -864,7 +886,8 @@ def test_errors():
     # select_n
     with pytest.raises(TypeError, match="select_n cases must have equal shapes and dtypes"):
         lax.select_n(True, f32, np.ones((3, 2), np.float32))
-    with pytest.raises(TypeError, match="select_n cases must have equal shapes and dtypes"):
+    with pytest.raises(TypeError, match="lax.select_n requires arguments to have the same "
+                                        "dtypes, got float32, int32"):
         lax.select_n(True, f32, np.ones((2, 3), np.int32))
     with pytest.raises(TypeError, match="`which` must be bool or int32"):
         lax.select_n(np.ones((2, 3), np.float32), f32, f32)
@@ -879,7 +902,7 @@ def test_errors():
         lax.clamp(np.zeros(3, np.float32), f32, 1.0)
     with pytest.raises(TypeError, match=r"clamp: max shape \(2, 2\)"):
         lax.clamp(0.0, f32, np.ones((2, 2), np.float32))
-    with pytest.raises(TypeError, match="clamp requires min and operand of the same dtype"):
+    with pytest.raises(TypeError, match="lax.clamp requires arguments to have the same dtypes"):
         lax.clamp(np.float16(0), f32, np.float32(1))
     with pytest.raises(TypeError, match="clamp does not accept dtype bool"):
         lax.clamp(False, np.ones(2, bool), True)
@@ -958,8 +981,8 @@ def test_every_primitive_stages_and_typechecks(case):
 
 def test_staging_python_scalar_becomes_literal():
     prog = trace_to_program(lambda x: [lax.add(x, 1.0), lax.mul(2.0, x)],
-                            [ShapedArray((3,), F16)])
+                            [ShapedArray((3,), F32)])
     typecheck(prog.program)
     text = str(prog)
-    assert "add a 1.0:f16[]" in text
-    assert all(v.aval == ShapedArray((3,), F16) for v in prog.program.outvars)
+    assert "add a 1.0:f32[]" in text
+    assert all(v.aval == ShapedArray((3,), F32) for v in prog.program.outvars)

@@ -289,9 +289,15 @@ def test_pad_interior_and_negative(shape, dtype, data):
 
 
 def test_pad_scalars_and_weak_type():
-    # a Python scalar padding value takes the operand's dtype
+    # a Python scalar padding value is its default dtype (int32, float32), as in jax.lax
     x16 = np.array([1, 2], np.float16)
-    check(lax.pad(x16, 0, [(1, 0, 1)]), np.array([0, 1, 0, 2], np.float16))
+    check(lax.pad(x16, np.float16(0), [(1, 0, 1)]), np.array([0, 1, 0, 2], np.float16))
+    for value in (0, 0.0):
+        with pytest.raises(TypeError):
+            jax.lax.pad(x16, value, [(1, 0, 1)])
+        with pytest.raises(TypeError, match="pad: padding_value must have the operand's dtype"):
+            lax.pad(x16, value, [(1, 0, 1)])
+    check(lax.pad(np.array([1.0], np.float32), 0.0, [(1, 0, 0)]), np.array([0, 1], F32))
     w = lax.full((2,), 1.0)
     assert lax.pad(w, 0.0, [(1, 1, 0)]).aval.weak_type
     assert not lax.pad(w, np.float32(0), [(1, 1, 0)]).aval.weak_type
@@ -315,7 +321,8 @@ def test_pad_errors():
     with pytest.raises(TypeError, match="pad: padding_value must have the operand's dtype "
                                         "f32, got i32"):
         lax.pad(x, np.int32(0), [(0, 0, 0)])
-    with pytest.raises(TypeError, match="cannot combine the Python float"):
+    with pytest.raises(TypeError, match="padding_value must have the operand's dtype i32, "
+                                        "got f32"):  # as JAX: lax never promotes
         lax.pad(np.ones(2, np.int32), 0.5, [(0, 0, 0)])
     with pytest.raises(TypeError, match="integer triples"):
         lax.pad(x, 0.0, [(0.5, 0, 0)])

@@ -439,8 +439,8 @@ def test_broadcasting(shapes):
 
 
 def test_broadcasting_error_names_shapes():
-    with pytest.raises(ValueError, match=r"add: incompatible shapes for broadcasting: "
-                                         r"\(2, 3\), \(3, 2\)"):
+    with pytest.raises(TypeError, match=r"add: incompatible shapes for broadcasting: "
+                                        r"\(2, 3\), \(3, 2\)"):  # a TypeError in JAX too
         fnp.add(np.ones((2, 3)), np.ones((3, 2)))
     with pytest.raises(ValueError, match=r"broadcast_to: incompatible shapes for "
                                          r"broadcasting: \(3,\), \(4,\)"):
@@ -654,9 +654,9 @@ def test_reshape_transpose_moveaxis_swapaxes():
         check("moveaxis", R, src, dst)
     for a, b in [(0, 2), (-1, 0), (1, 1)]:
         check("swapaxes", R, a, b)
-    with pytest.raises(ValueError, match=r"cannot reshape array of shape \(2, 3, 4\)"):
-        fnp.reshape(R, (5, -1))
-    with pytest.raises(ValueError, match="one unknown dimension"):
+    with pytest.raises(TypeError, match=r"cannot reshape array of shape \(2, 3, 4\)"):
+        fnp.reshape(R, (5, -1))  # TypeErrors, as in JAX
+    with pytest.raises(TypeError, match="one unknown dimension"):
         fnp.reshape(R, (-1, -1))
     with pytest.raises(ValueError, match="don't match"):
         fnp.transpose(R, (0, 1))
@@ -761,7 +761,7 @@ def test_products():
     check("dot", W(2.0), W(3.0))
     check("dot", _r(4), np.ones((2, 4, 3), np.float32), **PROD_TOL)
     check("dot", _r(2, 3, 4), _r(5, 4, 2), **PROD_TOL)
-    with pytest.raises(ValueError, match="contracting dimensions differ"):
+    with pytest.raises(TypeError, match="contracting dimensions differ"):  # as JAX's
         fnp.matmul(_r(2, 3), _r(2, 3))
     with pytest.raises(ValueError, match="at least 1-D"):
         fnp.matmul(2.0, _r(3, 4))
@@ -771,7 +771,7 @@ def test_products():
                        (_r(3, 4), _r(4, 5), 0), (_r(2, 3, 4), _r(4, 3, 2), ([1, 2], [1, 0])),
                        (_r(2, 3, 4), _r(4, 3, 2), ((-1,), (0,))), (_r(2, 3), _r(3, 2), (1, 0))]:
         check("tensordot", a, b, axes, **PROD_TOL)
-    with pytest.raises(ValueError, match="shape mismatch"):
+    with pytest.raises(TypeError, match="shape mismatch"):  # as JAX's
         fnp.tensordot(_r(3, 4), _r(4, 5), ((0,), (0,)))
     for a, b in [(_r(4), _r(3)), (_r(3, 4), _r(4)), (2.0, _r(4)),
                  (np.ones(3, bool), np.ones(2, bool))]:

@@ -1,4 +1,4 @@
-"""Lowering of ``stop_gradient``: the identity."""
+"""Lowering of ``stop_gradient`` and ``name`` (checkpoint_name): the identity."""
 from functorch_lite.lax.misc import stop_gradient_p
 from xla_bridge.lowering.core import register
 
@@ -6,3 +6,11 @@ from xla_bridge.lowering.core import register
 @register(stop_gradient_p)
 def _stop_gradient(ctx, avals_in, aval_out, x):
     return x
+
+
+from functorch_lite.lax.misc import name_p  # noqa: E402
+
+
+@register(name_p)
+def _name(ctx, avals_in, aval_out, x, *, name):
+    return x  # a label for checkpoint policies only

@@ -156,3 +156,25 @@ def _select_and_scatter_add(ctx, avals_in, aval_out, source, x, *, kind, window_
                   {"start_indices": i64_array([0] * nd),
                    "limit_indices": i64_array(dilated.shape),
                    "strides": i64_array(base_dilation)})
+
+
+# ---------------------------------------------------------------------------------------
+# reduce_window with a general computation: its program becomes the reduction's region.
+
+@register(wr.reduce_window_p)
+def _reduce_window(ctx, avals_in, avals_out, *args, computation, window_dimensions,
+                   window_strides, padding, base_dilation, window_dilation):
+    n = len(args) // 2
+    scalars = [a.update(weak_type=False) for a in avals_in[n:]]
+    region = ctx.region(scalars * 2,
+                        lambda *xs: (ctx.inline(computation, [], list(xs)), scalars))
+    attrs = {
+        "window_dimensions": i64_array(window_dimensions),
+        "window_strides": i64_array(window_strides),
+        "base_dilations": i64_array(base_dilation),
+        "window_dilations": i64_array(window_dilation),
+    }
+    if padding:
+        attrs["padding"] = padding_attr(padding)
+    return ctx.op("stablehlo.reduce_window", list(args), list(avals_in), list(avals_out),
+                  attrs, [region])

@@ -1,0 +1,359 @@
+"""JAX's smaller top-level helpers: abstract shapes (``ShapeDtypeStruct``, ``eval_shape``,
+``typeof``, ``make_jaxpr``), ``jacobian``, ``linear_transpose``, trace-time evaluation
+(``ensure_compile_time_eval``), naming (``named_call``, ``named_scope``) and the host side
+(``device_get``, ``local_device_count``, ``clear_caches``). Each follows JAX's semantics so
+code written for ``jax`` runs unchanged.
+
+    >>> eval_shape(lambda x: x @ x.T, ShapeDtypeStruct((4, 3), fnp.float32))
+    ShapeDtypeStruct(shape=(4, 4), dtype=float32)
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from functorch_lite.api import _arg_names, _fun_name, _leaf_paths, jacrev, make_ir
+from functorch_lite.core import dtypes, pytree
+from functorch_lite.core import trace as trace_mod
+from functorch_lite.core.avals import ShapedArray, aval_handlers, get_aval
+from functorch_lite.interpreters import staging
+
+# ---------------------------------------------------------------------------------------
+# Abstract shapes
+
+
+class ShapeDtypeStruct:
+    """The shape and dtype (and weak type, sharding) of an array, with no contents.
+    ``eval_shape`` returns them; ``eval_shape``, ``make_jaxpr`` and ``jit(f).lower`` /
+    ``.trace`` accept them in place of arrays. Immutable and hashable; a pytree leaf.
+
+    >>> s = ShapeDtypeStruct((2, 3), fnp.float32)
+    >>> s.ndim, s.size
+    (2, 6)
+    """
+
+    __slots__ = ("shape", "dtype", "sharding", "weak_type")
+
+    def __init__(self, shape: Sequence[int], dtype: Any, *, sharding: Any = None,
+                 weak_type: bool = False):
+        if dtype is None:
+            raise ValueError("ShapeDtypeStruct: dtype must be specified.")
+        set_ = object.__setattr__
+        set_(self, "shape", tuple(shape))
+        # As given: float64 stays float64 without x64 (arguments it describes are traced as
+        # float32 then, as arrays of that dtype would be).
+        set_(self, "dtype", dtypes._to_np_dtype(dtype))
+        set_(self, "sharding", sharding)
+        set_(self, "weak_type", bool(weak_type))
+
+    def __setattr__(self, name: str, value: Any):
+        raise RuntimeError(f"cannot assign to {name!r}: ShapeDtypeStruct is immutable; "
+                           "use .update(...) to get a changed copy")
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
+
+    @classmethod
+    def like(cls, x: Any) -> "ShapeDtypeStruct":
+        """The shape, dtype and weak type of the array (or tracer, or scalar) ``x``."""
+        aval = _abstractify(x)
+        return cls(aval.shape, aval.dtype, sharding=getattr(x, "sharding", None),
+                   weak_type=aval.weak_type)
+
+    def update(self, **changes) -> "ShapeDtypeStruct":
+        fields = {"shape": self.shape, "dtype": self.dtype, "sharding": self.sharding,
+                  "weak_type": self.weak_type}
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise TypeError(f"ShapeDtypeStruct.update got unexpected fields {sorted(unknown)}")
+        fields.update(changes)
+        return ShapeDtypeStruct(fields.pop("shape"), fields.pop("dtype"), **fields)
+
+    def _key(self) -> tuple:
+        return (self.shape, self.dtype, self.sharding, self.weak_type)
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, ShapeDtypeStruct) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}"
+                + (f", sharding={self.sharding}" if self.sharding is not None else "")
+                + (", weak_type=True" if self.weak_type else "") + ")")
+
+    __str__ = __repr__
+
+
+def _struct_aval(s: ShapeDtypeStruct) -> ShapedArray:
+    # The abstract value a traced argument described by ``s`` gets: its dtype as an array
+    # of that dtype would have it (float64 -> float32 without x64).
+    return ShapedArray(s.shape, dtypes.canonicalize_dtype(s.dtype), s.weak_type)
+
+
+# Tracing (make_ir, jit(f).lower/.trace, eval_shape) reads argument types through get_aval,
+# so registering the class there is all it takes for them to accept ShapeDtypeStructs.
+aval_handlers[ShapeDtypeStruct] = _struct_aval
+
+
+def _abstractify(x: Any) -> ShapedArray:
+    """``get_aval``, plus any object with ``shape`` and ``dtype`` attributes (JAX accepts
+    such duck-typed stand-ins wherever only the type matters)."""
+    try:
+        return get_aval(x)
+    except TypeError:
+        if hasattr(x, "shape") and hasattr(x, "dtype"):
+            return ShapedArray(tuple(x.shape), dtypes.canonicalize_dtype(x.dtype),
+                               bool(getattr(x, "weak_type", False)))
+        raise
+
+
+def _struct_of(aval: ShapedArray) -> ShapeDtypeStruct:
+    return ShapeDtypeStruct(aval.shape, aval.dtype, weak_type=aval.weak_type)
+
+
+def _trace_abstract(what: str, fun: Callable, args: tuple, kwargs: dict):
+    """Trace ``fun(*args, **kwargs)`` with every leaf abstract; ``(closed, out_tree)``."""
+    leaves, in_tree = pytree.tree_flatten((args, kwargs))
+    names = _arg_names(fun) or []
+    labels = [label for i, a in enumerate(args)
+              for label in _leaf_paths(names[i] if i < len(names) else f"args[{i}]", a)]
+    labels += [label for k in sorted(kwargs) for label in _leaf_paths(k, kwargs[k])]
+    in_avals = []
+    for label, x in zip(labels, leaves):
+        try:
+            in_avals.append(_abstractify(x))
+        except TypeError:
+            raise TypeError(f"{what}: argument {label} of type {type(x).__name__} is not an "
+                            "array, a scalar or a ShapeDtypeStruct; pass those (close over "
+                            "other values, e.g. with functools.partial)") from None
+    out_box = []
+
+    def flat(*xs):
+        a, k = pytree.tree_unflatten(in_tree, xs)
+        out_leaves, out_tree = pytree.tree_flatten(fun(*a, **k))
+        for i, o in enumerate(out_leaves):
+            try:
+                get_aval(o)
+            except TypeError:
+                raise TypeError(f"{what} returned a value of type {type(o).__name__} (output "
+                                f"leaf {i}), which is not an array; it can only return "
+                                "arrays and scalars (or pytrees of them)") from None
+        out_box.append(out_tree)
+        return out_leaves
+
+    closed = staging.trace_to_program(flat, in_avals, description=what, input_labels=labels)
+    return closed, out_box[0]
+
+
+def eval_shape(fun: Callable, *args, **kwargs):
+    """The shapes and dtypes ``fun(*args, **kwargs)`` would return, as a pytree of
+    ``ShapeDtypeStruct``s, found by tracing without computing anything. Arguments may be
+    arrays, scalars or ``ShapeDtypeStruct``s (anything with ``shape`` and ``dtype``).
+
+    >>> eval_shape(lambda x: x * 2, 1.0)    # a Python scalar stays weakly typed
+    ShapeDtypeStruct(shape=(), dtype=float32, weak_type=True)
+    """
+    closed, out_tree = _trace_abstract(f"eval_shape({_fun_name(fun)})", fun, args, kwargs)
+    return pytree.tree_unflatten(out_tree, [_struct_of(a) for a in closed.out_avals])
+
+
+def typeof(x: Any) -> ShapedArray:
+    """The abstract value of ``x`` (an array, tracer or scalar): its shape, dtype and weak
+    type. Prints as JAX's do: ``float32[3]``, ``~float32[]`` for a weak type."""
+    return get_aval(x)
+
+
+def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (), axis_env=None,
+               return_shape: bool = False):
+    """JAX's name for ``make_ir``: ``make_jaxpr(f)(*args)`` is the traced program; with
+    ``return_shape=True``, ``(program, pytree of ShapeDtypeStructs of the outputs)``."""
+    if axis_env is not None:
+        raise NotImplementedError("make_jaxpr(axis_env=...) is not supported; trace the "
+                                  "function under vmap(..., axis_name=...) instead")
+    if not return_shape:
+        return make_ir(fun, static_argnums)
+    out_trees = []
+
+    @functools.wraps(fun)
+    def recording(*args, **kwargs):
+        out = fun(*args, **kwargs)
+        out_trees.append(pytree.tree_structure(out))
+        return out
+
+    trace = make_ir(recording, static_argnums)
+
+    @functools.wraps(fun)
+    def make(*args, **kwargs):
+        out_trees.clear()
+        closed = trace(*args, **kwargs)
+        shapes = [_struct_of(a) for a in closed.out_avals]
+        return closed, pytree.tree_unflatten(out_trees[-1], shapes)
+
+    return make
+
+
+# ---------------------------------------------------------------------------------------
+# Differentiation
+
+jacobian = jacrev  # JAX's alias
+
+
+def linear_transpose(fun: Callable, *primals) -> Callable:
+    """The transpose of the linear function ``fun``, as a function of an output cotangent
+    returning a tuple of input cotangents (one per primal, with the primals' structure and
+    dtypes). ``primals`` only give types: arrays, scalars or ``ShapeDtypeStruct``s. Unlike
+    ``vjp`` nothing is evaluated forward; ``fun`` must be linear in all its inputs.
+
+    >>> f_t = linear_transpose(lambda x, y: 2.0 * x - y, 1.0, 1.0)
+    >>> f_t(1.0)
+    (Array(2., dtype=float32, weak_type=True), Array(-1., dtype=float32, weak_type=True))
+    """
+    from functorch_lite import lax
+    from functorch_lite.interpreters.ad import instantiate
+    from functorch_lite.interpreters.transpose import UndefinedPrimal, backward_pass
+
+    name = f"linear_transpose({_fun_name(fun)})"
+    closed, out_tree = _trace_abstract(name, fun, primals, {})
+    in_tree = pytree.tree_structure(primals)
+    in_avals, out_avals = closed.in_avals, closed.out_avals
+    kinds = [dtypes.is_inexact(a.dtype) for a in [*in_avals, *out_avals]]
+    ints = [dtypes.is_int(a.dtype) for a in [*in_avals, *out_avals]]
+    if not (all(kinds) or all(ints)):
+        raise TypeError(f"{name}: linear_transpose only supports [float or complex] -> "
+                        "[float or complex], and integer -> integer functions, but got "
+                        f"{[a.dtype.name for a in in_avals]} -> "
+                        f"{[a.dtype.name for a in out_avals]}")
+
+    def transposed(out_cotangent):
+        ct_leaves, ct_tree = pytree.tree_flatten(out_cotangent)
+        if ct_tree != out_tree:
+            raise TypeError(f"{name}: cotangent tree does not match function output, "
+                            f"expected {out_tree} but got {ct_tree}")
+        for i, (c, a) in enumerate(zip(ct_leaves, out_avals)):
+            ca = get_aval(c)
+            if not ca.same_type(a):
+                raise TypeError(f"{name}: cotangent type does not match function output: "
+                                f"cotangent {i} is {ca.str_short()} but the output is "
+                                f"{a.str_short()}")
+        cts = backward_pass(closed.program, closed.consts,
+                            [UndefinedPrimal(a) for a in in_avals], ct_leaves)
+        results = []
+        for ct, a in zip(cts, in_avals):
+            ct = instantiate(ct)
+            # An array of the primal's type, as JAX promises (a cotangent passed straight
+            # through may still be the caller's Python scalar).
+            if get_aval(ct) != a or not hasattr(ct, "aval"):
+                ct = lax.convert_element_type(ct, a.dtype, weak_type=a.weak_type)
+            results.append(ct)
+        return pytree.tree_unflatten(in_tree, results)
+
+    functools.update_wrapper(transposed, fun, updated=())
+    return transposed
+
+
+# ---------------------------------------------------------------------------------------
+# Trace-time evaluation and names
+
+
+@contextlib.contextmanager
+def ensure_compile_time_eval():
+    """Inside this block, operations whose inputs are all concrete run now, even inside a
+    ``jit`` or other trace, and give concrete arrays (so Python ``if`` and ``int()`` work
+    on them); operations on traced values are traced as usual.
+
+    >>> @jit
+    ... def f(x):
+    ...     with ensure_compile_time_eval():
+    ...         n = int(fnp.arange(4).sum())     # 6, known while tracing
+    ...     return x * n
+    """
+    # Operations with no traced input go to the innermost *dynamic* trace (the staging of
+    # jit/make_ir); making eager evaluation (level 0) the dynamic trace for the block sends
+    # them there instead. Traced inputs still find their own trace, which is higher.
+    trace_mod._dynamic.append(trace_mod._stack[0])
+    try:
+        yield
+    finally:
+        trace_mod._dynamic.pop()
+
+
+class named_scope(contextlib.ContextDecorator):
+    """``with named_scope("layer1"): ...`` (or ``@named_scope("layer1")``) names the
+    operations inside for profilers, in JAX. Accepted for compatibility; it changes
+    nothing here (JAX's printed programs do not show the names either)."""
+
+    def __init__(self, name: str):
+        if not isinstance(name, str):
+            raise TypeError("named_scope name argument must be a string.")
+        self.name = name
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def named_call(fun: Callable, *, name: str | None = None) -> Callable:
+    """``fun`` with its operations named ``name`` (default: its ``__name__``); see
+    ``named_scope``. Values are unchanged."""
+    return named_scope(fun.__name__ if name is None else name)(fun)
+
+
+# ---------------------------------------------------------------------------------------
+# The host side
+
+
+def device_get(x: Any) -> Any:
+    """``x`` with every array leaf copied to a NumPy array on the host; other leaves
+    (Python scalars, strings, ...) and tracers are returned as they are."""
+    def get(leaf):
+        if isinstance(leaf, trace_mod.Tracer):
+            return leaf
+        to_numpy = getattr(leaf, "__array__", None)
+        return leaf if to_numpy is None else to_numpy()
+    return pytree.tree_map(get, x)
+
+
+def local_device_count(backend: str | None = None) -> int:
+    """How many devices this process can address (on ``backend``, default the default
+    platform)."""
+    from xla_bridge.runtime import local_devices
+    return len(local_devices(backend))
+
+
+def clear_caches() -> None:
+    """Forget every traced program and compiled executable kept in memory: ``jit``'s
+    traces, the programs transformations derived from them, and the executables of jit
+    calls and eager operations. The on-disk compilation cache stays, as in JAX."""
+    from functorch_lite.api import clear_jit_caches
+    from xla_bridge import compile as xla_compile
+    from xla_bridge import eager
+    clear_jit_caches()
+    # Transformations of programs (batching, linearizing, splitting a loop body, ...) are
+    # memoized per program with functools caches in the interpreter and lax modules.
+    for mod_name, mod in list(sys.modules.items()):
+        if mod is None or not mod_name.startswith(("functorch_lite.interpreters",
+                                                   "functorch_lite.lax")):
+            continue
+        for obj in vars(mod).values():
+            if hasattr(obj, "cache_clear") and getattr(obj, "__module__", None) == mod_name:
+                obj.cache_clear()
+    eager._cache.clear()
+    xla_compile._text_cache.clear()
