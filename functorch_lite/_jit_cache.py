@@ -30,7 +30,7 @@ class JitState:
     refers to the function itself, so the weak entry holding it can die with the function."""
 
     __slots__ = ("static_argnums", "static_argnames", "arg_names", "traced", "fast",
-                 "fast_trees", "seen", "__weakref__")
+                 "fast_donating", "fast_trees", "seen", "__weakref__")
 
     def __init__(self, static_argnums: tuple, static_argnames: tuple, arg_names):
         self.static_argnums = static_argnums
@@ -38,6 +38,9 @@ class JitState:
         self.arg_names = arg_names
         self.traced: dict = {}    # signature key -> the traced program
         self.fast: dict = {}      # cached-call key -> (call, out_tree)
+        # the same for wrappers that donate: donate_argnums -> their own ``fast`` dict
+        # (their executables consume the donated buffers)
+        self.fast_donating: dict = {}
         self.fast_trees = False   # whether ``fast`` holds entries for pytree arguments
         self.seen: list = []      # the latest signatures traced, to explain a miss
 
@@ -45,6 +48,8 @@ class JitState:
         # In place: wrappers hold ``fast`` directly for speed.
         self.traced.clear()
         self.fast.clear()
+        for fast in self.fast_donating.values():
+            fast.clear()
         self.fast_trees = False
         self.seen.clear()
 

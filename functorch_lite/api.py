@@ -142,7 +142,8 @@ def _tree_key(x: Any, leaves: list, array_type: type):
     if t is array_type:
         leaves.append(x)
         return x.aval
-    if t is tuple or t is list:
+    if t is tuple or t is list or (isinstance(x, tuple) and pytree.is_plain_namedtuple(t)):
+        # (a NamedTuple, such as an optimizer state, flattens as the tuple it is)
         keys = []
         for c in x:
             k = _tree_key(c, leaves, array_type)
@@ -186,27 +187,32 @@ class TracedProgram:
                        if isinstance(c, (np.ndarray, np.generic)) else c for c in consts]
         self.out_tree = out_tree
         self.name = name
-        self._compiled = {}  # device -> compiled executable
-        self._fast = {}  # (device, scalar flags) -> fast_entry
+        self._compiled = {}  # (device, donation flags) -> compiled executable
+        self._fast = {}  # (device, scalar flags, donation flags) -> fast_entry
 
-    def compiled(self, device=None):
-        exe = self._compiled.get(device)
+    def compiled(self, device=None, donated: tuple = ()):
+        """The executable for ``device``; ``donated`` flags the operands (constants
+        first) whose buffers it may consume."""
+        key = (device, donated)
+        exe = self._compiled.get(key)
         if exe is None:
-            exe = self._compiled[device] = backend.compile(self.program, self.name, device)
+            exe = self._compiled[key] = backend.compile(self.program, self.name, device,
+                                                        donated)
         return exe
 
-    def run_eagerly(self, leaves, device=None):
+    def run_eagerly(self, leaves, device=None, donated: tuple = ()):
         """When no transformation is active: call the compiled executable directly
         instead of going through ``bind``. It runs on ``device`` (None: the default)."""
-        return self.compiled(device)(*self.consts, *leaves)
+        return self.compiled(device, donated)(*self.consts, *leaves)
 
-    def fast_entry(self, device, scalars: tuple):
+    def fast_entry(self, device, scalars: tuple, donated: tuple = ()):
         """(call, out_tree) for ``JitFunction``'s cached-call path on ``device``, or None
         where the backend has no such path. ``scalars`` flags the arguments that are Python
-        scalars. ``out_tree`` is None for a single array output."""
-        key = (device, scalars)
+        scalars; ``donated`` is as for ``compiled``. ``out_tree`` is None for a single
+        array output."""
+        key = (device, scalars, donated)
         if key not in self._fast:
-            make = getattr(self.compiled(device), "fast_caller", None)
+            make = getattr(self.compiled(device, donated), "fast_caller", None)
             call = make(self.consts, scalars) if make is not None else None
             leaf = pytree.treedef_is_leaf(self.out_tree) and self.out_tree.num_leaves == 1
             tree = None if leaf else self.out_tree
@@ -412,11 +418,11 @@ class JitFunction:
         self.donate_argnums = _normalize_argnums(donate_argnums, None, "donate_argnums")
         self._arg_names = state.arg_names
         # Calls whose arguments are all plain device arrays skip pytree handling entirely:
-        # input avals -> (traced program, output tree). Shared with the state; donating
-        # wrappers do not use it.
-        self._fast = state.fast
-        self._fast_ok = not (self.static_argnums or self.static_argnames or
-                             self.donate_argnums)
+        # input avals -> (traced program, output tree). Shared with the state (donating
+        # wrappers share one per donate_argnums).
+        self._fast = (state.fast if not self.donate_argnums else
+                      state.fast_donating.setdefault(self.donate_argnums, {}))
+        self._fast_ok = not (self.static_argnums or self.static_argnames)
         # The backend's array class, once one is registered (jit(f) may run at import).
         self._array_type = vars(backend).get("array_type")
         functools.update_wrapper(self, fun, updated=())
@@ -477,9 +483,11 @@ class JitFunction:
                         "call differs in:\n" + "\n".join(f"  * {r}" for r in reasons))
             logger.warning("%s\n%s", head, body)
 
-    def _remember_fast(self, args: tuple, traced: TracedProgram, device) -> None:
+    def _remember_fast(self, args: tuple, traced: TracedProgram, device,
+                       donated: tuple) -> None:
         """Give these argument types an entry on the cached-call path, when they are
-        device Arrays and Python scalars, flat or in tuples/lists/dicts."""
+        device Arrays and Python scalars, flat or in tuples/lists/dicts/named tuples
+        (which also fixes which leaves are donated)."""
         array_type = self._array_type
         if all(type(a) is array_type or type(a) in PY_SCALARS for a in args):
             leaves, key = args, tuple(a.aval if type(a) is array_type
@@ -491,7 +499,8 @@ class JitFunction:
                 return
             key = ("tree", key)
             self._state.fast_trees = True
-        entry = traced.fast_entry(device, tuple(type(a) is not array_type for a in leaves))
+        entry = traced.fast_entry(device, tuple(type(a) is not array_type for a in leaves),
+                                  donated)
         if entry is not None:
             self._fast[key] = entry
 
@@ -523,14 +532,15 @@ class JitFunction:
             if out is not MISS:
                 return out
         traced, leaves, _ = self._get_traced(args, kwargs)
-        if not self.donate_argnums and eager:
+        donated = self._donation_mask(args, traced) if self.donate_argnums else ()
+        if eager:
             array_type = self._array_type = backend.array_type
             # It runs where its inputs are: on the first device array's device.
             device = next((x.device for x in leaves if type(x) is array_type), None)
             if self._fast_ok and not kwargs:
-                self._remember_fast(args, traced, device)
-            return pytree.tree_unflatten(traced.out_tree, traced.run_eagerly(leaves, device))
-        donated = self._donation_mask(args, traced) if self.donate_argnums else ()
+                self._remember_fast(args, traced, device, donated)
+            outs = traced.run_eagerly(leaves, device, donated)
+            return pytree.tree_unflatten(traced.out_tree, outs)
         outs = jit_call_p.bind(*traced.consts, *leaves, program=traced.program,
                                name=self.name, donated=donated)
         return pytree.tree_unflatten(traced.out_tree, outs)

@@ -540,6 +540,26 @@ def test_cached_call_path_with_pytree_arguments():
                                np.asarray(a) @ np.asarray(v) + np.asarray(b), rtol=1e-6)
 
 
+def test_cached_call_path_with_named_tuples():
+    """Named tuples (optimizer states) take the cached-call path as the tuples they are;
+    two named tuple types with equal fields stay apart, and one registered with flatten
+    functions of its own keeps them."""
+    import collections
+    A = collections.namedtuple("A", "x y")
+    B = collections.namedtuple("B", "x y")
+    Swapped = collections.namedtuple("Swapped", "x y")
+    fl.tree_util.register_pytree_node(Swapped, lambda t: ((t.y, t.x), None),
+                                      lambda _, ch: Swapped(ch[1], ch[0]))
+    one = xla_bridge.from_numpy(np.ones(2, np.float32))
+    two = xla_bridge.from_numpy(np.full(2, 2.0, np.float32))
+    jf = fl.jit(lambda t: (type(t).__name__ == "A") * t.x - t.y)
+    for _ in range(2):
+        np.testing.assert_array_equal(np.asarray(jf(A(one, two))), [-1, -1])
+        np.testing.assert_array_equal(np.asarray(jf(B(one, two))), [-2, -2])
+        np.testing.assert_array_equal(np.asarray(jf(Swapped(one, two))), [-2, -2])
+    assert jf.trace_count() == 3
+
+
 def test_cached_scalar_buffers_keep_equal_but_different_scalars_apart():
     """Python scalars reach executables through a cache keyed by value: 0.0 and -0.0 (also
     as a complex part) and NaN must each keep their own bits."""
@@ -928,6 +948,34 @@ def test_donation_with_pytree_argument_and_under_grad():
     y = xla_bridge.from_numpy(np.arange(3, dtype=np.float32))
     close(fl.grad(g)(y), 2 * np.arange(3))
     assert not y.is_deleted()
+
+
+def test_donation_on_the_cached_call_path_and_beside_a_plain_wrapper():
+    # a training-loop shape: a NamedTuple state and dict params, called many times; every
+    # call (the cached ones too) donates, and a non-donating jit of the same function,
+    # which shares its traces, donates nothing
+    import collections
+    State = collections.namedtuple("State", "count mu")
+
+    def step(p, s, x):
+        return {"w": p["w"] - x}, State(s.count + 1, s.mu * 0.5 + x)
+
+    donating = fl.jit(step, donate_argnums=(0, 1))
+    plain = fl.jit(step)
+    p = {"w": xla_bridge.from_numpy(np.ones(3, np.float32))}
+    s = State(xla_bridge.from_numpy(np.int32(0)), xla_bridge.from_numpy(np.ones(3, np.float32)))
+    x = xla_bridge.from_numpy(np.full(3, 0.5, np.float32))
+    for _ in range(3):
+        old_w = p["w"]
+        p, s = donating(p, s, x)
+        assert old_w.is_deleted()
+    assert int(s.count) == 3
+    np.testing.assert_allclose(np.asarray(p["w"]), np.full(3, -0.5))
+    p2, s2 = plain(p, s, x)
+    assert not p["w"].is_deleted() and not s.mu.is_deleted()
+    assert int(s2.count) == 4 and donating.trace_count() == 1
+    with pytest.raises(DeletedArrayError, match="donated"):
+        donating({"w": old_w}, s, x)
 
 
 # ---------------------------------------------------------------------------------------

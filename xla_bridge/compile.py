@@ -259,5 +259,6 @@ def _buffer_on(a, device):
     return _jaxlib.copy_to_device(a.buffer, device)
 
 
-def compile_for_call(program: Program, name: str = "main", device=None) -> Compiled:
-    return Compiled(compile_program(program, device, name))
+def compile_for_call(program: Program, name: str = "main", device=None,
+                     donated: Sequence[bool] = ()) -> Compiled:
+    return Compiled(compile_program(program, device, name, donated))

@@ -4,9 +4,11 @@ itself here at import; a test double or another backend could register instead.
     apply_primitive(primitive, args, params) -> list of arrays     (eager evaluation)
     device_put(value, device, weak_type) -> array                  (host -> device)
     lower(program, name) -> str                                    (the module text)
-    compile(program, name, device=None) -> compiled object for one device (None: the
-                              default): __call__(*arrays) -> list of arrays (arrays elsewhere
-                              are copied to its device), cost_analysis() -> dict,
+    compile(program, name, device=None, donated=()) -> compiled object for one device
+                              (None: the default; ``donated`` flags the operands whose
+                              buffers it may consume): __call__(*arrays) -> list of
+                              arrays (arrays elsewhere are copied to its device),
+                              cost_analysis() -> dict,
                               memory_analysis(), as_text(); optionally
                               fast_caller(consts) -> None or call(tuple of arrays) -> list
                               of arrays, or None to send the caller down its general path

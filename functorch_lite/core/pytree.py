@@ -200,14 +200,19 @@ _add_builtin(
     lambda aux: f"defaultdict[{aux!r}]")
 
 
+_plain_namedtuples: set = set()  # named tuple types given the generic handler below
+
+
 def _namedtuple_handler(t: type) -> _Handler:
     fields = t._fields
-    return _Handler(
+    h = _Handler(
         t,
         lambda x: (x, None),
         lambda aux, ch: t(*ch),
         lambda x: ([(GetAttrKey(f), c) for f, c in zip(fields, x)], None),
         lambda aux: f"namedtuple[{t.__name__}]")
+    _plain_namedtuples.add(t)
+    return h
 
 
 def _classify(t: type) -> _Handler | None:
@@ -218,6 +223,12 @@ def _classify(t: type) -> _Handler | None:
         h = None
     _dispatch[t] = h
     return h
+
+
+def is_plain_namedtuple(t: type) -> bool:
+    """Whether ``t`` is a named tuple flattened as the plain tuple it is (not registered
+    with flatten functions of its own): jit's cached-call path keys such values cheaply."""
+    return _handler_for(t) is not None and t in _plain_namedtuples
 
 
 def _handler_for(t: type) -> _Handler | None:
@@ -237,6 +248,7 @@ def _register(nodetype, flatten, unflatten, flatten_with_keys):
     if nodetype in _registered:
         raise ValueError(f"Duplicate custom PyTreeDef type registration for {nodetype}.")
     _registered.add(nodetype)
+    _plain_namedtuples.discard(nodetype)  # a named tuple with flatten functions of its own
     _dispatch[nodetype] = _Handler(nodetype, flatten, unflatten, flatten_with_keys,
                                    _custom_label(nodetype))
 
