@@ -105,6 +105,20 @@ def _apply_fn(model) -> Callable:
                     f"signature, got {type(model).__name__}")
 
 
+# A jitted identity returns new device buffers (nothing is donated to it): copies a whole
+# tree of arrays in one call.
+_copy_arrays = fl.jit(lambda arrays: arrays)
+
+
+def _fresh_copy(tree):
+    """``tree`` with each array leaf in a new device buffer, other leaves as they are."""
+    leaves, treedef = fl.tree.flatten(tree)
+    where = [i for i, a in enumerate(leaves) if hasattr(a, "shape")]
+    for i, a in zip(where, _copy_arrays([leaves[i] for i in where])):
+        leaves[i] = a
+    return fl.tree.unflatten(treedef, leaves)
+
+
 _STEPS: "OrderedDict[tuple, tuple]" = OrderedDict()   # the last few fits' compiled steps
 _STEPS_KEPT = 8
 
@@ -271,11 +285,8 @@ def fit(model, params, state, optimizer, train_data, *, loss: Callable, epochs: 
     else:
         start_epoch, skip = run.epoch, 0
     run.epoch = start_epoch
-    # The step donates the arrays fit owns: copy the caller's (once, through the host, which
-    # always gives fresh buffers) so theirs stay valid.
-    run.params, run.state, run.opt_state = fl.tree.map(
-        lambda a: fnp.asarray(np.array(a)) if hasattr(a, "shape") else a,
-        (run.params, run.state, run.opt_state))
+    # The step donates the arrays fit owns: copy the caller's so theirs stay valid.
+    run.params, run.state, run.opt_state = _fresh_copy((run.params, run.state, run.opt_state))
     with _StopOnInterrupt(run):
         for epoch in range(start_epoch, epochs):
             bar = _Progress(progress, epoch, epochs, batches.steps, skip)
