@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 import functorch_lite.numpy as fnp
-from functorch_lite import lax
-from functorch_lite.interpreters.custom_derivatives import custom_jvp
-from functorch_lite.numpy.reductions import logsumexp  # noqa: F401
+from functorch_lite import custom_jvp, lax
+from functorch_lite.scipy.special import logsumexp  # noqa: F401  (jax.nn has it too)
 
 
 @custom_jvp
