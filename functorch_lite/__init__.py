@@ -25,7 +25,7 @@ from functorch_lite.utilities import (ShapeDtypeStruct, clear_caches, device_get
                                       ensure_compile_time_eval, eval_shape, jacobian,
                                       linear_transpose, local_device_count, make_jaxpr,
                                       named_call, named_scope, typeof)
-from xla_bridge.array import Array  # noqa: F401
+from functorch_lite.core.avals import Array  # noqa: F401  (device arrays and tracers are both)
 from xla_bridge.runtime import default_backend, device_count, devices, local_devices  # noqa
 
 _install_backend()

@@ -22,6 +22,9 @@ from typing import Any, Callable
 MAX_FUNCTIONS = 8192   # functions remembered at once; the least recently jitted go first
 MAX_OPTION_SETS = 64   # distinct spellings of the static options kept per function
 MAX_SEEN = 64          # signatures kept per state to explain the next miss
+# Signatures traced (and compiled) per state; past it the oldest go first, so eager NumPy
+# calls (jitted per shape) on ever new shapes keep a bounded set of executables.
+MAX_TRACED = 256
 
 
 class JitState:
@@ -157,6 +160,9 @@ def remember(state: JitState, sig) -> None:
     state.seen.append(sig)
     if len(state.seen) > MAX_SEEN:
         del state.seen[0]
+    for table in (state.traced, state.fast, *state.fast_donating.values()):
+        while len(table) > MAX_TRACED:  # dicts keep insertion order: the oldest first
+            del table[next(iter(table))]
 
 
 # ---------------------------------------------------------------------------------------

@@ -16,11 +16,16 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from functorch_lite.api import _arg_names, _fun_name, _leaf_paths, jacrev, make_ir
+from functorch_lite import lax
+from functorch_lite.api import (_arg_names, _fun_name, _leaf_paths, clear_jit_caches, jacrev,
+                                make_ir)
 from functorch_lite.core import dtypes, pytree
+from functorch_lite.core.backend import backend as _executor
 from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import ShapedArray, aval_handlers, get_aval
 from functorch_lite.interpreters import staging
+from functorch_lite.interpreters.ad import instantiate
+from functorch_lite.interpreters.transpose import UndefinedPrimal, backward_pass
 
 # ---------------------------------------------------------------------------------------
 # Abstract shapes
@@ -224,10 +229,6 @@ def linear_transpose(fun: Callable, *primals) -> Callable:
     >>> f_t(1.0)
     (Array(2., dtype=float32, weak_type=True), Array(-1., dtype=float32, weak_type=True))
     """
-    from functorch_lite import lax
-    from functorch_lite.interpreters.ad import instantiate
-    from functorch_lite.interpreters.transpose import UndefinedPrimal, backward_pass
-
     name = f"linear_transpose({_fun_name(fun)})"
     closed, out_tree = _trace_abstract(name, fun, primals, {})
     in_tree = pytree.tree_structure(primals)
@@ -334,7 +335,7 @@ def device_get(x: Any) -> Any:
 def local_device_count(backend: str | None = None) -> int:
     """How many devices this process can address (on ``backend``, default the default
     platform)."""
-    from xla_bridge.runtime import local_devices
+    from xla_bridge.runtime import local_devices  # the runtime, as functorch_lite.devices
     return len(local_devices(backend))
 
 
@@ -342,9 +343,6 @@ def clear_caches() -> None:
     """Forget every traced program and compiled executable kept in memory: ``jit``'s
     traces, the programs transformations derived from them, and the executables of jit
     calls and eager operations. The on-disk compilation cache stays, as in JAX."""
-    from functorch_lite.api import clear_jit_caches
-    from xla_bridge import compile as xla_compile
-    from xla_bridge import eager
     clear_jit_caches()
     # Transformations of programs (batching, linearizing, splitting a loop body, ...) are
     # memoized per program with functools caches in the interpreter and lax modules.
@@ -355,5 +353,4 @@ def clear_caches() -> None:
         for obj in vars(mod).values():
             if hasattr(obj, "cache_clear") and getattr(obj, "__module__", None) == mod_name:
                 obj.cache_clear()
-    eager._cache.clear()
-    xla_compile._text_cache.clear()
+    _executor.clear_caches()  # the executor's executables and buffers (xla_bridge/caches.py)

@@ -4,8 +4,18 @@ from __future__ import annotations
 import numpy as np
 
 import functorch_lite.numpy as fnp
-from functorch_lite import custom_jvp, lax
+from functorch_lite import custom_jvp, lax, typeof
+from functorch_lite.scipy.special import expit
 from functorch_lite.scipy.special import logsumexp  # noqa: F401  (jax.nn has it too)
+
+
+def _inexact(x):
+    """``x`` as an array of an inexact dtype, converted as fnp's float functions convert
+    their arguments: bools and ints to the default float, a weak type kept (a float array
+    is returned as it is)."""
+    aval = typeof(x)
+    return lax.convert_element_type(x, fnp.result_type(aval.dtype, float),
+                                    weak_type=aval.weak_type)
 
 
 @custom_jvp
@@ -33,9 +43,8 @@ def _relu6_jvp(primals, tangents):
 
 
 def sigmoid(x):
-    """1 / (1 + exp(-x))."""
-    (x,) = fnp._util.promote_dtypes_inexact("sigmoid", x)
-    return lax.logistic(x)
+    """1 / (1 + exp(-x)), as ``scipy.special.expit``."""
+    return expit(x)
 
 
 def log_sigmoid(x):
@@ -57,7 +66,7 @@ swish = silu
 
 def gelu(x, approximate: bool = True):
     """Gaussian error linear unit (tanh approximation by default, as jax.nn.gelu)."""
-    (x,) = fnp._util.promote_dtypes_inexact("gelu", x)
+    x = _inexact(x)
     if approximate:
         c = np.sqrt(2 / np.pi).astype(np.float32).item()
         return 0.5 * x * (1 + fnp.tanh(c * (x + 0.044715 * x ** 3)))

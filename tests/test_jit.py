@@ -1,4 +1,4 @@
-"""``jit`` (functorch_lite/api.py's JitFunction), the in-memory compile cache and donation
+"""``jit`` (functorch_lite.api's JitFunction), the in-memory compile cache and donation
 (xla_bridge/compile.py), and the program clean-up passes (functorch_lite/core/passes.py).
 
 * every primitive in the registry gives the same result under ``jit`` as eagerly;

@@ -122,10 +122,6 @@ def memory_stats(exe):
     return exe.get_compiled_memory_stats()
 
 
-def is_runtime_error(e: BaseException) -> bool:
-    return type(e).__name__ in ("JaxRuntimeError", "XlaRuntimeError")
-
-
 def set_x64(enabled: bool) -> None:
     """Keep the runtime's 64-bit flag equal to ours, so transfers never narrow dtypes."""
     jax.config.update("jax_enable_x64", bool(enabled))

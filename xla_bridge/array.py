@@ -18,7 +18,7 @@ class DeletedArrayError(RuntimeError):
     pass
 
 
-class Array:
+class Array(avals_mod.Array):
     """An immutable array on one device. ``np.asarray(a)`` copies it to the host."""
 
     __slots__ = ("_buf", "aval", "_device", "__weakref__")
@@ -163,6 +163,13 @@ class Array:
 
     def __deepcopy__(self, memo):
         return self
+
+
+# The code that runs executables (xla_bridge.dispatch, operands) reads the slots ``_buf``
+# (the buffer, without ``buffer``'s deleted check: the runtime reports a deleted one) and
+# ``_device`` (None until ``device`` looks it up) directly, for every argument of every
+# cached jit call: a property would add a call per argument. They are private to
+# xla_bridge, which owns this class; nothing outside the package reads them.
 
 
 def from_numpy(value: Any, device=None, weak_type: bool = False) -> Array:

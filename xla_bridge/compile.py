@@ -1,5 +1,6 @@
-"""Compiling programs into executables: an in-memory cache keyed by the module text, and an
-optional on-disk cache (``config.update("compilation_cache_dir", path)`` or the
+"""Compiling programs into executables (running them is ``dispatch.py``'s job): an
+in-memory cache keyed by the module text (``caches.executables_by_text``), and an optional
+on-disk cache (``config.update("compilation_cache_dir", path)`` or the
 ``FUNCTORCH_LITE_COMPILATION_CACHE_DIR`` environment variable).
 
 Disk entries are our own format: a magic line, the SHA-256 of the payload, then the
@@ -22,6 +23,7 @@ from functorch_lite.core.config import config
 from functorch_lite.core.ir import Program
 from xla_bridge import _jaxlib, runtime
 from xla_bridge.array import Array
+from xla_bridge.caches import executables_by_text
 from xla_bridge.lowering.core import lower_program
 
 logger = logging.getLogger("functorch_lite")
@@ -67,18 +69,8 @@ class Executable:
         return _jaxlib.memory_stats(self.exe)
 
 
-def check_nans(outs: Sequence[Any], what: str) -> None:
-    """``config.debug_nans``: raise FloatingPointError when an inexact output holds a NaN,
-    naming the computation (``what``) and the output."""
-    for i, a in enumerate(outs):
-        aval = getattr(a, "aval", None)
-        if aval is not None and dtypes.is_inexact(aval.dtype) and np.isnan(np.asarray(a)).any():
-            raise FloatingPointError(
-                f"invalid value (nan) encountered in {what} (output {i} of {len(outs)}, "
-                f"{aval.str_short()}); config.update('debug_nans', False) turns this check off")
-
-
-_text_cache: dict[tuple, Any] = {}
+# The name tests and benchmarks/run.py use for the cache of compiled texts (caches.py).
+_text_cache = executables_by_text
 stats = {"compiles": 0, "disk_hits": 0}
 
 
@@ -139,7 +131,7 @@ def _write_entry(directory: str, path: str, payload: bytes) -> None:
 
 def compile_text(text: str, device, name: str = "main") -> Any:
     key = (text, device)
-    exe = _text_cache.get(key)
+    exe = executables_by_text.get(key)
     if exe is not None:
         return exe
     directory = _cache_dir()
@@ -160,105 +152,17 @@ def compile_text(text: str, device, name: str = "main") -> Any:
         stats["compiles"] += 1
         if path is not None:
             _write_entry(directory, path, _jaxlib.serialize_executable(device.client, exe))
-    _text_cache[key] = exe
+    executables_by_text[key] = exe
     return exe
 
 
 def compile_program(program: Program, device=None, name: str = "main",
                     donated: Sequence[bool] = ()) -> Executable:
     device = device or runtime.default_device()
-    text = lower_program(program, name=name, platform=runtime.default_backend(),
-                         donated=donated)
+    text = lower_program(program, name=name, donated=donated)
     exe = compile_text(text, device, name)
     return Executable(exe, program.out_avals, device, text, name)
 
 
 def lower(program: Program, name: str = "main") -> str:
-    return lower_program(program, name=name, platform=runtime.default_backend())
-
-
-class Compiled:
-    """An ahead-of-time compiled program (``jit(f).lower(...).compile()``)."""
-
-    def __init__(self, executable: Executable):
-        self.executable = executable
-
-    def __call__(self, *arrays):
-        from xla_bridge.eager import _to_array
-        exe = self.executable
-        device = exe.device
-        bufs = [a._buf if type(a) is Array and a._device is device and not a._buf.is_deleted()
-                else _buffer_on(_to_array(a, device), device) for a in arrays]
-        outs = exe.wrap(exe.execute(bufs))
-        if config.debug_nans:
-            check_nans(outs, f"jit({exe.name})")
-        return outs
-
-    def fast_caller(self, consts: Sequence[Any], scalars: Sequence[bool] = ()):
-        """A function of a tuple of arguments that runs this executable with ``consts``
-        prepended and returns the output Arrays, or ``None`` when an argument is not an
-        Array already on this executable's device or the runtime refuses it (the caller
-        then takes its general path, which moves data and reports deleted arrays). The
-        arguments flagged in ``scalars`` are Python scalars, the rest Arrays. This is jit's
-        cached-call path, so it does as little as it can."""
-        from xla_bridge.eager import scalar_buffer
-        exe = self.executable
-        device = exe.device
-        if exe.has_float0 or not all(type(c) is Array and c._device is device
-                                     for c in consts):
-            return None
-        const_bufs = [c._buf for c in consts]
-        execute, loaded, handlers, wrap = _jaxlib.execute, exe.exe, exe.handlers, exe.wrap
-        scalars = tuple(scalars)
-
-        if not any(scalars):
-            def call(args):
-                if config.debug_nans:
-                    return None  # the general path checks the outputs
-                bufs = [a._buf for a in args if a._device is device]
-                if len(bufs) != len(args):
-                    return None
-                try:
-                    return wrap(execute(loaded, const_bufs + bufs if const_bufs else bufs,
-                                        handlers))
-                except Exception:
-                    return None  # e.g. a donated (deleted) input: the general path explains
-            return call
-
-        def call_with_scalars(args):
-            if len(args) != len(scalars) or config.debug_nans:
-                return None
-            bufs = const_bufs[:]
-            for a, s in zip(args, scalars):
-                if s:
-                    bufs.append(scalar_buffer(a, device))
-                elif a._device is device:
-                    bufs.append(a._buf)
-                else:
-                    return None
-            try:
-                return wrap(execute(loaded, bufs, handlers))
-            except Exception:
-                return None
-        return call_with_scalars
-
-    def as_text(self) -> str:
-        return self.executable.text
-
-    def cost_analysis(self) -> dict:
-        return self.executable.cost_analysis()
-
-    def memory_analysis(self):
-        return self.executable.memory_analysis()
-
-
-def _buffer_on(a, device):
-    """``a``'s buffer, copied to ``device`` if it lives elsewhere."""
-    if a.device == device:
-        return a.buffer
-    return _jaxlib.copy_to_device(a.buffer, device)
-
-
-def compile_for_call(program: Program, name: str = "main", device=None,
-                     donated: Sequence[bool] = ()) -> Compiled:
-    return Compiled(compile_program(program, device, name, donated))
+    return lower_program(program, name=name)

@@ -47,7 +47,3 @@ def device_count(backend: str | None = None) -> int:
 
 def default_device():
     return devices()[0]
-
-
-def client_of_device(device):
-    return device.client

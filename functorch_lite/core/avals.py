@@ -64,6 +64,45 @@ class ShapedArray:
         return ("~" if self.weak_type else "") + self._str_long()
 
 
+class Array:
+    """The public array type, ``functorch_lite.Array`` (``jax.Array``'s counterpart): what
+    every array value is, whether it holds data (the backend's device array) or stands in
+    for data while a transformation runs (a tracer). Both subclass it, so
+    ``isinstance(x, Array)`` is the one test for "an array of this library" in every layer,
+    and the libraries above the core (numpy, random, scipy, nn) never name a tracer type.
+
+    JAX makes its tracers *virtual* subclasses of ``jax.Array``; here they inherit for real,
+    because an ABC's ``isinstance`` costs ~10x a plain class's and the test sits on the
+    eager hot paths. Every instance has an ``aval``; operators and NumPy-style methods are
+    attached to this class by ``functorch_lite.numpy``."""
+
+    __slots__ = ()
+
+    @property
+    def shape(self) -> tuple:
+        return self.aval.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.aval.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.aval.ndim
+
+    @property
+    def size(self) -> int:
+        return self.aval.size
+
+    @property
+    def weak_type(self) -> bool:
+        return self.aval.weak_type
+
+    @property
+    def nbytes(self) -> int:
+        return self.aval.size * self.aval.dtype.itemsize
+
+
 # How to find the abstract value of a concrete (non-tracer) value, by Python type.
 # The backend registers its array type here; tracers carry their own ``aval``.
 aval_handlers: dict[type, Callable[[Any], ShapedArray]] = {}
@@ -100,14 +139,6 @@ def get_aval(x: Any) -> ShapedArray:
         return _numpy_aval(x)
     raise TypeError(f"value {x!r} of type {type(x).__name__} is not a valid array: expected an "
                     "Array, a NumPy array or a Python scalar")
-
-
-def is_array_like(x: Any) -> bool:
-    try:
-        get_aval(x)
-        return True
-    except TypeError:
-        return False
 
 
 class TypedScalar:

@@ -14,6 +14,8 @@ itself here at import; a test double or another backend could register instead.
                               of arrays, or None to send the caller down its general path
     array_type                                                     (the concrete array class;
                               its instances have .aval and .device)
+    clear_caches() -> None                                         (forget every executable
+                              and buffer the backend keeps in memory)
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class _Backend:
     lower: Callable | None = None
     compile: Callable | None = None
     array_type: type | None = None
+    clear_caches: Callable | None = None
 
     def __getattribute__(self, name: str) -> Any:
         value = object.__getattribute__(self, name)

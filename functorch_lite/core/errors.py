@@ -16,6 +16,3 @@ class TracerIntegerConversionError(ConcretizationTypeError):
 class UnexpectedTracerError(Exception):
     """A tracer escaped the transformation that created it and was used later."""
 
-
-class NonDifferentiableError(TypeError):
-    pass

@@ -14,7 +14,6 @@ while it is active, operations on plain arrays are staged into the program rathe
 from __future__ import annotations
 
 import contextlib
-import itertools
 from typing import Any, Iterator, Sequence
 
 from functorch_lite.core import avals as avals_mod
@@ -103,9 +102,10 @@ def escaped_tracer_error(tracer: "Tracer", detail: str = "") -> UnexpectedTracer
     return UnexpectedTracerError(msg)
 
 
-class Tracer:
-    """A stand-in for an array while a transformation runs. Array methods and operators are
-    attached by ``functorch_lite.numpy`` so tracers behave like ``Array``."""
+class Tracer(avals_mod.Array):
+    """A stand-in for an array while a transformation runs. It is an ``Array`` (shape, dtype,
+    the operators and methods ``functorch_lite.numpy`` attaches there), so user code behaves
+    the same under every transformation."""
 
     __slots__ = ("_trace",)
     __array_priority__ = 1000
@@ -113,26 +113,6 @@ class Tracer:
     @property
     def aval(self) -> avals_mod.ShapedArray:
         raise NotImplementedError
-
-    @property
-    def shape(self):
-        return self.aval.shape
-
-    @property
-    def dtype(self):
-        return self.aval.dtype
-
-    @property
-    def ndim(self):
-        return self.aval.ndim
-
-    @property
-    def size(self):
-        return self.aval.size
-
-    @property
-    def weak_type(self):
-        return self.aval.weak_type
 
     def __len__(self):
         if not self.shape:
@@ -171,23 +151,16 @@ class Tracer:
     def __array__(self, dtype=None, copy=None):
         raise self._concretization_error("numpy.asarray() (converting to a NumPy array)")
 
-    def __hash__(self):
-        raise TypeError(f"unhashable type: traced array {self.aval.str_short()}")
-
     def item(self):
         raise self._concretization_error(".item()")
 
     def tolist(self):
         raise self._concretization_error(".tolist()")
 
-    # The rest of ``Array``'s public surface, so that no Array attribute is missing on a
+    # The rest of the device array's public surface, so that no attribute is missing on a
     # tracer. Type queries work; what needs a device buffer fails as JAX's tracers fail:
     # ``device``/``block_until_ready``/``buffer`` with AttributeError (so ``hasattr``
     # answers False), the other buffer methods with a concretization error.
-    @property
-    def nbytes(self):
-        return self.aval.size * self.aval.dtype.itemsize
-
     @property
     def device(self):
         raise AttributeError(f"the 'device' attribute is not available on a traced array "
@@ -305,12 +278,8 @@ def full_lower(val):
     return val
 
 
-def get_aval(x):
-    return avals_mod.get_aval(x)
-
-
-_counter = itertools.count()
-
-
-def fresh_id() -> int:
-    return next(_counter)
+def is_traced(x: Any) -> bool:
+    """Whether ``x`` is a tracer: an abstract stand-in whose value is not known while a
+    transformation runs. The libraries above the core ask this (to demand a concrete shape
+    argument, say) instead of naming the tracer type."""
+    return isinstance(x, Tracer)

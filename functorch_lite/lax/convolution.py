@@ -24,9 +24,13 @@ import numpy as np
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.primitive import Primitive
+from functorch_lite.interpreters import ad
+from functorch_lite.interpreters.transpose import is_undefined
 from functorch_lite.lax._common import as_operand
+from functorch_lite.lax.elementwise import convert_element_type
 from functorch_lite.lax.linalg import (Precision, canonicalize_precision,
-                                       canonicalize_preferred_type)
+                                       canonicalize_preferred_type, cast_cotangent)
+from functorch_lite.lax.shapes import full, reshape, rev, transpose
 
 __all__ = ["ConvDimensionNumbers", "conv_dimension_numbers", "conv_general_dilated",
            "conv", "conv_with_general_padding", "padtype_to_pads", "conv_general_dilated_p"]
@@ -189,17 +193,9 @@ def _n(dt) -> str:
     return dtypes.to_numpy_dtype_name(dt)
 
 
-@conv_general_dilated_p.def_shape
-def _conv_shape(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
-                dimension_numbers, feature_group_count, batch_group_count, precision=None,
-                preferred_element_type=None):
-    name = "conv_general_dilated"
-    if lhs.ndim != rhs.ndim:
-        raise TypeError(f"{name}: lhs and rhs must have the same rank, got shapes "
-                        f"{lhs.shape} and {rhs.shape}")
-    if lhs.ndim < 2:
-        raise TypeError(f"{name}: operands need a batch and a feature dimension (rank >= "
-                        f"2), got shapes {lhs.shape} and {rhs.shape}")
+def _check_conv_params(name, lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                       dimension_numbers, feature_group_count, batch_group_count) -> None:
+    """The checks of conv_general_dilated's params that need no operand sizes."""
     ndim, n = lhs.ndim, lhs.ndim - 2
     if not isinstance(dimension_numbers, ConvDimensionNumbers):
         raise TypeError(f"{name}: dimension_numbers param must be a ConvDimensionNumbers, "
@@ -230,6 +226,22 @@ def _conv_shape(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation
         raise ValueError(f"{name}: at most one of feature_group_count "
                          f"({feature_group_count}) and batch_group_count "
                          f"({batch_group_count}) may be greater than 1")
+
+
+@conv_general_dilated_p.def_shape
+def _conv_shape(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
+                dimension_numbers, feature_group_count, batch_group_count, precision=None,
+                preferred_element_type=None):
+    name = "conv_general_dilated"
+    if lhs.ndim != rhs.ndim:
+        raise TypeError(f"{name}: lhs and rhs must have the same rank, got shapes "
+                        f"{lhs.shape} and {rhs.shape}")
+    if lhs.ndim < 2:
+        raise TypeError(f"{name}: operands need a batch and a feature dimension (rank >= "
+                        f"2), got shapes {lhs.shape} and {rhs.shape}")
+    ndim, n = lhs.ndim, lhs.ndim - 2
+    _check_conv_params(name, lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                       dimension_numbers, feature_group_count, batch_group_count)
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     batch, in_features = lhs.shape[lhs_spec[0]], lhs.shape[lhs_spec[1]]
     k_out, k_in = rhs.shape[rhs_spec[0]], rhs.shape[rhs_spec[1]]
@@ -374,13 +386,9 @@ def conv_with_general_padding(lhs: Any, rhs: Any, window_strides: Sequence[int],
 # cotangent the G feature groups of lhs become G batch groups. ``batch_group_count = G``
 # is the mirror image (it is itself the rhs cotangent of a feature-grouped convolution).
 
-from functorch_lite.interpreters import ad  # noqa: E402
-from functorch_lite.interpreters.transpose import is_undefined  # noqa: E402
-
 
 def split_axis(x: Any, axis: int, outer: int):
     """Reshape dimension ``axis`` of size ``outer * inner`` into two, ``(outer, inner)``."""
-    from functorch_lite.lax.shapes import reshape
     shape = list(get_aval(x).shape)
     shape[axis:axis + 1] = [outer, shape[axis] // outer]
     return reshape(x, tuple(shape))
@@ -389,7 +397,6 @@ def split_axis(x: Any, axis: int, outer: int):
 def merge_axis(x: Any, src: int, dst: int):
     """Fold dimension ``src`` into dimension ``dst`` as its major part (``src`` disappears;
     ``dst``'s size is multiplied by ``src``'s)."""
-    from functorch_lite.lax.shapes import reshape, transpose
     shape = get_aval(x).shape
     order = [d for d in range(len(shape)) if d != src]
     pos = order.index(dst)
@@ -414,20 +421,16 @@ def _swap_roles(spec: tuple) -> tuple:
 
 
 def _zeros(aval: ShapedArray):
-    from functorch_lite.lax.shapes import full
     return full(aval.shape, 0, aval.dtype)
 
 
 def _as_dtype(x: Any, dtype):
-    from functorch_lite.lax.elementwise import convert_element_type
     return x if get_aval(x).dtype == dtype else convert_element_type(x, dtype)
 
 
 def _conv_transpose_lhs(ct, rhs, lhs_aval, *, window_strides, padding, lhs_dilation,
                         rhs_dilation, dimension_numbers, feature_group_count,
                         batch_group_count, precision):
-    from functorch_lite.lax.linalg import cast_cotangent
-    from functorch_lite.lax.shapes import rev
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     ct_shape, rhs_shape = get_aval(ct).shape, get_aval(rhs).shape
     if 0 in ct_shape or 0 in lhs_aval.shape:
@@ -459,7 +462,6 @@ def _conv_transpose_lhs(ct, rhs, lhs_aval, *, window_strides, padding, lhs_dilat
 def _conv_transpose_rhs(ct, lhs, rhs_aval, *, window_strides, padding, lhs_dilation,
                         rhs_dilation, dimension_numbers, feature_group_count,
                         batch_group_count, precision):
-    from functorch_lite.lax.linalg import cast_cotangent
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     ct_shape, lhs_shape = get_aval(ct).shape, get_aval(lhs).shape
     if 0 in ct_shape or 0 in lhs_shape:

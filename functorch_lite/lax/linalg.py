@@ -24,7 +24,11 @@ import numpy as np
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.primitive import Primitive
+from functorch_lite.interpreters import ad
+from functorch_lite.interpreters.transpose import is_undefined
+from functorch_lite.lax import elementwise as ew
 from functorch_lite.lax._common import operands
+from functorch_lite.lax.shapes import transpose
 
 __all__ = ["Precision", "dot_general", "dot", "dot_general_p"]
 
@@ -288,9 +292,6 @@ def dot(lhs: Any, rhs: Any, precision: Any = None, preferred_element_type: Any =
 # (the latter in the order of rhs's contracting dims), which one transpose puts back in
 # lhs's order. The rhs case is the same with the operands' roles swapped.
 
-from functorch_lite.interpreters import ad  # noqa: E402
-from functorch_lite.interpreters.transpose import is_undefined  # noqa: E402
-
 
 def _free_dims(ndim: int, contract, batch) -> list:
     return [d for d in range(ndim) if d not in contract and d not in batch]
@@ -306,7 +307,6 @@ def _inverse_permutation(perm) -> tuple:
 def cast_cotangent(ct, aval: ShapedArray):
     """A cotangent computed in another dtype (``preferred_element_type``, or the result
     type of mixed operands) brought back to the operand's dtype."""
-    from functorch_lite.lax import elementwise as ew
     ct_dtype = get_aval(ct).dtype
     if ct_dtype == aval.dtype:
         return ct
@@ -319,7 +319,6 @@ def _dot_transpose_operand(ct, other, operand_aval, *, mine_contract, mine_batch
                            other_contract, other_batch, other_ndim, operand_is_lhs,
                            precision):
     """The cotangent of one operand of a dot_general, given the other operand."""
-    from functorch_lite.lax.shapes import transpose
     nb = len(mine_batch)
     mine_free = _free_dims(operand_aval.ndim, mine_contract, mine_batch)
     other_free = _free_dims(other_ndim, other_contract, other_batch)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from functorch_lite.core import pytree
 from functorch_lite.core.primitive import Primitive
+from functorch_lite.interpreters import ad
 from functorch_lite.lax._common import as_operand
 
 __all__ = ["stop_gradient"]
@@ -22,7 +24,6 @@ def stop_gradient(x: Any):
     """Return ``x`` unchanged, but treat it as a constant under differentiation.
 
     Applies to every array leaf of a pytree ``x``."""
-    from functorch_lite.core import pytree
     leaves, tree = pytree.tree_flatten(x)
     return pytree.tree_unflatten(tree, [stop_gradient_p.bind(as_operand(l)) for l in leaves])
 
@@ -30,8 +31,6 @@ def stop_gradient(x: Any):
 # ---------------------------------------------------------------------------------------
 # Derivative and batching rules: the derivative is zero by definition; batching passes the
 # batch axis through.
-
-from functorch_lite.interpreters import ad  # noqa: E402
 
 ad.zero_jvp(stop_gradient_p)
 

@@ -16,6 +16,9 @@ import numpy as np
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.primitive import Primitive
+from functorch_lite.interpreters import ad
+from functorch_lite.lax import elementwise as _ew
+from functorch_lite.lax import shapes as _shapes
 from functorch_lite.lax._common import as_operand, check_dtype, normalize_axes, scalar_like
 
 __all__ = [
@@ -273,10 +276,6 @@ cummin = _cumulative_fn(cummin_p, """Running minimum along ``axis`` (NaN propaga
 # primal; reduce_prod multiplies each tangent by the product of all the other elements,
 # built from exclusive running products (no division, so zeros are handled exactly).
 # argmax/argmin and the logical reductions have no derivative.
-
-from functorch_lite.interpreters import ad  # noqa: E402
-from functorch_lite.lax import elementwise as _ew  # noqa: E402
-from functorch_lite.lax import shapes as _shapes  # noqa: E402
 
 
 def _kept_dims(ndim: int, axes: Sequence[int]) -> tuple[int, ...]:

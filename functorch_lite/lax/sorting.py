@@ -14,6 +14,10 @@ import numpy as np
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.primitive import Primitive
+from functorch_lite.interpreters import ad, batching
+from functorch_lite.interpreters.transpose import is_undefined
+from functorch_lite.lax import indexing as _indexing
+from functorch_lite.lax import shapes as _shapes
 from functorch_lite.lax._common import as_operand, check_dtype, normalize_axis
 
 __all__ = ["sort", "sort_key_val", "top_k"]
@@ -81,59 +85,10 @@ def sort_key_val(keys: Any, values: Any, dimension: int = -1, is_stable: bool = 
     return sort((keys, values), dimension=dimension, is_stable=is_stable, num_keys=1)
 
 
-# ---------------------------------------------------------------------------------------
-# top_k
-
-top_k_p = Primitive("top_k", multiple_results=True)
-
-
-@top_k_p.def_shape
-def _top_k_shape(operand, *, k):
-    check_dtype("top_k", operand, "biuf")
-    if operand.ndim == 0:
-        raise TypeError("top_k: operand must have rank >= 1, got a rank-0 array")
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"top_k: k must be an integer, got {k!r}")
-    n = operand.shape[-1]
-    if not 0 <= k <= n:
-        raise ValueError(f"top_k: k must be between 0 and the size of the last axis; got "
-                         f"k={k} for shape {operand.shape}")
-    if n - 1 > dtypes.iinfo(np.int32).max:
-        raise ValueError(f"top_k: the last axis of shape {operand.shape} is too long for "
-                         "int32 indices")
-    shape = operand.shape[:-1] + (k,)
-    return [ShapedArray(shape, operand.dtype, operand.weak_type),
-            ShapedArray(shape, np.int32, False)]
-
-
-
-def top_k(operand: Any, k: int):
-    """The ``k`` largest elements along the last axis, largest first, and their indices.
-
-    Returns ``(values, indices)`` with shape ``operand.shape[:-1] + (k,)``; indices are
-    int32. Equal values come in index order. Floats are ordered as by ``jax.lax.top_k``
-    (IEEE total order: NaN first, then +inf, ..., ``0.0`` before ``-0.0``, and ``-NaN``
-    last). Example: ``top_k(x, 2)`` with ``x: f32[3, 10]`` gives ``f32[3, 2], i32[3, 2]``.
-    """
-    operand = as_operand(operand)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"top_k: k must be an integer, got {k!r}")
-    return tuple(top_k_p.bind(operand, k=int(k)))
-
-
-# ---------------------------------------------------------------------------------------
-# Derivative rules
-#
 # sort permutes: the tangents of its operands are permuted the same way, by sorting them
 # as extra (non-key) operands beside the keys. So sort is linear in its non-key operands
 # for fixed keys, and its transpose applies the inverse permutation: sorting the
 # cotangents by the permutation itself. top_k gathers the tangents at its indices.
-
-from functorch_lite.interpreters import ad  # noqa: E402
-from functorch_lite.interpreters.transpose import is_undefined  # noqa: E402
-from functorch_lite.lax import indexing as _indexing  # noqa: E402
-from functorch_lite.lax import shapes as _shapes  # noqa: E402
-
 
 def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
     out = sort_p.bind(*primals, dimension=dimension, is_stable=is_stable, num_keys=num_keys)
@@ -175,6 +130,56 @@ sort_p.def_jvp(_sort_jvp)
 sort_p.def_transpose(_sort_transpose)
 
 
+@sort_p.def_batch
+def _sort_batch(axis, args, dims, *, dimension, is_stable, num_keys):
+    # Every operand gets its batch axis where the first batched one has it (unbatched
+    # operands are broadcast); the sorted dimension is renumbered around it.
+    target = next(d for d in dims if d is not None)
+    xs = [batching.move_dim(x, d, target, axis.size) for x, d in zip(args, dims)]
+    outs = sort_p.bind(*xs, dimension=dimension + (dimension >= target),
+                       is_stable=is_stable, num_keys=num_keys)
+    return outs, [target] * len(outs)
+
+
+# ---------------------------------------------------------------------------------------
+# top_k
+
+top_k_p = Primitive("top_k", multiple_results=True)
+
+
+@top_k_p.def_shape
+def _top_k_shape(operand, *, k):
+    check_dtype("top_k", operand, "biuf")
+    if operand.ndim == 0:
+        raise TypeError("top_k: operand must have rank >= 1, got a rank-0 array")
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"top_k: k must be an integer, got {k!r}")
+    n = operand.shape[-1]
+    if not 0 <= k <= n:
+        raise ValueError(f"top_k: k must be between 0 and the size of the last axis; got "
+                         f"k={k} for shape {operand.shape}")
+    if n - 1 > dtypes.iinfo(np.int32).max:
+        raise ValueError(f"top_k: the last axis of shape {operand.shape} is too long for "
+                         "int32 indices")
+    shape = operand.shape[:-1] + (k,)
+    return [ShapedArray(shape, operand.dtype, operand.weak_type),
+            ShapedArray(shape, np.int32, False)]
+
+
+def top_k(operand: Any, k: int):
+    """The ``k`` largest elements along the last axis, largest first, and their indices.
+
+    Returns ``(values, indices)`` with shape ``operand.shape[:-1] + (k,)``; indices are
+    int32. Equal values come in index order. Floats are ordered as by ``jax.lax.top_k``
+    (IEEE total order: NaN first, then +inf, ..., ``0.0`` before ``-0.0``, and ``-NaN``
+    last). Example: ``top_k(x, 2)`` with ``x: f32[3, 10]`` gives ``f32[3, 2], i32[3, 2]``.
+    """
+    operand = as_operand(operand)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"top_k: k must be an integer, got {k!r}")
+    return tuple(top_k_p.bind(operand, k=int(k)))
+
+
 def _take_along_last_axis(x: Any, indices: Any):
     """``x[..., indices[..., j]]`` for each ``j``: a gather whose leading axes are batch
     axes shared by ``x`` and ``indices``."""
@@ -198,23 +203,6 @@ def _top_k_jvp(primals, tangents, *, k):
 
 
 top_k_p.def_jvp(_top_k_jvp)
-
-
-# ---------------------------------------------------------------------------------------
-# Batching rules
-
-from functorch_lite.interpreters import batching  # noqa: E402
-
-
-@sort_p.def_batch
-def _sort_batch(axis, args, dims, *, dimension, is_stable, num_keys):
-    # Every operand gets its batch axis where the first batched one has it (unbatched
-    # operands are broadcast); the sorted dimension is renumbered around it.
-    target = next(d for d in dims if d is not None)
-    xs = [batching.move_dim(x, d, target, axis.size) for x, d in zip(args, dims)]
-    outs = sort_p.bind(*xs, dimension=dimension + (dimension >= target),
-                       is_stable=is_stable, num_keys=num_keys)
-    return outs, [target] * len(outs)
 
 
 @top_k_p.def_batch

@@ -12,6 +12,7 @@ import numpy as np
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import get_aval
 from functorch_lite.core.primitive import Primitive, backend_device_put
+from functorch_lite.interpreters import ad
 
 __all__ = ["device_put"]
 
@@ -41,8 +42,6 @@ def device_put(x: Any, device: Any = None):
 # ---------------------------------------------------------------------------------------
 # Derivative and batching rules: device_put is the identity on values, so it is linear
 # (its transpose passes the cotangent through) and batches in place.
-
-from functorch_lite.interpreters import ad  # noqa: E402
 
 
 def _device_put_transpose(ct, x, *, device):

@@ -29,10 +29,15 @@ from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.ir import Program, eval_program
 from functorch_lite.core.primitive import Primitive
 from functorch_lite.core.trace import Tracer
+from functorch_lite.interpreters import ad, batching
+from functorch_lite.interpreters.jit_call import close_over_consts
+from functorch_lite.interpreters.staging import trace_to_program
+from functorch_lite.interpreters.transpose import is_undefined
 from functorch_lite.lax import elementwise as ew
-from functorch_lite.lax._common import as_operand, check_dtype, operands
+from functorch_lite.lax._common import as_operand, check_dtype, operands, scalar_like
 from functorch_lite.lax.convolution import (dilate_dim, int_tuple, pad_pairs, padtype_to_pads,
                                             strided_count)
+from functorch_lite.lax.shapes import full, pad
 
 __all__ = ["reduce_window", "reduce_window_sum", "reduce_window_max", "reduce_window_min",
            "reduce_window_sum_p", "reduce_window_max_p", "reduce_window_min_p",
@@ -267,8 +272,6 @@ def _computation_program(computation: Callable, tree, dts: tuple) -> Program:
 
 
 def _trace_computation(computation: Callable, tree, dts: tuple) -> Program:
-    from functorch_lite.interpreters.jit_call import close_over_consts
-    from functorch_lite.interpreters.staging import trace_to_program
     n = len(dts)
     avals = [ShapedArray((), dt) for dt in dts]
     box = []
@@ -368,17 +371,12 @@ def _select_and_scatter_add_shape(source, operand, *, kind, window_dimensions,
 # ---------------------------------------------------------------------------------------
 # Derivative rules
 
-from functorch_lite.interpreters import ad  # noqa: E402
-from functorch_lite.interpreters.transpose import is_undefined  # noqa: E402
-
 
 def _zero_scalar(dtype):
-    from functorch_lite.lax._common import scalar_like
     return scalar_like(0, dtype)
 
 
 def _zeros(aval: ShapedArray):
-    from functorch_lite.lax.shapes import full
     return full(aval.shape, 0, aval.dtype)
 
 
@@ -389,7 +387,6 @@ def _reduce_window_sum_transpose(ct, operand, *, window_dimensions, window_strid
     # the windows covering it: a window sum of the cotangent dilated by the strides,
     # padded by K - 1 - lo in front (K the dilated window's extent) and to exactly one
     # window per operand position at the end, stepped bd apart.
-    from functorch_lite.lax.shapes import pad
     if type(ct) is ad.Zero:
         return [None]
     aval = operand.aval
@@ -485,8 +482,6 @@ select_and_scatter_add_p.def_transpose(_select_and_scatter_add_transpose)
 # Batching rules: the batch dimension becomes one more window dimension, of size 1 with
 # stride 1 and no padding or dilation, left where it is.
 
-from functorch_lite.interpreters import batching  # noqa: E402
-
 
 def _insert_window_dim(params: dict, d: int) -> dict:
     trivial = {"window_dimensions": 1, "window_strides": 1, "padding": (0, 0),
@@ -560,8 +555,6 @@ def _jvp_computation(program: Program, diff: tuple) -> Program:
     """The computation over (primal, tangent) pairs: inputs are the accumulators' primals
     and the tangents of the ``diff`` leaves, then the same for the new elements; outputs
     the primal results and the ``diff`` leaves' tangents."""
-    from functorch_lite.interpreters.jit_call import close_over_consts
-    from functorch_lite.interpreters.staging import trace_to_program
     n, k = len(program.invars) // 2, len(diff)
     avals = program.in_avals[:n]
     t_avals = [avals[i] for i in diff]
@@ -584,7 +577,6 @@ def _jvp_computation(program: Program, diff: tuple) -> Program:
 
 
 def _reduce_window_jvp(primals, tangents, *, computation, **params):
-    from functorch_lite.lax._common import scalar_like
     n = len(primals) // 2
     ops, inits = primals[:n], primals[n:]
     if any(type(t) is not ad.Zero for t in tangents[n:]):

@@ -9,7 +9,7 @@ from functorch_lite.core import dtypes as _dtypes
 from functorch_lite.core.dtypes import finfo, iinfo, issubdtype, promote_types  # noqa: F401
 from functorch_lite.numpy.scalar_types import *  # noqa: F401,F403
 from functorch_lite.core.avals import TypedScalar as _TypedScalar
-from functorch_lite.core.trace import Tracer as _Tracer
+from functorch_lite.core.avals import Array as _Array
 from functorch_lite.numpy import array_methods as _array_methods
 from functorch_lite.numpy import linalg  # noqa: F401
 from functorch_lite.numpy.creation import *  # noqa: F401,F403
@@ -108,4 +108,4 @@ def array_equal(a1, a2, equal_nan=False):
     return all(eq)
 
 
-_array_methods.attach(_Tracer)
+_array_methods.attach(_Array)  # device arrays and tracers alike

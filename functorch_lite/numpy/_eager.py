@@ -34,7 +34,7 @@ def compiled_when_eager(fn: Callable | None = None, *, arrays: int | None = None
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         nonlocal jitted
-        if len(_trace._stack) == 1:
+        if _trace.no_transformations():
             if arrays is None:
                 if kwargs:
                     return fn(*args, **kwargs)

@@ -9,14 +9,13 @@ import numpy as np
 from functorch_lite import lax
 from functorch_lite.core import dtypes
 from functorch_lite.core.config import config
-from functorch_lite.core.avals import TypedScalar, get_aval
-from functorch_lite.core.trace import Tracer
+from functorch_lite.core.avals import Array, TypedScalar, get_aval
 from functorch_lite.lax._common import PY_SCALARS, normalize_axis, normalize_axes  # noqa: F401
 
 
 def check_arraylike(name: str, *args: Any) -> None:
     for i, a in enumerate(args):
-        if isinstance(a, Tracer) or type(a) in PY_SCALARS or type(a) is TypedScalar:
+        if isinstance(a, Array) or type(a) in PY_SCALARS or type(a) is TypedScalar:
             continue
         if isinstance(a, (np.ndarray, np.generic)) or hasattr(a, "aval"):
             continue
@@ -103,7 +102,7 @@ def scalar_operand(x: Any, dtype: np.dtype, weak_type: bool) -> TypedScalar:
 def as_array(x: Any) -> Any:
     """``x`` as a library array (a no-op for arrays and tracers): numpy functions return
     arrays even when their computation is the identity."""
-    if isinstance(x, Tracer) or (hasattr(x, "aval") and type(x) is not TypedScalar):
+    if isinstance(x, Array) or (hasattr(x, "aval") and type(x) is not TypedScalar):
         return x
     if type(x) is TypedScalar:
         return lax.device_put(x)

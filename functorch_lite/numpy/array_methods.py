@@ -1,5 +1,5 @@
-"""Operators and NumPy-style methods, attached to both ``Array`` and ``Tracer`` so that
-user code behaves the same eagerly and under every transformation."""
+"""Operators and NumPy-style methods, attached to ``Array`` (so to device arrays and tracers
+alike) so that user code behaves the same eagerly and under every transformation."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 
 from functorch_lite.core import dtypes
-from functorch_lite.core.avals import ShapedArray, TypedScalar
-from functorch_lite.core.trace import Tracer
+from functorch_lite.core.avals import Array, ShapedArray, TypedScalar
 from functorch_lite.lax._common import PY_SCALARS
 from functorch_lite.numpy import (creation, indexing, linalg_ops, reductions, shapes, sorting,
                                   ufuncs)
@@ -16,7 +15,7 @@ from functorch_lite.numpy import (creation, indexing, linalg_ops, reductions, sh
 
 
 def _operand_ok(x: Any) -> bool:
-    return (isinstance(x, (Tracer, np.ndarray, np.generic, TypedScalar)) or type(x) in PY_SCALARS
+    return (isinstance(x, (Array, np.ndarray, np.generic, TypedScalar)) or type(x) in PY_SCALARS
             or isinstance(getattr(x, "aval", None), ShapedArray))
 
 

@@ -8,17 +8,18 @@ import numpy as np
 
 from functorch_lite import lax
 from functorch_lite.core import dtypes
-from functorch_lite.core.avals import TypedScalar, get_aval
-from functorch_lite.core.trace import Tracer
+from functorch_lite.core.avals import Array, TypedScalar, get_aval
+from functorch_lite.core.trace import is_traced
 from functorch_lite.lax._common import PY_SCALARS, canonical_shape
 from functorch_lite.numpy._util import canonicalize_dtype_arg, shape_of
 
-def _is_backend_array(x: Any) -> bool:
-    return hasattr(x, "aval") and hasattr(x, "_buf")
+def _is_device_array(x: Any) -> bool:
+    """An array holding data (not a tracer): its value can be read on the host."""
+    return isinstance(x, Array) and not is_traced(x)
 
 
 def _contains_tracer(obj: Any) -> bool:
-    if isinstance(obj, Tracer):
+    if is_traced(obj):
         return True
     if isinstance(obj, (list, tuple)):
         return any(_contains_tracer(o) for o in obj)
@@ -48,7 +49,7 @@ def _device_copy(x: Any) -> Any:
     an identity XLA cannot alias to its (not donated) input. Tracers need no copy: values
     inside a transformation are never donated individually."""
     aval = get_aval(x)
-    if isinstance(x, Tracer) or aval.dtype == dtypes.float0:
+    if is_traced(x) or aval.dtype == dtypes.float0:
         return x
     from functorch_lite.lax.elementwise import convert_element_type_p
     return convert_element_type_p.bind(x, new_dtype=aval.dtype, weak_type=aval.weak_type)
@@ -58,9 +59,9 @@ def _host_value(object: Any, dtype: np.dtype | None) -> np.ndarray:
     """``object`` (a NumPy value or nested lists of numbers/arrays) as a NumPy array of
     ``dtype`` (or its own canonical dtype). With a dtype, NumPy converts the elements
     directly, as JAX does (``array(['1.5'], dtype=float32)`` parses the string)."""
-    has_arrays = isinstance(object, (list, tuple)) and any(map(_is_backend_array, object))
+    has_arrays = isinstance(object, (list, tuple)) and any(map(_is_device_array, object))
     if has_arrays:
-        object = [np.asarray(o) if _is_backend_array(o) else o for o in object]
+        object = [np.asarray(o) if _is_device_array(o) else o for o in object]
     try:
         direct = dtype is not None and not isinstance(object, np.ndarray)
         host = np.asarray(object, dtype) if direct else np.asarray(object)
@@ -106,7 +107,7 @@ def array(object: Any, dtype: Any = None, copy: bool = True, order: Any = "K",
     if order is not None and order != "K":
         raise NotImplementedError(f"array: only order='K' is supported, got {order!r}")
     dtype = canonicalize_dtype_arg(dtype, "array")
-    if isinstance(object, Tracer) or _is_backend_array(object):
+    if isinstance(object, Array):
         out = _device_copy(object) if copy else object
         if dtype is not None:  # an explicit dtype drops the weak type (as JAX's does)
             out = lax.convert_element_type(out, dtype)
@@ -210,7 +211,7 @@ def full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Any = None):
 
 
 def _static_number(name: str, x: Any):
-    if isinstance(x, Tracer):
+    if is_traced(x):
         raise TypeError(f"{name}: this argument must be a concrete number because it "
                         "determines the output shape; it is traced here (pass it as a "
                         "static argument)")

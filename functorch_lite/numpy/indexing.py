@@ -34,9 +34,9 @@ import numpy as np
 
 from functorch_lite import lax
 from functorch_lite.core import dtypes
-from functorch_lite.core.avals import get_aval
+from functorch_lite.core.avals import Array, get_aval
 from functorch_lite.core.errors import ConcretizationTypeError
-from functorch_lite.core.trace import Tracer
+from functorch_lite.core.trace import is_traced
 from functorch_lite.lax import GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers
 from functorch_lite.numpy._util import (broadcast_shapes, broadcast_to_shape, check_arraylike,
                                         normalize_axis, promote_dtypes, shape_of)
@@ -53,7 +53,7 @@ class NonConcreteBooleanIndexError(ConcretizationTypeError):
 
 def _is_array(x: Any) -> bool:
     """A device array or tracer (not a NumPy value)."""
-    return isinstance(x, Tracer) or (hasattr(x, "aval") and not isinstance(x, np.ndarray))
+    return isinstance(x, Array) or (hasattr(x, "aval") and not isinstance(x, np.ndarray))
 
 
 def _is_host(x: Any) -> bool:
@@ -145,10 +145,10 @@ _INDEX_HELP = ("only integers, slices (`:`), ellipsis (`...`), newaxis (`None`) 
                "or boolean arrays are valid indices")
 
 
-def _has_tracer(obj: Any) -> bool:
-    if isinstance(obj, Tracer) or _is_array(obj):
+def _has_array(obj: Any) -> bool:
+    if _is_array(obj):
         return True
-    return isinstance(obj, (list, tuple)) and any(_has_tracer(o) for o in obj)
+    return isinstance(obj, (list, tuple)) and any(_has_array(o) for o in obj)
 
 
 def _classify(i: Any, position: int):
@@ -169,7 +169,7 @@ def _classify(i: Any, position: int):
         raise TypeError(f"Indexer must have integer or boolean type, got indexer with type "
                         f"{np.dtype(type(i)).name} ({i!r} at position {position})")
     if isinstance(i, (list, tuple)):
-        if _has_tracer(i):
+        if _has_array(i):
             from functorch_lite.numpy.creation import asarray
             i = asarray(i)
         else:
@@ -193,7 +193,7 @@ def _static_slice(s: slice, position: int) -> slice:
         if v is None:
             vals.append(None)
             continue
-        if isinstance(v, Tracer):
+        if is_traced(v):
             raise IndexError(f"Slice entries must be static integers. Got {s} at position "
                              f"{position}; for a traced start use lax.dynamic_slice or "
                              "lax.dynamic_slice_in_dim")
@@ -208,7 +208,7 @@ def _static_slice(s: slice, position: int) -> slice:
 
 
 def _concrete_mask(mask: Any):
-    if isinstance(mask, Tracer):
+    if is_traced(mask):
         raise NonConcreteBooleanIndexError(
             f"Array boolean indices must be concrete; got a traced {mask.aval.str_short()}. "
             "The result's shape would depend on the mask's values, which are not known while "

@@ -10,7 +10,7 @@ import numpy as np
 
 from functorch_lite import lax
 from functorch_lite.core.avals import get_aval
-from functorch_lite.core.trace import Tracer
+from functorch_lite.core.trace import is_traced
 from functorch_lite.lax._common import scalar_like
 from functorch_lite.numpy._util import broadcast_shapes as broadcast_shapes_
 from functorch_lite.numpy._util import (broadcast_to_shape, check_arraylike, normalize_axes,
@@ -379,7 +379,7 @@ def rot90(m, k: int = 1, axes=(0, 1)):
 
 
 def _concrete_int(name, what, value) -> int:
-    if isinstance(value, Tracer):
+    if is_traced(value):
         raise TypeError(f"{name}: `{what}` must be a concrete integer (it determines the "
                         "output layout); it is traced here")
     if hasattr(value, "aval") or isinstance(value, (np.ndarray, np.generic)):
@@ -446,7 +446,7 @@ def pad(array, pad_width, mode: str = "constant", *, constant_values=0):
     if mode == "constant":
         dt = get_aval(a).dtype
         config = tuple((int(lo), int(hi), 0) for lo, hi in pw)
-        if hasattr(constant_values, "aval") or isinstance(constant_values, Tracer):
+        if hasattr(constant_values, "aval"):  # a device array or tracer
             if shape_of(constant_values) != ():
                 raise NotImplementedError("pad: array-valued constant_values must be concrete")
             return lax.pad(a, lax.convert_element_type(constant_values, dt), config)

@@ -15,7 +15,7 @@ import numpy as np
 from functorch_lite import lax
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import TypedScalar, get_aval
-from functorch_lite.core.trace import Tracer
+from functorch_lite.core.trace import is_traced
 from functorch_lite.numpy._eager import compiled_when_eager
 from functorch_lite.numpy._util import (as_array, broadcast_shapes, broadcast_to_shape,
                                         check_arraylike, promote_args,
@@ -288,7 +288,7 @@ around = round
 
 
 def _static_int(fn: str, what: str, value) -> int:
-    if isinstance(value, Tracer):
+    if is_traced(value):
         raise TypeError(f"{fn}: `{what}` must be a concrete integer, got a traced value")
     try:
         return operator.index(value)
@@ -394,7 +394,7 @@ def _concrete_int_exponent(y):
         return int(y)
     if isinstance(y, np.integer):
         return int(y)
-    if isinstance(y, Tracer) or type(y) is TypedScalar:
+    if is_traced(y) or type(y) is TypedScalar:
         return None
     if (isinstance(y, np.ndarray) or hasattr(y, "aval")) and get_aval(y).ndim == 0 \
             and dtypes.is_int(get_aval(y).dtype):

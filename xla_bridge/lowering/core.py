@@ -83,8 +83,7 @@ def dense_attr(value: np.ndarray, aval: ShapedArray) -> str:
 class LoweringContext:
     """Accumulates the lines of one module and hands out fresh SSA names."""
 
-    def __init__(self, platform: str = "cpu"):
-        self.platform = platform
+    def __init__(self):
         self._count = 0
         self.lines: list[str] = []
         self._indent = 4
@@ -178,12 +177,11 @@ class LoweringContext:
             try:
                 outs = rule(self, avals_in, avals_out if eqn.primitive.multiple_results
                             else avals_out[0], *ins, **eqn.params)
-            except (NotImplementedError, LoweringError, NameError, TypeError):
-                raise  # deliberate errors that speak to the user
-            except Exception as e:  # a bug of ours: name the primitive, keep the cause
-                raise LoweringError(f"lowering of primitive {eqn.primitive.name!r} failed "
-                                    f"for inputs {[a.str_short() for a in avals_in]}: "
-                                    f"{type(e).__name__}: {e}") from e
+            except Exception as e:
+                named = _named(e, eqn.primitive, avals_in)
+                if named is e:
+                    raise
+                raise named from e
             if not eqn.primitive.multiple_results:
                 outs = [outs]
             for v, o in zip(eqn.outputs, outs):
@@ -196,21 +194,34 @@ class LoweringContext:
         return self.lower_eqns(program, env)
 
 
+def _named(e: Exception, primitive: Primitive, avals_in: Sequence[ShapedArray]) -> Exception:
+    """The error to raise for ``e``, raised by ``primitive``'s lowering rule, so that it
+    names the primitive. NotImplementedError and LoweringError already speak to the user
+    (and name it); a TypeError may be a deliberate one about the user's types, so it keeps
+    its type (a subclass of TypeError, such as a concretization error, keeps its identity
+    and gets a note); anything else, NameError included, is a bug of ours: a
+    LoweringError that names the primitive and keeps the cause."""
+    if isinstance(e, (NotImplementedError, LoweringError)):
+        return e
+    where = (f"lowering of primitive {primitive.name!r} failed for inputs "
+             f"{[a.str_short() for a in avals_in]}")
+    if type(e) is TypeError:
+        return TypeError(f"{where}: {e}")
+    if isinstance(e, TypeError):
+        e.add_note(where)
+        return e
+    return LoweringError(f"{where}: {type(e).__name__}: {e}")
+
+
 def i64_array(values: Sequence[int]) -> str:
     vals = ", ".join(str(int(v)) for v in values)
     return f"array<i64{': ' + vals if vals else ''}>"
 
 
-def bool_array(values: Sequence[bool]) -> str:
-    vals = ", ".join("true" if v else "false" for v in values)
-    return f"array<i1{': ' + vals if vals else ''}>"
-
-
-def lower_program(program: Program, name: str = "main", platform: str = "cpu",
-                  donated: Sequence[bool] = ()) -> str:
+def lower_program(program: Program, name: str = "main", donated: Sequence[bool] = ()) -> str:
     """The StableHLO module text of ``program``; its constvars come first among the
     arguments of ``@main``, then its invars."""
-    ctx = LoweringContext(platform)
+    ctx = LoweringContext()
     in_vars = list(program.constvars) + list(program.invars)
     arg_names = [f"%arg{i}" for i in range(len(in_vars))]
     env: dict[Var, str] = dict(zip(in_vars, arg_names))
