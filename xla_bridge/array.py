@@ -29,30 +29,7 @@ class Array(avals_mod.Array):
         self.aval = aval
         self._device = device  # looked up from the buffer on first use when not given
 
-    # -- type --------------------------------------------------------------------------------
-    @property
-    def shape(self) -> tuple:
-        return self.aval.shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.aval.dtype
-
-    @property
-    def ndim(self) -> int:
-        return self.aval.ndim
-
-    @property
-    def size(self) -> int:
-        return self.aval.size
-
-    @property
-    def weak_type(self) -> bool:
-        return self.aval.weak_type
-
-    @property
-    def nbytes(self) -> int:
-        return self.size * self.dtype.itemsize
+    # shape, dtype, ndim, size, weak_type and nbytes come from the shared Array type
 
     # -- storage -----------------------------------------------------------------------------
     @property
