@@ -13,24 +13,14 @@ from functorch_lite import nn, random
 from functorch_lite.nn.attention import (MultiHeadAttention, combine_masks,
                                          dot_product_attention, make_attention_mask,
                                          make_causal_mask)
+from flax_compare import close, shapes, to_jax
 
 KEY = random.PRNGKey(0)
 B, LQ, LK, F, FK = 2, 5, 7, 8, 6
 
 
 def _close(got, want, rtol=1e-5, atol=1e-5):
-    got, want = np.asarray(got), np.asarray(want)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    np.testing.assert_allclose(got.astype(np.float32), np.asarray(want, np.float32),
-                               rtol=rtol, atol=atol)
-
-
-def _to_jax(tree):
-    return jax.tree_util.tree_map(lambda a: jnp.asarray(np.asarray(a)), tree)
-
-
-def _shapes(tree):
-    return jax.tree_util.tree_map(lambda a: tuple(a.shape), tree)
+    close(got, want, rtol, atol)
 
 
 def _normal(seed, shape):
@@ -74,7 +64,7 @@ def test_forward_and_grads_match_flax(cross, mask_kind, options):
     params, state = ours.init(KEY, *args)
     # Shapes only: eval_shape traces Flax's init without running it.
     flax_params = jax.eval_shape(theirs.init, jax.random.PRNGKey(0), *args)["params"]
-    assert state == {} and _shapes(params) == _shapes(flax_params)
+    assert state == {} and shapes(params) == shapes(flax_params)
     jmask = None if mask is None else np.asarray(mask)
 
     # The output and the gradients with respect to every input and every parameter, each
@@ -93,9 +83,9 @@ def test_forward_and_grads_match_flax(cross, mask_kind, options):
     argnums = tuple(range(len(args) + 1))
     (_, y), got = fl.jit(fl.value_and_grad(loss, argnums, has_aux=True))(params, *args)
     (_, want), ref = jax.jit(jax.value_and_grad(flax_loss, argnums, has_aux=True))(
-        _to_jax(params), *args)
+        to_jax(params), *args)
     _close(y, want, 1e-5, 1e-5)
-    got_leaves = jax.tree_util.tree_leaves(_to_jax(got))
+    got_leaves = jax.tree_util.tree_leaves(to_jax(got))
     ref_leaves = jax.tree_util.tree_leaves(ref)
     assert len(got_leaves) == len(ref_leaves) == len(args) + len(fl.tree.leaves(params))
     for a, b in zip(got_leaves, ref_leaves):
@@ -117,13 +107,13 @@ def test_bfloat16_compute_matches_flax_loosely():
         return jnp.sum(y.astype(jnp.float32)), y
 
     (_, y), g = fl.jit(fl.value_and_grad(loss, has_aux=True))(params)
-    (_, want), w = jax.jit(jax.value_and_grad(flax_loss, has_aux=True))(_to_jax(params))
+    (_, want), w = jax.jit(jax.value_and_grad(flax_loss, has_aux=True))(to_jax(params))
     assert np.dtype(y.dtype) == jnp.bfloat16
     _close(y, want, 5e-2, 5e-2)
     # ...and close to the float32 answer.
     y32, _ = fl.jit(lambda p: _pair({})[0].apply(p, x, mask=mask))(params)
     _close(y, y32, 5e-2, 5e-2)
-    for a, b in zip(jax.tree_util.tree_leaves(_to_jax(g)), jax.tree_util.tree_leaves(w)):
+    for a, b in zip(jax.tree_util.tree_leaves(to_jax(g)), jax.tree_util.tree_leaves(w)):
         assert a.dtype == jnp.float32
         _close(a, b, 0.1, 0.1)
 

@@ -10,23 +10,13 @@ import functorch_lite as fl
 import functorch_lite.numpy as fnp
 from functorch_lite import nn, random
 from functorch_lite.nn.embedding import Embedding, default_embed_init
+from flax_compare import close, shapes, to_jax
 
 KEY = random.PRNGKey(0)
 
 
 def _close(got, want, rtol=1e-6, atol=1e-6):
-    got, want = np.asarray(got), np.asarray(want)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    np.testing.assert_allclose(got.astype(np.float32), np.asarray(want, np.float32),
-                               rtol=rtol, atol=atol)
-
-
-def _to_jax(tree):
-    return jax.tree_util.tree_map(lambda a: jnp.asarray(np.asarray(a)), tree)
-
-
-def _shapes(tree):
-    return jax.tree_util.tree_map(lambda a: tuple(a.shape), tree)
+    close(got, want, rtol, atol)
 
 
 def _ids(seed, shape, n):
@@ -38,7 +28,7 @@ def test_param_shape_matches_flax_and_init_draws_the_same_numbers():
     ids = _ids(0, (3, 4), 11)
     params, state = Embedding(11, 6).init(KEY, ids)
     theirs = jax.eval_shape(fnn.Embed(11, 6).init, jax.random.PRNGKey(0), ids)["params"]
-    assert state == {} and _shapes(params) == _shapes(theirs) == {"embedding": (11, 6)}
+    assert state == {} and shapes(params) == shapes(theirs) == {"embedding": (11, 6)}
     # The default initializer is Flax's (fl.random is bit-compatible with jax.random).
     ours = default_embed_init(random.PRNGKey(3), (50, 16), fnp.float32)
     _close(ours, fnn.Embed(50, 16).embedding_init(jax.random.PRNGKey(3), (50, 16)),
@@ -54,7 +44,7 @@ def test_lookup_and_attend_match_flax(shape, dtype):
     theirs = fnn.Embed(n, f, dtype=jdtype)
     ids = _ids(1, shape, n)
     params, _ = emb.init(KEY, ids)
-    variables = {"params": _to_jax(params)}
+    variables = {"params": to_jax(params)}
     tol = 1e-6 if dtype is None else 1e-2
     y, _ = emb.apply(params, ids)
     want = theirs.apply(variables, ids)
@@ -70,7 +60,7 @@ def test_lookup_and_attend_match_flax(shape, dtype):
 def test_single_row_table_broadcasts_like_flax():
     params, _ = Embedding(1, 4).init(KEY, np.zeros((2,), np.int32))
     ids = np.array([[0, 0, 0]], np.int32)
-    want = fnn.Embed(1, 4).apply({"params": _to_jax(params)}, ids)
+    want = fnn.Embed(1, 4).apply({"params": to_jax(params)}, ids)
     _close(Embedding(1, 4).apply(params, ids)[0], want)
 
 
@@ -92,7 +82,7 @@ def test_grads_wrt_table_and_query_match_jax():
                 + jnp.sum(theirs.apply({"params": p}, q, method=fnn.Embed.attend) ** 2))
 
     (gp, gq) = fl.grad(ours, argnums=(0, 1))(params, q)
-    (wp, wq) = jax.grad(flax_loss, argnums=(0, 1))(_to_jax(params), q)
+    (wp, wq) = jax.grad(flax_loss, argnums=(0, 1))(to_jax(params), q)
     _close(gp["embedding"], wp["embedding"], 1e-5, 1e-5)
     _close(gq, wq, 1e-5, 1e-5)
     # Under jit too.
@@ -126,14 +116,14 @@ def test_tied_embedding_inside_a_parent_matches_flax():
     model = _TiedLM(10, 4)
     params, _ = model.init(KEY, ids)
     theirs = _FlaxTiedLM(10, 4)
-    assert _shapes(params) == _shapes(
+    assert shapes(params) == shapes(
         jax.eval_shape(theirs.init, jax.random.PRNGKey(0), ids)["params"])
     logits, _ = model.apply(params, ids)
     assert logits.shape == (2, 5, 10)
-    _close(logits, theirs.apply({"params": _to_jax(params)}, ids), 1e-5, 1e-5)
+    _close(logits, theirs.apply({"params": to_jax(params)}, ids), 1e-5, 1e-5)
     g = fl.grad(lambda p: fnp.sum(model.apply(p, ids)[0] ** 2))(params)
-    w = jax.grad(lambda p: jnp.sum(theirs.apply({"params": p}, ids) ** 2))(_to_jax(params))
-    for a, b in zip(jax.tree_util.tree_leaves(_to_jax(g)), jax.tree_util.tree_leaves(w)):
+    w = jax.grad(lambda p: jnp.sum(theirs.apply({"params": p}, ids) ** 2))(to_jax(params))
+    for a, b in zip(jax.tree_util.tree_leaves(to_jax(g)), jax.tree_util.tree_leaves(w)):
         _close(a, b, 1e-4, 1e-5)
 
 
