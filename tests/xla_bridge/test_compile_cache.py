@@ -207,7 +207,9 @@ def test_corrupt_entry_is_ignored_and_rewritten(cache_dir, kind):
     exe, d = _compile_fresh(text)
     assert d == {"compiles": 1, "disk_hits": 0}
     assert entry.read_bytes()[:len(xc._MAGIC)] == xc._MAGIC
-    assert len(entry.read_bytes()) == len(good)
+    # rewritten whole: its checksum holds (XLA's serialized executables may differ by a
+    # few bytes between compiles, so the length of the old entry is no reference)
+    assert xc._read_entry(str(entry)) is not None
     _, d = _compile_fresh(text)
     assert d == {"compiles": 0, "disk_hits": 1}
     assert leftovers(cache_dir) == []
