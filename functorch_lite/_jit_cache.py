@@ -19,6 +19,8 @@ import sys
 import weakref
 from typing import Any, Callable
 
+from functorch_lite.core import pytree
+
 MAX_FUNCTIONS = 8192   # functions remembered at once; the least recently jitted go first
 MAX_OPTION_SETS = 64   # distinct spellings of the static options kept per function
 MAX_SEEN = 64          # signatures kept per state to explain the next miss
@@ -179,7 +181,6 @@ def _static_label(kind: str, where, arg_names) -> str:
 def _structure_reasons(old, new, positional_names: list[str]) -> list[str]:
     """Which argument's pytree structure changed, between two treedefs of
     ``(dynamic positional args, dynamic keyword args)``."""
-    from functorch_lite.core import pytree
     (old_args, old_kw), (new_args, new_kw) = (pytree.treedef_children(old),
                                               pytree.treedef_children(new))
     reasons = []
