@@ -12,16 +12,19 @@ from functorch_lite import lax, numpy, random, tree, tree_util  # noqa: F401
 from functorch_lite.api import (block_until_ready, disable_jit, grad, hessian,  # noqa: F401
                                 jacfwd, jacrev, jit, jvp, linearize, make_ir,
                                 value_and_grad, vjp, vmap)
+from functorch_lite.core import pytree as _pytree
 from functorch_lite.core.config import config  # noqa: F401
-from functorch_lite.interpreters.checkpoint import checkpoint, checkpoint_policies, remat  # noqa
+from functorch_lite.lax.checkpoint import checkpoint, remat  # noqa: F401
+from functorch_lite.lax.checkpoint_policies import checkpoint_policies  # noqa: F401
 from functorch_lite import ad_checkpoint  # noqa: F401,E402  (jax.ad_checkpoint)
-from functorch_lite.interpreters.custom_derivatives import (custom_gradient,  # noqa: F401
-                                                           custom_jvp, custom_vjp)
+from functorch_lite.lax.custom_derivatives import (custom_gradient, custom_jvp,  # noqa: F401
+                                                  custom_vjp)
 from functorch_lite.core.errors import (ConcretizationTypeError,  # noqa: F401
                                         TracerBoolConversionError,
                                         TracerIntegerConversionError, UnexpectedTracerError)
 from functorch_lite.lax import stop_gradient  # noqa: F401
-from functorch_lite.utilities import (ShapeDtypeStruct, clear_caches, device_get,  # noqa: F401
+from functorch_lite.core.shape_dtype_struct import ShapeDtypeStruct  # noqa: F401
+from functorch_lite.utilities import (clear_caches, device_get,  # noqa: F401
                                       ensure_compile_time_eval, eval_shape, jacobian,
                                       linear_transpose, local_device_count, make_jaxpr,
                                       named_call, named_scope, typeof)
@@ -38,9 +41,8 @@ numpy.ndarray = Array
 
 def device_put(x, device=None):
     """Place every array leaf of ``x`` on ``device`` (default: the default device)."""
-    from functorch_lite.core import pytree
-    leaves, treedef = pytree.tree_flatten(x)
-    return pytree.tree_unflatten(treedef, [lax.device_put(leaf, device) for leaf in leaves])
+    leaves, treedef = _pytree.tree_flatten(x)
+    return _pytree.tree_unflatten(treedef, [lax.device_put(leaf, device) for leaf in leaves])
 
 
 __version__ = "0.1.0"

@@ -26,12 +26,12 @@ from functorch_lite.core import passes, pytree
 from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.ir import Literal, Program
 from functorch_lite.interpreters import partial_eval
-from functorch_lite.interpreters.checkpoint import checkpoint, checkpoint_p, remat
-from functorch_lite.interpreters.checkpoint_policies import (Offloadable, Recompute, Saveable,
-                                                             checkpoint_policies)
-from functorch_lite.interpreters.jit_call import jit_call_p
 from functorch_lite.interpreters.staging import trace_to_program
 from functorch_lite.lax._common import as_operand
+from functorch_lite.lax.checkpoint import checkpoint, checkpoint_p, remat
+from functorch_lite.lax.checkpoint_policies import (Offloadable, Recompute, Saveable,
+                                                    checkpoint_policies)
+from functorch_lite.lax.jit_call import jit_call_p
 from functorch_lite.lax.misc import name_p
 
 __all__ = ["checkpoint", "remat", "checkpoint_policies", "checkpoint_name",

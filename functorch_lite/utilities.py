@@ -14,7 +14,6 @@ import functools
 import sys
 from typing import Any, Callable, Sequence
 
-import numpy as np
 
 from functorch_lite import lax
 from functorch_lite.api import (_arg_names, _fun_name, _leaf_paths, clear_jit_caches, jacrev,
@@ -22,114 +21,15 @@ from functorch_lite.api import (_arg_names, _fun_name, _leaf_paths, clear_jit_ca
 from functorch_lite.core import dtypes, pytree
 from functorch_lite.core.backend import backend as _executor
 from functorch_lite.core import trace as trace_mod
-from functorch_lite.core.avals import ShapedArray, aval_handlers, get_aval
+from functorch_lite.core.avals import ShapedArray, get_aval
+from functorch_lite.core.shape_dtype_struct import abstractify, struct_of
 from functorch_lite.interpreters import staging
 from functorch_lite.interpreters.ad import instantiate
 from functorch_lite.interpreters.transpose import UndefinedPrimal, backward_pass
+from xla_bridge import runtime as _runtime  # the runtime, as functorch_lite.devices is
 
 # ---------------------------------------------------------------------------------------
 # Abstract shapes
-
-
-class ShapeDtypeStruct:
-    """The shape and dtype (and weak type, sharding) of an array, with no contents.
-    ``eval_shape`` returns them; ``eval_shape``, ``make_jaxpr`` and ``jit(f).lower`` /
-    ``.trace`` accept them in place of arrays. Immutable and hashable; a pytree leaf.
-
-    >>> s = ShapeDtypeStruct((2, 3), fnp.float32)
-    >>> s.ndim, s.size
-    (2, 6)
-    """
-
-    __slots__ = ("shape", "dtype", "sharding", "weak_type")
-
-    def __init__(self, shape: Sequence[int], dtype: Any, *, sharding: Any = None,
-                 weak_type: bool = False):
-        if dtype is None:
-            raise ValueError("ShapeDtypeStruct: dtype must be specified.")
-        set_ = object.__setattr__
-        set_(self, "shape", tuple(shape))
-        # As given: float64 stays float64 without x64 (arguments it describes are traced as
-        # float32 then, as arrays of that dtype would be).
-        set_(self, "dtype", dtypes._to_np_dtype(dtype))
-        set_(self, "sharding", sharding)
-        set_(self, "weak_type", bool(weak_type))
-
-    def __setattr__(self, name: str, value: Any):
-        raise RuntimeError(f"cannot assign to {name!r}: ShapeDtypeStruct is immutable; "
-                           "use .update(...) to get a changed copy")
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    def __len__(self) -> int:
-        if not self.shape:
-            raise TypeError("len() of unsized object")
-        return self.shape[0]
-
-    @classmethod
-    def like(cls, x: Any) -> "ShapeDtypeStruct":
-        """The shape, dtype and weak type of the array (or tracer, or scalar) ``x``."""
-        aval = _abstractify(x)
-        return cls(aval.shape, aval.dtype, sharding=getattr(x, "sharding", None),
-                   weak_type=aval.weak_type)
-
-    def update(self, **changes) -> "ShapeDtypeStruct":
-        fields = {"shape": self.shape, "dtype": self.dtype, "sharding": self.sharding,
-                  "weak_type": self.weak_type}
-        unknown = set(changes) - set(fields)
-        if unknown:
-            raise TypeError(f"ShapeDtypeStruct.update got unexpected fields {sorted(unknown)}")
-        fields.update(changes)
-        return ShapeDtypeStruct(fields.pop("shape"), fields.pop("dtype"), **fields)
-
-    def _key(self) -> tuple:
-        return (self.shape, self.dtype, self.sharding, self.weak_type)
-
-    def __eq__(self, other: Any) -> bool:
-        return isinstance(other, ShapeDtypeStruct) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return (f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}"
-                + (f", sharding={self.sharding}" if self.sharding is not None else "")
-                + (", weak_type=True" if self.weak_type else "") + ")")
-
-    __str__ = __repr__
-
-
-def _struct_aval(s: ShapeDtypeStruct) -> ShapedArray:
-    # The abstract value a traced argument described by ``s`` gets: its dtype as an array
-    # of that dtype would have it (float64 -> float32 without x64).
-    return ShapedArray(s.shape, dtypes.canonicalize_dtype(s.dtype), s.weak_type)
-
-
-# Tracing (make_ir, jit(f).lower/.trace, eval_shape) reads argument types through get_aval,
-# so registering the class there is all it takes for them to accept ShapeDtypeStructs.
-aval_handlers[ShapeDtypeStruct] = _struct_aval
-
-
-def _abstractify(x: Any) -> ShapedArray:
-    """``get_aval``, plus any object with ``shape`` and ``dtype`` attributes (JAX accepts
-    such duck-typed stand-ins wherever only the type matters)."""
-    try:
-        return get_aval(x)
-    except TypeError:
-        if hasattr(x, "shape") and hasattr(x, "dtype"):
-            return ShapedArray(tuple(x.shape), dtypes.canonicalize_dtype(x.dtype),
-                               bool(getattr(x, "weak_type", False)))
-        raise
-
-
-def _struct_of(aval: ShapedArray) -> ShapeDtypeStruct:
-    return ShapeDtypeStruct(aval.shape, aval.dtype, weak_type=aval.weak_type)
 
 
 def _trace_abstract(what: str, fun: Callable, args: tuple, kwargs: dict):
@@ -142,7 +42,7 @@ def _trace_abstract(what: str, fun: Callable, args: tuple, kwargs: dict):
     in_avals = []
     for label, x in zip(labels, leaves):
         try:
-            in_avals.append(_abstractify(x))
+            in_avals.append(abstractify(x))
         except TypeError:
             raise TypeError(f"{what}: argument {label} of type {type(x).__name__} is not an "
                             "array, a scalar or a ShapeDtypeStruct; pass those (close over "
@@ -175,7 +75,7 @@ def eval_shape(fun: Callable, *args, **kwargs):
     ShapeDtypeStruct(shape=(), dtype=float32, weak_type=True)
     """
     closed, out_tree = _trace_abstract(f"eval_shape({_fun_name(fun)})", fun, args, kwargs)
-    return pytree.tree_unflatten(out_tree, [_struct_of(a) for a in closed.out_avals])
+    return pytree.tree_unflatten(out_tree, [struct_of(a) for a in closed.out_avals])
 
 
 def typeof(x: Any) -> ShapedArray:
@@ -207,7 +107,7 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (), axis_env
     def make(*args, **kwargs):
         out_trees.clear()
         closed = trace(*args, **kwargs)
-        shapes = [_struct_of(a) for a in closed.out_avals]
+        shapes = [struct_of(a) for a in closed.out_avals]
         return closed, pytree.tree_unflatten(out_trees[-1], shapes)
 
     return make
@@ -287,11 +187,8 @@ def ensure_compile_time_eval():
     # Operations with no traced input go to the innermost *dynamic* trace (the staging of
     # jit/make_ir); making eager evaluation (level 0) the dynamic trace for the block sends
     # them there instead. Traced inputs still find their own trace, which is higher.
-    trace_mod._dynamic.append(trace_mod._stack[0])
-    try:
+    with trace_mod.eager_as_dynamic():
         yield
-    finally:
-        trace_mod._dynamic.pop()
 
 
 class named_scope(contextlib.ContextDecorator):
@@ -335,8 +232,7 @@ def device_get(x: Any) -> Any:
 def local_device_count(backend: str | None = None) -> int:
     """How many devices this process can address (on ``backend``, default the default
     platform)."""
-    from xla_bridge.runtime import local_devices  # the runtime, as functorch_lite.devices
-    return len(local_devices(backend))
+    return len(_runtime.local_devices(backend))
 
 
 def clear_caches() -> None:

@@ -13,7 +13,7 @@ import pytest
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
 from functorch_lite.core.avals import ShapedArray
-from functorch_lite.interpreters import custom_derivatives as cd
+from functorch_lite.lax import custom_derivatives as cd
 from functorch_lite.interpreters.transpose import UndefinedPrimal, backward_pass
 from helpers import assert_tree_close as _close
 from helpers import rand

@@ -17,7 +17,7 @@ import pytest
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
-from functorch_lite.interpreters import custom_derivatives as cd
+from functorch_lite.lax import custom_derivatives as cd
 from helpers import assert_tree_close
 
 LIBS = {"fl": (fl, fnp), "jax": (jax, jnp)}

@@ -636,18 +636,18 @@ def test_pytree_structure_change_retraces():
 
 
 def test_grad_of_jit_twice_does_not_recompile():
-    from functorch_lite.interpreters import jit_call
+    from functorch_lite.interpreters import ad
     jf = fl.jit(lambda x: fnp.sum(fnp.sin(x) * x))
     g = fl.grad(jf)
     x = rnd(4)
     first = g(x)
     n = _compiles()
-    jvp_misses = jit_call.jvp_program.cache_info().misses
+    jvp_misses = ad.jvp_program.cache_info().misses
     second = g(rnd(4))
     assert _compiles() == n, "second grad(jit(f)) call compiled again"
     # the jvp of the inner program is memoized (the same Program object comes back, so
     # the transformed programs and their module texts are the same)
-    assert jit_call.jvp_program.cache_info().misses == jvp_misses
+    assert ad.jvp_program.cache_info().misses == jvp_misses
     assert jf.trace_count() == 1
     close(first, np.sin(x) + x * np.cos(x))
     assert second.shape == (4,)

@@ -67,18 +67,8 @@ def _rel(path: pathlib.Path) -> str:
     return str(path.relative_to(ROOT))
 
 
-# Files another part of issue 14 is still moving out of the way, expected to fail until it
-# lands (non-strict, so the test passes either way meanwhile). Delete each entry with it.
-PENDING_INTERPRETERS = {
-    "xla_bridge/lowering/control.py": "jit_call_p, checkpoint_p and the custom_* primitives "
-                                      "move from interpreters/ to lax/ (issue 14 item 2)",
-}
-
-
-def _cases(paths: list[pathlib.Path], pending: dict[str, str]) -> list:
-    return [pytest.param(p, id=_rel(p), marks=pytest.mark.xfail(
-        strict=False, reason=pending[_rel(p)])) if _rel(p) in pending else
-        pytest.param(p, id=_rel(p)) for p in paths]
+def _cases(paths: list[pathlib.Path]) -> list:
+    return [pytest.param(p, id=_rel(p)) for p in paths]
 
 
 BRIDGE = _modules("xla_bridge")
@@ -91,14 +81,14 @@ def test_the_layers_are_where_the_test_looks():
     assert all(p.exists() for p in NO_TRACERS)
 
 
-@pytest.mark.parametrize("path", _cases(BRIDGE, PENDING_INTERPRETERS))
+@pytest.mark.parametrize("path", _cases(BRIDGE))
 def test_xla_bridge_imports_nothing_from_interpreters(path):
     found = interpreter_imports(path.read_text())
     assert not found, (f"{_rel(path)} imports from {INTERPRETERS} (the bridge must know no "
                        f"transformations): {found}")
 
 
-@pytest.mark.parametrize("path", _cases(NO_TRACERS, {}))
+@pytest.mark.parametrize("path", _cases(NO_TRACERS))
 def test_no_tracer_types_outside_the_core(path):
     found = tracer_imports(path.read_text())
     assert not found, (f"{_rel(path)} names a tracer type; test isinstance(x, Array) or ask "

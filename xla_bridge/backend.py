@@ -1,10 +1,9 @@
 """Registers xla_bridge as functorch_lite's backend (idempotent).
 
 The imports are inside ``install`` because ``xla_bridge/__init__`` runs it while
-``functorch_lite`` is still initializing. ``functorch_lite.numpy.array_methods.attach``
-is THE one deliberate upward hook of this layer: ``Array`` gets the operators and NumPy
-methods that ``functorch_lite.numpy`` defines (the ones tracers get), so ``x + 1`` works on
-an Array without xla_bridge knowing any NumPy semantics."""
+``functorch_lite`` is still initializing. Operators and NumPy methods (``x + 1``) reach
+the device ``Array`` from its base, ``functorch_lite.Array``, to which
+``functorch_lite.numpy`` attaches them: xla_bridge knows no NumPy semantics."""
 from __future__ import annotations
 
 _installed = False
@@ -17,7 +16,6 @@ def install() -> None:
     # Function-level imports: functorch_lite imports xla_bridge during its own import.
     from functorch_lite.core import backend
     from functorch_lite.core.config import config
-    from functorch_lite.numpy import array_methods
     from xla_bridge import _jaxlib, caches, lowering  # noqa: F401  (lowering registers its rules)
     from xla_bridge.array import Array
     from xla_bridge.compile import lower
@@ -28,5 +26,4 @@ def install() -> None:
                      compile=compile_for_call, array_type=Array, clear_caches=caches.clear)
     _jaxlib.set_x64(config.enable_x64)
     config.on_change("enable_x64", _jaxlib.set_x64)
-    array_methods.attach(Array)
     _installed = True

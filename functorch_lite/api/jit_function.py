@@ -18,8 +18,8 @@ from functorch_lite.core.avals import get_aval
 from functorch_lite.core.backend import backend
 from functorch_lite.core.config import config
 from functorch_lite.core.trace import no_transformations
-from functorch_lite.interpreters.jit_call import jit_call_p
 from functorch_lite.lax._common import PY_SCALARS
+from functorch_lite.lax.jit_call import jit_call_p
 
 logger = logging.getLogger("functorch_lite")
 

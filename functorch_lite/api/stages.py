@@ -13,8 +13,8 @@ from functorch_lite.api._args import (_arg_names, _check_leaf, _flatten_fun, _fu
 from functorch_lite.core import passes, pytree
 from functorch_lite.core.backend import backend
 from functorch_lite.core.ir import ClosedProgram
+from functorch_lite.core.shape_dtype_struct import ShapeDtypeStruct
 from functorch_lite.interpreters import staging
-from functorch_lite.interpreters.jit_call import close_over_consts
 
 
 class _Signature:
@@ -79,7 +79,7 @@ class TracedProgram:
     def __init__(self, closed: ClosedProgram, out_tree, name: str):
         closed = passes.simplify(closed)
         self.closed = closed
-        self.program, consts = close_over_consts(closed)
+        self.program, consts = closed.consts_as_inputs()
         # Host constants are copied to the device now: the program captured their value
         # at trace time, and later changes to a NumPy array must not leak in.
         self.consts = [backend.device_put(np.array(c), None, False)
@@ -258,14 +258,8 @@ class Traced:
 
     @property
     def out_info(self):
-        """The output shapes and dtypes (``ShapeDtypeStruct``s where that class exists)."""
-        # At call time: ShapeDtypeStruct lives in functorch_lite.utilities, which imports
-        # this package.
-        import functorch_lite
-        sds = getattr(functorch_lite, "ShapeDtypeStruct", None)
-        if sds is None:
-            return self.out_avals
-        return pytree.tree_map(lambda a: sds(a.shape, a.dtype), self.out_avals)
+        """The output shapes and dtypes, as ``ShapeDtypeStruct``s."""
+        return pytree.tree_map(lambda a: ShapeDtypeStruct(a.shape, a.dtype), self.out_avals)
 
     def lower(self) -> Lowered:
         return Lowered(self._traced)

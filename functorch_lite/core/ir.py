@@ -17,6 +17,7 @@ import numpy as np
 
 from functorch_lite.core import pretty as pp
 from functorch_lite.core.avals import ShapedArray, get_aval
+from functorch_lite.core.dtypes import to_numpy_dtype_name
 from functorch_lite.core.primitive import Primitive
 
 
@@ -122,6 +123,13 @@ class ClosedProgram:
     def __call__(self, *args):
         return eval_program(self.program, self.consts, args)
 
+    def consts_as_inputs(self) -> tuple[Program, list]:
+        """``(program, consts)``: the program with its constants turned into leading inputs.
+        Higher-order primitives carry programs in this form (a param must be hashable and
+        a constant may be a tracer, so constants travel as operands)."""
+        p = self.program
+        return Program([], [*p.constvars, *p.invars], p.eqns, p.outvars), list(self.consts)
+
     def __str__(self) -> str:
         return pretty_print(self.program)
 
@@ -173,7 +181,6 @@ def _var_names():
 
 def _format_param(v: Any) -> str:
     if isinstance(v, np.dtype):
-        from functorch_lite.core.dtypes import to_numpy_dtype_name
         return to_numpy_dtype_name(v)
     if isinstance(v, (Program, ClosedProgram)):
         return "{ program }"

@@ -236,6 +236,22 @@ def current_dynamic() -> MainTrace:
     return _dynamic[-1]
 
 
+def active_mains() -> tuple[MainTrace, ...]:
+    """The active transformations, eager evaluation (level 0) first, innermost last."""
+    return tuple(_stack)
+
+
+@contextlib.contextmanager
+def eager_as_dynamic() -> Iterator[None]:
+    """Inside the block, operations with no traced input are evaluated eagerly instead of
+    being staged by the innermost dynamic trace (``jit``'s): ``ensure_compile_time_eval``."""
+    _dynamic.append(_stack[0])
+    try:
+        yield
+    finally:
+        _dynamic.pop()
+
+
 def no_transformations() -> bool:
     """True when only eager evaluation is active."""
     return len(_stack) == 1

@@ -13,6 +13,7 @@ primitives) cover most primitives.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -20,7 +21,10 @@ import numpy as np
 from functorch_lite.core import dtypes
 from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import ShapedArray, get_aval
+from functorch_lite.core.ir import Program, eval_program
 from functorch_lite.core.primitive import Primitive, missing_rule
+from functorch_lite.interpreters import array_ops
+from functorch_lite.interpreters.staging import trace_to_program
 
 
 class Zero:
@@ -44,10 +48,9 @@ def tangent_aval(aval: ShapedArray) -> ShapedArray:
 
 
 def zeros_like_aval(aval: ShapedArray):
-    from functorch_lite import lax
     if aval.dtype == dtypes.float0:
         return np.zeros(aval.shape, dtypes.float0)
-    return lax.full(aval.shape, 0, aval.dtype)
+    return array_ops.full(aval.shape, 0, aval.dtype)
 
 
 def instantiate(t: Any):
@@ -60,8 +63,7 @@ def add_tangents(x: Any, y: Any):
         return y
     if type(y) is Zero:
         return x
-    from functorch_lite import lax
-    return lax.add(x, y)
+    return array_ops.add(x, y)
 
 
 def is_float0(x: Any) -> bool:
@@ -127,6 +129,38 @@ def jvp_flat(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     return primals_out, tangents_out
 
 
+@functools.lru_cache(maxsize=4096)  # programs are immutable; reuse keeps compiled forms
+def jvp_program(program: Program, nonzero: tuple[bool, ...],
+                instantiate: bool | tuple[bool, ...] = True) -> tuple[Program, list, list]:
+    """The forward-mode derivative of ``program``, as a program: it takes the primal inputs,
+    then the tangents of the inputs marked ``nonzero``, and returns the primal outputs,
+    then the tangents of the outputs that are nonzero or marked in ``instantiate`` (True:
+    all of them; zeros are then materialized).
+
+    Returns ``(jvp, consts, out_nonzero)``; ``jvp`` takes ``consts`` as leading inputs.
+    Every primitive that carries a program (the jit call, checkpoint, cond, while, scan,
+    custom derivatives) differentiates it with this function."""
+    n = len(program.invars)
+    n_out = len(program.outvars)
+    inst = (instantiate,) * n_out if isinstance(instantiate, bool) else instantiate
+    t_avals = [tangent_aval(v.aval) for v, nz in zip(program.invars, nonzero) if nz]
+    box = []
+
+    def fun(*xs):
+        primals, it = xs[:n], iter(xs[n:])
+        tangents = [next(it) if nz else Zero(tangent_aval(v.aval))
+                    for v, nz in zip(program.invars, nonzero)]
+        outs, touts = jvp_flat(lambda *a: eval_program(program, [], a), primals, tangents)
+        out_nz = [type(t) is not Zero or i for t, i in zip(touts, inst)]
+        box.append(out_nz)
+        return [*outs, *[zeros_like_aval(t.aval) if type(t) is Zero else t
+                         for t, nz in zip(touts, out_nz) if nz]]
+
+    closed = trace_to_program(fun, [v.aval for v in program.invars] + t_avals,
+                              description="jvp of a program")
+    return (*closed.consts_as_inputs(), box[0])
+
+
 # ---------------------------------------------------------------------------------------
 # Rule helpers used by functorch_lite.lax
 
@@ -135,8 +169,7 @@ def match_shape(t: Any, aval: ShapedArray):
     broadcast rank-0 operands, so their tangents may be rank 0)."""
     if type(t) is Zero or get_aval(t).shape == aval.shape:
         return t
-    from functorch_lite import lax
-    return lax.broadcast_in_dim(t, aval.shape, ())
+    return array_ops.broadcast_in_dim(t, aval.shape, ())
 
 
 def defjvp(primitive: Primitive, *fns: Callable | None) -> None:

@@ -13,7 +13,10 @@ from typing import Any, Callable, Sequence
 
 from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import ShapedArray, get_aval
+from functorch_lite.core.ir import ClosedProgram, Program, eval_program
 from functorch_lite.core.primitive import Primitive, missing_rule
+from functorch_lite.interpreters import array_ops
+from functorch_lite.interpreters.staging import trace_to_program
 
 not_mapped = None
 
@@ -95,7 +98,6 @@ def _uses_axis(params: dict, name: Any) -> bool:
 
 
 def _programs(value: Any):
-    from functorch_lite.core.ir import ClosedProgram, Program
     if isinstance(value, Program):
         yield value
     elif isinstance(value, ClosedProgram):
@@ -126,23 +128,51 @@ def batch_flat(fun: Callable, axis: AxisData, args: Sequence[Any],
     return vals, out_dims
 
 
+@functools.lru_cache(maxsize=4096)  # programs are immutable; reuse keeps compiled forms
+def batch_program(program: Program, dims: tuple, size: int, axis_name,
+                  all_batched: bool = False) -> tuple[Program, list, tuple]:
+    """``program`` vectorized over inputs batched along ``dims`` (None: unbatched), as a
+    program. Outputs are batched at 0, except (unless ``all_batched``) those that do not
+    depend on the batch, which stay unbatched.
+
+    Returns ``(batched, consts, out_dims)``; ``batched`` takes ``consts`` as leading
+    inputs. Every primitive that carries a program (the jit call, checkpoint, cond, while,
+    scan, custom derivatives) vectorizes it with this function."""
+    in_avals = []
+    for v, d in zip(program.invars, dims):
+        shape = list(v.aval.shape)
+        if d is not None:
+            shape.insert(d, size)
+        in_avals.append(v.aval.update(shape=tuple(shape)))
+    box = []
+
+    def fun(*xs):
+        outs, out_dims = batch_flat(lambda *a: eval_program(program, [], a),
+                                    AxisData(size, axis_name), xs, dims)
+        keep = [d is None and not all_batched for d in out_dims]
+        box.append(tuple(None if k else 0 for k in keep))
+        return [o if k else move_dim(o, d, 0, size) for o, d, k in zip(outs, out_dims, keep)]
+
+    closed = trace_to_program(fun, in_avals, description="vmap of a program")
+    return (*closed.consts_as_inputs(), box[0])
+
+
 # ---------------------------------------------------------------------------------------
 # Helpers for batching rules
 
 def move_dim(x: Any, src: int | None, dst: int, size: int):
     """Put ``x``'s batch dimension at ``dst``, broadcasting an unbatched ``x``."""
-    from functorch_lite import lax
     aval = get_aval(x)
     if src is None:
         shape = list(aval.shape)
         shape.insert(dst, size)
         dims = tuple(i if i < dst else i + 1 for i in range(aval.ndim))
-        return lax.broadcast_in_dim(x, tuple(shape), dims)
+        return array_ops.broadcast_in_dim(x, tuple(shape), dims)
     if src == dst:
         return x
     perm = [i for i in range(aval.ndim) if i != src]
     perm.insert(dst, src)
-    return lax.transpose(x, tuple(perm))
+    return array_ops.transpose(x, tuple(perm))
 
 
 def bdim_at_front(x: Any, bdim: int | None, size: int):
@@ -157,7 +187,6 @@ def elementwise_batch_rule(primitive: Primitive,
     be rank 0 when the others are not (select_n's cases, clamp's operand): an unbatched
     rank-0 one is given the batch dimension like any other operand."""
     def rule(axis, args, dims, **params):
-        from functorch_lite import lax
         args, dims = list(args), list(dims)
         avals = [get_aval(a) for a in args]
         full = set(full_shape(len(args)))
@@ -188,7 +217,7 @@ def elementwise_batch_rule(primitive: Primitive,
                 continue
             a = move_dim(a, d, 0, axis.size)
             if aval.ndim == 1 and example_shape:  # a batched scalar meets arrays
-                a = lax.broadcast_in_dim(a, (axis.size, *example_shape), (0,))
+                a = array_ops.broadcast_in_dim(a, (axis.size, *example_shape), (0,))
             out_args.append(a)
         out = primitive.bind(*out_args, **params)
         return (out, [0] * len(out)) if primitive.multiple_results else (out, 0)

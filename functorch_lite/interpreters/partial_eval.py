@@ -88,13 +88,8 @@ def split_program(program: Program, unknown_in: tuple, force_unknown_out: tuple 
         box.append((closed.program, unknown_out))
         return [*[o for o, u in zip(outs, unknown_out) if not u], *closed.consts]
 
-    known, known_consts = _close(trace_to_program(known_fun, known_avals, description="known part"))
+    known, known_consts = trace_to_program(known_fun, known_avals,
+                                           description="known part").consts_as_inputs()
     up, unknown_out = box[0]
     unknown = Program([], [*up.constvars, *up.invars], up.eqns, up.outvars)
     return known, known_consts, unknown, unknown_out, len(up.constvars)
-
-
-def _close(closed):
-    """A closed program with its constants as leading inputs: (program, consts)."""
-    p = closed.program
-    return Program([], [*p.constvars, *p.invars], p.eqns, p.outvars), list(closed.consts)

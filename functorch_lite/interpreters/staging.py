@@ -175,3 +175,10 @@ def trace_to_program(fun: Callable, in_avals: Sequence[ShapedArray],
         outs = fun(*in_tracers)
         outs = [trace.full_raise(o) for o in outs]
         return builder.build(in_tracers, outs)
+
+
+def trace_flat(fun: Callable, in_avals: Sequence[ShapedArray],
+               description: str) -> tuple[Program, list]:
+    """``trace_to_program`` in the form primitives carry programs: ``(program, consts)``,
+    the program taking its constants as leading inputs."""
+    return trace_to_program(fun, list(in_avals), description=description).consts_as_inputs()

@@ -8,12 +8,14 @@ an equation none of whose outputs receives a cotangent is skipped.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 from functorch_lite.core.avals import ShapedArray
 from functorch_lite.core.ir import ClosedProgram, Literal, Program, Var
 from functorch_lite.core.primitive import missing_rule
 from functorch_lite.interpreters.ad import Zero, add_tangents, instantiate
+from functorch_lite.interpreters.staging import trace_to_program
 
 
 class UndefinedPrimal:
@@ -91,11 +93,15 @@ def backward_pass(program: Program, consts: Sequence[Any], args: Sequence[Any],
             for v, a in zip(program.invars, args)]
 
 
-def transpose_program(program: Program, linear_in: Sequence[bool]) -> ClosedProgram:
-    """A program computing the transpose: it takes the non-linear inputs, then one
-    cotangent per output, and returns the cotangents of the linear inputs (zeros
-    materialized)."""
-    from functorch_lite.interpreters.staging import trace_to_program
+@functools.lru_cache(maxsize=4096)  # programs are immutable; reuse keeps compiled forms
+def transpose_program(program: Program, linear_in: tuple[bool, ...]) -> tuple[Program, list]:
+    """The transpose of ``program`` (linear in the inputs marked ``linear_in``), as a
+    program: it takes the non-linear inputs, then one cotangent per output, and returns
+    the cotangents of the linear inputs (zeros materialized).
+
+    Returns ``(transposed, consts)``; ``transposed`` takes ``consts`` as leading inputs.
+    Every primitive that carries a program (the jit call, checkpoint, cond, scan, custom
+    derivatives) transposes it with this function."""
     nonlin_avals = [v.aval for v, lin in zip(program.invars, linear_in) if not lin]
     ct_avals = [v.aval for v in program.outvars]
 
@@ -107,7 +113,8 @@ def transpose_program(program: Program, linear_in: Sequence[bool]) -> ClosedProg
         out = backward_pass(program, [], args, list(cts))
         return [instantiate(c) for c, lin in zip(out, linear_in) if lin]
 
-    return trace_to_program(fun, nonlin_avals + ct_avals, description="transpose")
+    closed = trace_to_program(fun, nonlin_avals + ct_avals, description="transpose")
+    return closed.consts_as_inputs()
 
 
 def vjp_of_linear(linear: ClosedProgram):

@@ -1,4 +1,5 @@
 """``functorch_lite.lax``: the primitives, one function per primitive, with JAX's names."""
+from functorch_lite.interpreters import array_ops as _array_ops
 from functorch_lite.lax.elementwise import *  # noqa: F401,F403
 from functorch_lite.lax.elementwise import (abs, add, max, min, pow, round,  # noqa: F401
                                             RoundingMethod)
@@ -14,3 +15,11 @@ from functorch_lite.lax.misc import *  # noqa: F401,F403
 from functorch_lite.lax.parallel import *  # noqa: F401,F403
 from functorch_lite.lax.control_flow import *  # noqa: F401,F403
 from functorch_lite.lax.control_flow import map  # noqa: F401
+# The other higher-order primitives (imported so every primitive is registered with lax).
+from functorch_lite.lax import checkpoint as _checkpoint  # noqa: F401
+from functorch_lite.lax import custom_derivatives as _custom_derivatives  # noqa: F401
+from functorch_lite.lax import jit_call as _jit_call  # noqa: F401
+
+# The interpreters' own array operations (see interpreters/array_ops.py).
+_array_ops.register(add=add, full=full, broadcast_in_dim=broadcast_in_dim,  # noqa: F405
+                    transpose=transpose)  # noqa: F405

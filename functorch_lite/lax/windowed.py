@@ -30,7 +30,6 @@ from functorch_lite.core.ir import Program, eval_program
 from functorch_lite.core.primitive import Primitive
 from functorch_lite.core.trace import Tracer
 from functorch_lite.interpreters import ad, batching
-from functorch_lite.interpreters.jit_call import close_over_consts
 from functorch_lite.interpreters.staging import trace_to_program
 from functorch_lite.interpreters.transpose import is_undefined
 from functorch_lite.lax import elementwise as ew
@@ -283,8 +282,8 @@ def _trace_computation(computation: Callable, tree, dts: tuple) -> Program:
         box.append(out_tree)
         return [as_operand(x) for x in leaves]
 
-    program, consts = close_over_consts(
-        trace_to_program(flat, avals * 2, description="reduce_window computation"))
+    program, consts = trace_to_program(flat, avals * 2,
+                                       description="reduce_window computation").consts_as_inputs()
     name = getattr(computation, "__name__", repr(computation))
     if box[0] != tree:
         raise ValueError(f"reduce_window: computation {name} must return the operands' tree "
@@ -570,8 +569,8 @@ def _jvp_computation(program: Program, diff: tuple) -> Program:
                                   [*tangents(ta), *tangents(tb)])
         return [*outs, *[ad.instantiate(touts[i]) for i in diff]]
 
-    jprog, consts = close_over_consts(trace_to_program(
-        fun, [*avals, *t_avals, *avals, *t_avals], description="jvp of reduce_window"))
+    jprog, consts = trace_to_program(fun, [*avals, *t_avals, *avals, *t_avals],
+                                     description="jvp of reduce_window").consts_as_inputs()
     assert not consts, "the jvp of a closed scalar computation captured arrays"
     return jprog
 

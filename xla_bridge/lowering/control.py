@@ -1,15 +1,21 @@
-"""Lowering of primitives that carry programs: ``jit_call`` (inlined; XLA sees one module)."""
-from functorch_lite.interpreters.jit_call import jit_call_p
+"""Lowering of the primitives that carry programs: ``jit_call``, the custom-derivative
+calls and ``checkpoint`` are inlined (XLA sees one module); ``cond``, ``while`` and
+``scan`` become StableHLO's structured control flow."""
+import numpy as np
+
+from functorch_lite.core.avals import ShapedArray
+from functorch_lite.lax import control_flow as cf
+from functorch_lite.lax.checkpoint import checkpoint_p
+from functorch_lite.lax.custom_derivatives import (custom_jvp_call_p, custom_lin_p,
+                                                   custom_vjp_call_p)
+from functorch_lite.lax.jit_call import jit_call_p
 from xla_bridge.lowering.core import register
+from xla_bridge.lowering.elementwise import compare
 
 
 @register(jit_call_p)
 def _jit_call(ctx, avals_in, avals_out, *args, program, name, donated=()):
     return ctx.inline(program, [], args)
-
-
-from functorch_lite.interpreters.custom_derivatives import (custom_jvp_call_p,  # noqa: E402
-                                                            custom_lin_p, custom_vjp_call_p)
 
 
 @register(custom_jvp_call_p)
@@ -27,9 +33,6 @@ def _custom_lin(ctx, avals_in, avals_out, *args, **params):
     raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function.")
 
 
-from functorch_lite.interpreters.checkpoint import checkpoint_p  # noqa: E402
-
-
 @register(checkpoint_p)
 def _checkpoint(ctx, avals_in, avals_out, *args, program, policy, prevent_cse=True):
     if prevent_cse and args:
@@ -41,12 +44,6 @@ def _checkpoint(ctx, avals_in, avals_out, *args, program, policy, prevent_cse=Tr
 
 # ---------------------------------------------------------------------------------------
 # Structured control flow
-
-import numpy as np  # noqa: E402
-
-from functorch_lite.core.avals import ShapedArray  # noqa: E402
-from functorch_lite.lax import control_flow as cf  # noqa: E402
-from xla_bridge.lowering.elementwise import compare  # noqa: E402
 
 _I32 = ShapedArray((), np.int32)
 

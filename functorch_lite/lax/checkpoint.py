@@ -17,11 +17,9 @@ from functorch_lite.core import passes, pytree
 from functorch_lite.core.avals import get_aval
 from functorch_lite.core.ir import ClosedProgram, Eqn, Literal, Program, Var, eval_program
 from functorch_lite.core.primitive import Primitive
-from functorch_lite.interpreters import ad, partial_eval, transpose
-from functorch_lite.interpreters.checkpoint_policies import (  # noqa: F401 (re-exported)
-    checkpoint_policies, is_saved)
-from functorch_lite.interpreters.jit_call import batch_program, close_over_consts, jvp_program
+from functorch_lite.interpreters import ad, batching, partial_eval, transpose
 from functorch_lite.interpreters.staging import trace_to_program
+from functorch_lite.lax.checkpoint_policies import is_saved
 
 checkpoint_p = Primitive("checkpoint", multiple_results=True)
 
@@ -38,7 +36,7 @@ def _checkpoint_impl(*args, program, policy, prevent_cse=True):
 
 def _checkpoint_jvp(primals, tangents, *, program, policy, prevent_cse=True):
     nonzero = tuple(type(t) is not ad.Zero for t in tangents)
-    jprog, consts = jvp_program(program, nonzero)
+    jprog, consts, _ = ad.jvp_program(program, nonzero)
     nonzero_tangents = [t for t in tangents if type(t) is not ad.Zero]
     outs = checkpoint_p.bind(*consts, *primals, *nonzero_tangents, program=jprog,
                              policy=policy, prevent_cse=prevent_cse)
@@ -130,8 +128,8 @@ def _remat_split(program: Program, unknown_in: tuple[bool, ...], policy):
     invars = prog.invars[:n_saved] + \
         [v for v, u in zip(prog.invars[n_saved:n_saved + n_known], used_known) if u] + \
         prog.invars[n_saved + n_known:]
-    remat_p, remat_consts = close_over_consts(
-        ClosedProgram(Program(prog.constvars, invars, prog.eqns, prog.outvars), consts))
+    remat_p, remat_consts = ClosedProgram(Program(prog.constvars, invars, prog.eqns,
+                                                  prog.outvars), consts).consts_as_inputs()
     return fwd, known_consts, remat_p, remat_consts, unknown_out, len(saved), used_known
 
 
@@ -159,14 +157,9 @@ def _checkpoint_partial_eval(trace, tracers, knowns, unknown_in, *, program, pol
 checkpoint_p.def_partial_eval(_checkpoint_partial_eval)
 
 
-@functools.lru_cache(maxsize=4096)
-def _transposed(program: Program, linear_in: tuple[bool, ...]):
-    return close_over_consts(transpose.transpose_program(program, linear_in))
-
-
 def _checkpoint_transpose(cts, *args, program, policy, prevent_cse=True):
     linear_in = tuple(transpose.is_undefined(a) for a in args)
-    tprog, consts = _transposed(program, linear_in)
+    tprog, consts = transpose.transpose_program(program, linear_in)
     nonlin = [a for a in args if not transpose.is_undefined(a)]
     cts = [ad.instantiate(c) for c in cts]
     outs = iter(checkpoint_p.bind(*consts, *nonlin, *cts, program=tprog, policy=None,
@@ -178,7 +171,8 @@ checkpoint_p.def_transpose(_checkpoint_transpose)
 
 
 def _checkpoint_batch(axis, args, dims, *, program, policy, prevent_cse=True):
-    prog, consts, out_dims = batch_program(program, tuple(dims), axis.size, axis.name)
+    prog, consts, out_dims = batching.batch_program(program, tuple(dims), axis.size,
+                                                    axis.name)
     outs = checkpoint_p.bind(*consts, *args, program=prog, policy=policy,
                              prevent_cse=prevent_cse)
     return outs, list(out_dims)
@@ -244,7 +238,7 @@ def checkpoint(fun: Callable, *, prevent_cse: bool | Sequence[bool] = True,
 
         closed = trace_to_program(flat, [get_aval(x) for x in leaves],
                                   description=f"checkpoint({getattr(fun, '__name__', 'fun')})")
-        program, consts = close_over_consts(closed)
+        program, consts = closed.consts_as_inputs()
         outs = checkpoint_p.bind(*consts, *leaves, program=program, policy=policy,
                                  prevent_cse=prevent_cse)
         return pytree.tree_unflatten(box[0], outs)
