@@ -47,11 +47,10 @@ def _trace_abstract(what: str, fun: Callable, args: tuple, kwargs: dict):
             raise TypeError(f"{what}: argument {label} of type {type(x).__name__} is not an "
                             "array, a scalar or a ShapeDtypeStruct; pass those (close over "
                             "other values, e.g. with functools.partial)") from None
-    out_box = []
+    flat_fun, out_tree = pytree.flatten_fun(lambda a, k: fun(*a, **k), in_tree)
 
     def flat(*xs):
-        a, k = pytree.tree_unflatten(in_tree, xs)
-        out_leaves, out_tree = pytree.tree_flatten(fun(*a, **k))
+        out_leaves = flat_fun(*xs)
         for i, o in enumerate(out_leaves):
             try:
                 get_aval(o)
@@ -59,11 +58,10 @@ def _trace_abstract(what: str, fun: Callable, args: tuple, kwargs: dict):
                 raise TypeError(f"{what} returned a value of type {type(o).__name__} (output "
                                 f"leaf {i}), which is not an array; it can only return "
                                 "arrays and scalars (or pytrees of them)") from None
-        out_box.append(out_tree)
         return out_leaves
 
     closed = staging.trace_to_program(flat, in_avals, description=what, input_labels=labels)
-    return closed, out_box[0]
+    return closed, out_tree()
 
 
 def eval_shape(fun: Callable, *args, **kwargs):

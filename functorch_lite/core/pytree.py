@@ -692,6 +692,33 @@ def treedef_is_leaf(treedef: PyTreeDef) -> bool:
     return treedef.num_nodes == 1
 
 
+def flatten_fun(fun: Callable, in_tree: PyTreeDef) -> tuple[Callable, Callable[[], PyTreeDef]]:
+    """``fun`` over pytrees as a function over flat leaves, the form transformations trace.
+
+    Returns ``(flat_fun, out_tree)``: ``flat_fun(*leaves)`` calls ``fun(*args)`` with
+    ``args = tree_unflatten(in_tree, leaves)`` (``in_tree`` describes the tuple of
+    positional arguments) and returns the leaves of the result; ``out_tree()`` is the
+    result's structure, from the latest call.
+
+    >>> leaves, in_tree = tree_flatten(({"a": 1.0}, 2.0))
+    >>> flat, out_tree = flatten_fun(lambda d, y: (d["a"] * y, y), in_tree)
+    >>> flat(*leaves), out_tree()
+    ([2.0, 2.0], PyTreeDef((*, *)))
+    """
+    box: list = []
+
+    def flat_fun(*leaves):
+        out_leaves, tree = tree_flatten(fun(*tree_unflatten(in_tree, leaves)))
+        box[:] = [tree]
+        return out_leaves
+
+    def out_tree() -> PyTreeDef:
+        if not box:
+            raise RuntimeError("flatten_fun: out_tree() is known only after a call")
+        return box[0]
+    return flat_fun, out_tree
+
+
 def treedef_tuple(treedefs: Iterable[PyTreeDef]) -> PyTreeDef:
     """The treedef of a tuple whose elements have the given structures."""
     return PyTreeDef(tuple, _TUPLE_H, None, tuple(treedefs))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Sequence
 
+from functorch_lite.core import pytree
 from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.ir import ClosedProgram, Program, eval_program
@@ -126,6 +127,17 @@ def batch_flat(fun: Callable, axis: AxisData, args: Sequence[Any],
             vals.append(o.val)
             out_dims.append(o.batch_dim)
     return vals, out_dims
+
+
+def batch_pytree(fun: Callable, axis: AxisData, args: tuple, in_dims) -> Any:
+    """``fun(*args)`` on pytrees, batched: ``in_dims`` holds one batch dim (or None) per
+    leaf of ``args``, in the same structure; every output leaf comes back batched at 0."""
+    leaves, in_tree = pytree.tree_flatten(args)
+    dims = pytree.tree_leaves(in_dims, is_leaf=lambda x: x is None)
+    flat, out_tree = pytree.flatten_fun(fun, in_tree)
+    outs, out_dims = batch_flat(flat, axis, leaves, dims)
+    return pytree.tree_unflatten(out_tree(), [move_dim(o, d, 0, axis.size)
+                                              for o, d in zip(outs, out_dims)])
 
 
 @functools.lru_cache(maxsize=4096)  # programs are immutable; reuse keeps compiled forms

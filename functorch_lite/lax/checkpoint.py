@@ -18,7 +18,7 @@ from functorch_lite.core.avals import get_aval
 from functorch_lite.core.ir import ClosedProgram, Eqn, Literal, Program, Var, eval_program
 from functorch_lite.core.primitive import Primitive
 from functorch_lite.interpreters import ad, batching, partial_eval, transpose
-from functorch_lite.interpreters.staging import trace_to_program
+from functorch_lite.interpreters.staging import trace_flat, trace_to_program
 from functorch_lite.lax.checkpoint_policies import is_saved
 
 checkpoint_p = Primitive("checkpoint", multiple_results=True)
@@ -226,22 +226,18 @@ def checkpoint(fun: Callable, *, prevent_cse: bool | Sequence[bool] = True,
         static_kw = {k: v for k, v in kwargs.items() if k in static_names}
         dyn_kw = {k: v for k, v in kwargs.items() if k not in static_names}
         leaves, in_tree = pytree.tree_flatten((tuple(dyn), dyn_kw))
-        box = []
 
-        def flat(*xs):
-            dyn_args, kw = pytree.tree_unflatten(in_tree, xs)
+        def call(dyn_args, kw):
             it = iter(dyn_args)
             full = [statics[i] if i in statics else next(it) for i in range(len(args))]
-            out_leaves, out_tree = pytree.tree_flatten(fun(*full, **kw, **static_kw))
-            box.append(out_tree)
-            return out_leaves
+            return fun(*full, **kw, **static_kw)
 
-        closed = trace_to_program(flat, [get_aval(x) for x in leaves],
-                                  description=f"checkpoint({getattr(fun, '__name__', 'fun')})")
-        program, consts = closed.consts_as_inputs()
+        flat, out_tree = pytree.flatten_fun(call, in_tree)
+        program, consts = trace_flat(flat, [get_aval(x) for x in leaves],
+                                     f"checkpoint({getattr(fun, '__name__', 'fun')})")
         outs = checkpoint_p.bind(*consts, *leaves, program=program, policy=policy,
                                  prevent_cse=prevent_cse)
-        return pytree.tree_unflatten(box[0], outs)
+        return pytree.tree_unflatten(out_tree(), outs)
 
     return wrapped
 

@@ -30,7 +30,7 @@ from functorch_lite.core.ir import Program, eval_program
 from functorch_lite.core.primitive import Primitive
 from functorch_lite.core.trace import Tracer
 from functorch_lite.interpreters import ad, batching
-from functorch_lite.interpreters.staging import trace_to_program
+from functorch_lite.interpreters.staging import trace_flat
 from functorch_lite.interpreters.transpose import is_undefined
 from functorch_lite.lax import elementwise as ew
 from functorch_lite.lax._common import as_operand, check_dtype, operands, scalar_like
@@ -271,23 +271,14 @@ def _computation_program(computation: Callable, tree, dts: tuple) -> Program:
 
 
 def _trace_computation(computation: Callable, tree, dts: tuple) -> Program:
-    n = len(dts)
     avals = [ShapedArray((), dt) for dt in dts]
-    box = []
-
-    def flat(*xs):
-        out = computation(pytree.tree_unflatten(tree, xs[:n]),
-                          pytree.tree_unflatten(tree, xs[n:]))
-        leaves, out_tree = pytree.tree_flatten(out)
-        box.append(out_tree)
-        return [as_operand(x) for x in leaves]
-
-    program, consts = trace_to_program(flat, avals * 2,
-                                       description="reduce_window computation").consts_as_inputs()
+    flat, out_tree = pytree.flatten_fun(computation, pytree.treedef_tuple([tree, tree]))
+    program, consts = trace_flat(lambda *xs: [as_operand(x) for x in flat(*xs)], avals * 2,
+                                 "reduce_window computation")
     name = getattr(computation, "__name__", repr(computation))
-    if box[0] != tree:
+    if out_tree() != tree:
         raise ValueError(f"reduce_window: computation {name} must return the operands' tree "
-                         f"structure {tree}, got {box[0]}")
+                         f"structure {tree}, got {out_tree()}")
     outs = program.out_avals
     if [(a.shape, a.dtype) for a in outs] != [((), dt) for dt in dts]:
         raise TypeError(f"reduce_window: computation {name} must return scalars of the "
@@ -569,8 +560,7 @@ def _jvp_computation(program: Program, diff: tuple) -> Program:
                                   [*tangents(ta), *tangents(tb)])
         return [*outs, *[ad.instantiate(touts[i]) for i in diff]]
 
-    jprog, consts = trace_to_program(fun, [*avals, *t_avals, *avals, *t_avals],
-                                     description="jvp of reduce_window").consts_as_inputs()
+    jprog, consts = trace_flat(fun, [*avals, *t_avals, *avals, *t_avals], "jvp of reduce_window")
     assert not consts, "the jvp of a closed scalar computation captured arrays"
     return jprog
 

@@ -15,16 +15,10 @@ from functorch_lite.lax.elementwise import convert_element_type
 
 def trace_tree_fun(fun: Callable, in_tree, in_avals, name: str):
     """Trace a pytree function; returns (program, consts, out_tree)."""
-    box = []
-
-    def flat(*xs):
-        out = fun(*pytree.tree_unflatten(in_tree, xs))
-        leaves, tree = pytree.tree_flatten(out)
-        box.append(tree)
-        return [as_operand(x) for x in leaves]
-
-    program, consts = trace_flat(flat, in_avals, name)
-    return program, consts, box[0]
+    flat, out_tree = pytree.flatten_fun(fun, in_tree)
+    program, consts = trace_flat(lambda *xs: [as_operand(x) for x in flat(*xs)], in_avals,
+                                 name)
+    return program, consts, out_tree()
 
 
 def operand_leaf(x: Any) -> Any:

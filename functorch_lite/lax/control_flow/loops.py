@@ -106,16 +106,7 @@ def map(f: Callable, xs: Any, *, batch_size: int | None = None):
 
 def _vmap_leading(f: Callable, xs: Any):
     """``vmap(f)(xs)`` over the leading axis of every leaf (outputs batched at axis 0)."""
-    leaves, tree = pytree.tree_flatten(xs)
-    size = get_aval(leaves[0]).shape[0]
-    box = []
-
-    def flat(*args):
-        out_leaves, out_tree = pytree.tree_flatten(f(pytree.tree_unflatten(tree, args)))
-        box.append(out_tree)
-        return [as_operand(o) for o in out_leaves]
-
-    outs, dims = batching.batch_flat(flat, batching.AxisData(size), leaves,
-                                     [0] * len(leaves))
-    return pytree.tree_unflatten(box[0], [batching.move_dim(o, d, 0, size)
-                                          for o, d in zip(outs, dims)])
+    leaves = pytree.tree_leaves(xs)
+    return batching.batch_pytree(lambda x: pytree.tree_map(as_operand, f(x)),
+                                 batching.AxisData(get_aval(leaves[0]).shape[0]), (xs,),
+                                 [0] * len(leaves))

@@ -96,25 +96,6 @@ class CustomRule:
         return nondiff, diff, leaves, in_tree, flat_fun, box
 
 
-def vmap_call(fn, axis, args, in_dims):
-    """Apply ``fn`` to the pytree ``args`` batched along ``in_dims``; every output leaf is
-    batched at dim 0."""
-    leaves, tree = pytree.tree_flatten(args)
-    dims = pytree.tree_leaves(in_dims, is_leaf=lambda x: x is None)
-    box = []
-
-    def flat(*xs):
-        out = fn(*pytree.tree_unflatten(tree, xs))
-        out_leaves, out_tree = pytree.tree_flatten(out)
-        box.append(out_tree)
-        return out_leaves
-
-    outs, out_dims = batching.batch_flat(flat, batching.AxisData(axis.size, axis.name),
-                                         leaves, dims)
-    outs = [batching.move_dim(o, d, 0, axis.size) for o, d in zip(outs, out_dims)]
-    return pytree.tree_unflatten(box[0], outs)
-
-
 def batched_jvp_rule(jvp, axis, p_dims):
     """A flat jvp rule run batched; a tangent has its primal's layout, so its batch dim."""
     p_dims = list(p_dims)
@@ -123,7 +104,8 @@ def batched_jvp_rule(jvp, axis, p_dims):
         def one(p, t):
             out, tout = jvp(list(p), list(t))
             return list(out), list(tout)
-        return vmap_call(one, axis, (list(primals), list(tangents)), (p_dims, p_dims))
+        return batching.batch_pytree(one, axis, (list(primals), list(tangents)),
+                                     (p_dims, p_dims))
     return batched_jvp
 
 
@@ -133,7 +115,8 @@ def batched_vjp_rules(fwd, bwd, axis, p_dims):
     p_dims = list(p_dims)
 
     def batched_fwd(primals):
-        return vmap_call(lambda p: tuple(fwd(list(p))), axis, (list(primals),), (p_dims,))
+        return batching.batch_pytree(lambda p: tuple(fwd(list(p))), axis, (list(primals),),
+                                     (p_dims,))
 
     def batched_bwd(residuals, cts):
         cts_in = vmap_bwd(bwd, axis, residuals, cts, [0] * len(residuals), [0] * len(cts))
@@ -159,8 +142,8 @@ def vmap_bwd(bwd, axis, residuals, cts, res_dims, ct_dims) -> list:
         zeros[:] = [o if type(o) is ad.Zero else None for o in outs]
         return [o for o in outs if type(o) is not ad.Zero]
 
-    nonzero = iter(vmap_call(one, axis, (list(residuals), list(cts)),
-                              (list(res_dims), list(ct_dims))))
+    nonzero = iter(batching.batch_pytree(one, axis, (list(residuals), list(cts)),
+                                         (list(res_dims), list(ct_dims))))
     return [next(nonzero) if z is None else z for z in zeros]
 
 
