@@ -17,6 +17,7 @@ from functorch_lite.core.config import config  # noqa: F401
 from functorch_lite.lax.checkpoint import checkpoint, remat  # noqa: F401
 from functorch_lite.lax.checkpoint_policies import checkpoint_policies  # noqa: F401
 from functorch_lite import ad_checkpoint  # noqa: F401,E402  (jax.ad_checkpoint)
+from functorch_lite import custom_derivatives  # noqa: F401  (jax.custom_derivatives)
 from functorch_lite.lax.custom_derivatives import (custom_gradient, custom_jvp,  # noqa: F401
                                                   custom_vjp)
 from functorch_lite.core.errors import (ConcretizationTypeError,  # noqa: F401

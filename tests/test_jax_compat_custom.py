@@ -415,3 +415,71 @@ def test_custom_gradient_errors_as_jax():
         return x
     with pytest.raises(TypeError, match=r"must return a pair \(output, vjp_fn\)"):
         fl.grad(not_a_pair)(X)
+
+
+# ---------------------------------------------------------------------------------------
+# symbolic_zeros=True: the rules see SymbolicZero / CustomVJPPrimal where JAX's do
+
+def _symbolic_jvp(lib, np_):
+    SZ, seen = lib.custom_derivatives.SymbolicZero, []
+
+    @lib.custom_jvp
+    def f(x, y):
+        return np_.sin(x) * y
+
+    def f_jvp(primals, tangents):
+        (x, y), (tx, ty) = primals, tangents
+        seen.append((type(tx) is SZ, type(ty) is SZ))
+        t = 0.0
+        if type(tx) is not SZ:
+            t = t + np_.cos(x) * y * tx
+        if type(ty) is not SZ:
+            t = t + np_.sin(x) * ty
+        return f(x, y), t
+
+    f.defjvp(f_jvp, symbolic_zeros=True)
+    results = [lib.grad(f)(1.0, 2.0), lib.jit(lib.grad(f, argnums=1))(1.0, 2.0),
+               lib.vmap(lib.grad(f))(np_.asarray(XS), np_.ones(3)),
+               lib.jvp(lambda x: f(x, 2.0), (1.0,), (1.0,))]
+    return results, seen
+
+
+def _symbolic_vjp(lib, np_):
+    cd_, seen = lib.custom_derivatives, []
+
+    @lib.custom_vjp
+    def h(x, y):
+        return x * y, x + y
+
+    def fwd(x, y):
+        seen.append((type(x) is cd_.CustomVJPPrimal, x.perturbed, y.perturbed))
+        return h(x.value, y.value), cd_.custom_vjp_primal_tree_values((x, y))
+
+    def bwd(res, cts):
+        (x, y), (a, b) = res, cts
+        seen.append((type(a) is cd_.SymbolicZero, type(b) is cd_.SymbolicZero))
+        a = 0.0 if type(a) is cd_.SymbolicZero else a
+        b = 0.0 if type(b) is cd_.SymbolicZero else b
+        return a * y + b, a * x + b
+
+    h.defvjp(fwd, bwd, symbolic_zeros=True)
+    results = [lib.grad(lambda x, y: h(x, y)[0])(2.0, 3.0),
+               lib.grad(lambda x: h(x, 3.0)[1])(2.0),
+               lib.jit(lib.grad(lambda x, y: h(x, y)[0], argnums=(0, 1)))(2.0, 3.0)]
+    return results, seen
+
+
+@pytest.mark.parametrize("case", [_symbolic_jvp, _symbolic_vjp])
+def test_symbolic_zeros_reach_the_rules_as_in_jax(case):
+    ours, ours_seen = case(fl, fnp)
+    theirs, their_seen = case(jax, jnp)
+    assert_tree_close(ours, theirs)
+    assert ours_seen == their_seen
+
+
+def test_symbolic_zero_stands_for_its_array():
+    z = fl.custom_derivatives.SymbolicZero.from_primal_value(np.ones((2, 3), np.float32))
+    assert (z.shape, z.dtype, z.ndim, z.size) == ((2, 3), np.float32, 2, 6)
+    np.testing.assert_array_equal(z.instantiate(), np.zeros((2, 3), np.float32))
+    with pytest.raises(TypeError, match="CustomVJPPrimal"):
+        fl.custom_derivatives.custom_vjp_primal_tree_values((1.0,))

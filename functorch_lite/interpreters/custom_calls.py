@@ -101,6 +101,7 @@ class _BatchedCall:
         # A tangent has its primal's layout, so its batch dim. An output is batched when
         # its primal or its tangent is.
         outs, touts = self.base.differentiate(self._enter(primals), self._enter(tangents))
+        touts = [ad.instantiate(t) for t in touts]  # (a rule's symbolic zero, per example)
         outs, o_dims = self._leave(outs)
         touts, t_dims = self._leave(touts)
         size = self.main.global_data.size

@@ -22,7 +22,7 @@ from functorch_lite.core.avals import get_aval
 from functorch_lite.core.ir import Program, eval_program
 from functorch_lite.interpreters import ad
 from functorch_lite.interpreters.staging import (_UNKNOWN, ProgramBuilder, StagingTrace,
-                                                StagingTracer, trace_to_program)
+                                                 StagingTracer, trace_to_program)
 
 
 def linearize_flat(fun: Callable, primals: Sequence[Any]):

@@ -68,7 +68,7 @@ def _switch(index: Any, branches: Sequence[Callable], operands: tuple, names):
     leaves = [operand_leaf(x) for x in leaves]
     in_avals = [get_aval(x) for x in leaves]
     traced = [trace_tree_fun(lambda *ops, b=b: b(*ops), in_tree, in_avals,
-                              f"cond branch {i}") for i, b in enumerate(branches)]
+                             f"cond branch {i}") for i, b in enumerate(branches)]
     out_tree = traced[0][2]
     names = names or [f"branch {i}" for i in range(len(branches))]
     for i, (p, _, t) in enumerate(traced[1:], 1):

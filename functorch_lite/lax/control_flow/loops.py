@@ -91,7 +91,7 @@ def map(f: Callable, xs: Any, *, batch_size: int | None = None):
     ys = None
     if num_batches:
         batched = [reshape(slice_in_dim(x, 0, done, axis=0),
-                               (num_batches, k, *get_aval(x).shape[1:])) for x in leaves]
+                           (num_batches, k, *get_aval(x).shape[1:])) for x in leaves]
         _, ys = scan(lambda _, x: (None, _vmap_leading(f, x)), None,
                      pytree.tree_unflatten(tree, batched))
         ys = pytree.tree_map(

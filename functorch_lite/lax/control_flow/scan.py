@@ -299,7 +299,7 @@ def _scan_transpose_body(program: Program, nc_res: int, nc_lin: int, nk: int, nx
     out_avals = [v.aval for v in program.outvars]
     avals = ([v.aval for v in iv[:nc_res]] + [v.aval for v in lin_c]
              + [v.aval for v in carry] + [v.aval for v in iv[nc_res + nc_lin + nk:
-                                                              nc_res + nc_lin + nk + nx_res]]
+                                                             nc_res + nc_lin + nk + nx_res]]
              + out_avals[nk:])
 
     def fun(*xs):

@@ -49,18 +49,18 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any):
     leaves = [operand_leaf(x) for x in leaves]
     avals = [get_aval(x) for x in leaves]
     cond_prog, cond_consts, cond_tree = trace_tree_fun(cond_fun, pytree.treedef_tuple([tree]),
-                                                        avals, "while_loop cond")
+                                                       avals, "while_loop cond")
     outs = cond_prog.out_avals
     if len(outs) != 1 or outs[0].shape != () or not dtypes.is_bool(outs[0].dtype):
         raise TypeError("while_loop: cond_fun must return a boolean scalar, got "
                         f"{[a.str_short() for a in outs]}")
     body_prog, body_consts, body_tree = trace_tree_fun(body_fun, pytree.treedef_tuple([tree]),
-                                                        avals, "while_loop body")
+                                                       avals, "while_loop body")
     check_carry_tree("while_loop", tree, body_tree)
     if strengthen_weak_carry(leaves, avals, body_prog.out_avals):
         avals = [get_aval(x) for x in leaves]
         cond_prog, cond_consts, _ = trace_tree_fun(cond_fun, pytree.treedef_tuple([tree]),
-                                                    avals, "while_loop cond")
+                                                   avals, "while_loop cond")
         body_prog, body_consts, body_tree = trace_tree_fun(
             body_fun, pytree.treedef_tuple([tree]), avals, "while_loop body")
     check_carry("while_loop", tree, avals, body_tree, body_prog.out_avals)
@@ -173,7 +173,7 @@ def _while_batch(axis, args, dims, *, cond_program, body_program, cond_nconsts, 
 
     cprog, cconsts = trace_flat(new_cond, cconst_avals + carry_avals, "vmap of while cond")
     bprog, bconsts = trace_flat(new_body, cconst_avals + bconst_avals + carry_avals,
-                            "vmap of while body")
+                                "vmap of while body")
     all_cc = [*cond_bc, *args[:nc]]
     all_bc = [*body_bc, *args[nc:nc + nb]]
     outs = while_p.bind(*cconsts, *all_cc, *bconsts, *all_cc, *all_bc, *args[nc + nb:],

@@ -8,9 +8,77 @@ import inspect
 from typing import Any, Callable, Sequence
 
 from functorch_lite.core import pytree
+from functorch_lite.core.avals import get_aval
 from functorch_lite.interpreters import ad, batching
 from functorch_lite.interpreters.custom_calls import closure_error
 from functorch_lite.lax.reductions import reduce_sum
+
+
+class SymbolicZero:
+    """A zero tangent or cotangent that is known to be zero, handed to the rules of a
+    ``custom_jvp``/``custom_vjp`` defined with ``symbolic_zeros=True`` (JAX's
+    ``jax.custom_derivatives.SymbolicZero``) in place of an array of zeros, so a rule can
+    skip work for inputs that are not perturbed. A rule may return one too.
+    It has the shape and dtype of the array it stands for (``aval``, ``shape``, ``dtype``,
+    ``ndim``, ``size``) and ``instantiate()`` makes that array."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval):
+        self.aval = aval
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: self.aval.ndim)
+    size = property(lambda self: self.aval.size)
+
+    @staticmethod
+    def from_primal_value(x: Any) -> "SymbolicZero":
+        """The symbolic zero tangent of the value ``x``."""
+        return SymbolicZero(ad.tangent_aval(get_aval(x)))
+
+    def instantiate(self):
+        return ad.zeros_like_aval(self.aval)
+
+    def __repr__(self) -> str:
+        return f"SymbolicZero({self.aval.str_short()})"
+
+
+class CustomVJPPrimal:
+    """An argument of a ``custom_vjp`` forward rule defined with ``symbolic_zeros=True``:
+    the primal ``value`` and whether it is ``perturbed`` (has a nonzero tangent), as JAX's
+    ``jax.custom_derivatives.CustomVJPPrimal``."""
+
+    __slots__ = ("value", "perturbed")
+
+    def __init__(self, value: Any, perturbed: bool):
+        self.value, self.perturbed = value, perturbed
+
+    def __repr__(self) -> str:
+        return f"CustomVJPPrimal(value={self.value!r}, perturbed={self.perturbed})"
+
+
+def custom_vjp_primal_tree_values(tree: Any) -> Any:
+    """``tree`` with each ``CustomVJPPrimal`` leaf replaced by its value."""
+    def value(leaf):
+        if type(leaf) is not CustomVJPPrimal:
+            raise TypeError(f"custom_vjp_primal_tree_values: expected CustomVJPPrimal leaves, "
+                            f"got {type(leaf).__name__}")
+        return leaf.value
+    return pytree.tree_map(value, tree)
+
+
+def to_user_zeros(xs: Sequence[Any], symbolic: bool) -> list:
+    """Internal zeros (``ad.Zero``) as a rule sees them: ``SymbolicZero`` with
+    ``symbolic_zeros=True``, else arrays of zeros."""
+    if symbolic:
+        return [SymbolicZero(x.aval) if type(x) is ad.Zero else x for x in xs]
+    return [ad.instantiate(x) for x in xs]
+
+
+def from_user_zeros(xs: Sequence[Any]) -> list:
+    """A rule's ``SymbolicZero`` outputs as internal zeros."""
+    return [ad.Zero(x.aval) if type(x) is SymbolicZero else x for x in xs]
 
 
 def resolve_nondiff(args, nondiff_argnums):
@@ -103,7 +171,8 @@ def batched_jvp_rule(jvp, axis, p_dims):
     def batched_jvp(primals, tangents):
         def one(p, t):
             out, tout = jvp(list(p), list(t))
-            return list(out), list(tout)
+            return list(out), [ad.instantiate(t) for t in tout]
+        tangents = [ad.instantiate(t) for t in tangents]  # (symbolic zeros end at a vmap)
         return batching.batch_pytree(one, axis, (list(primals), list(tangents)),
                                      (p_dims, p_dims))
     return batched_jvp
@@ -114,9 +183,9 @@ def batched_vjp_rules(fwd, bwd, axis, p_dims):
     cotangents at their inputs' batch dims (summed over the batch for unbatched inputs)."""
     p_dims = list(p_dims)
 
-    def batched_fwd(primals):
-        return batching.batch_pytree(lambda p: tuple(fwd(list(p))), axis, (list(primals),),
-                                     (p_dims,))
+    def batched_fwd(primals, perturbed):
+        return batching.batch_pytree(lambda p: tuple(fwd(list(p), perturbed)), axis,
+                                     (list(primals),), (p_dims,))
 
     def batched_bwd(residuals, cts):
         cts_in = vmap_bwd(bwd, axis, residuals, cts, [0] * len(residuals), [0] * len(cts))
@@ -135,6 +204,7 @@ def batched_vjp_rules(fwd, bwd, axis, p_dims):
 def vmap_bwd(bwd, axis, residuals, cts, res_dims, ct_dims) -> list:
     """vmap of a flat user ``bwd`` over (residuals, cts): each input's cotangent batched at
     dim 0, or the (per-example) ``Zero`` the rule returned, kept symbolic."""
+    cts = [ad.instantiate(c) for c in cts]  # (symbolic zeros end at a vmap)
     zeros: list = []
 
     def one(r, c):

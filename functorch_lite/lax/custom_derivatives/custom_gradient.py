@@ -69,8 +69,8 @@ def custom_gradient(fun: Callable) -> custom_vjp:
         # Traced now, while the values vjp_fn closes over are alive; they become the
         # program's constants and so the residuals.
         program, consts = trace_flat(flat_vjp,
-                                 [ad.tangent_aval(get_aval(o)) for o in out_leaves],
-                                 f"custom_gradient({wrapped.__name__}) vjp")
+                                     [ad.tangent_aval(get_aval(o)) for o in out_leaves],
+                                     f"custom_gradient({wrapped.__name__}) vjp")
         return out, _GradientResiduals(program, consts, out_tree, box[0])
 
     def bwd(res: _GradientResiduals, ct):

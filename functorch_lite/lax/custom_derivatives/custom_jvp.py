@@ -19,7 +19,8 @@ from functorch_lite.interpreters.custom_calls import apply_custom_call
 from functorch_lite.interpreters.staging import trace_flat
 from functorch_lite.lax.custom_derivatives._common import (CustomRule, batched_jvp_rule,
                                                            check_no_const_tangents,
-                                                           record_out_tree)
+                                                           from_user_zeros, record_out_tree,
+                                                           to_user_zeros)
 
 custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
 
@@ -37,8 +38,8 @@ def _custom_jvp_impl(*args, call, jvp, num_consts):
 def _custom_jvp_rule(primals, tangents, *, call, jvp, num_consts):
     check_no_const_tangents("custom_jvp", tangents, num_consts)
     primals = primals[num_consts:]
-    tangents = [ad.instantiate(t) for t in tangents[num_consts:]]
-    outs, out_tangents = jvp(list(primals), tangents)
+    # Zero tangents stay symbolic here: the rule decides (see ``symbolic_zeros``).
+    outs, out_tangents = jvp(list(primals), list(tangents[num_consts:]))
     return list(outs), list(out_tangents)
 
 
@@ -47,7 +48,7 @@ custom_jvp_call_p.def_jvp(_custom_jvp_rule)
 
 def _custom_jvp_batch(axis, args, dims, *, call, jvp, num_consts):
     prog, consts, out_dims = batching.batch_program(call, tuple(dims), axis.size, axis.name,
-                                           all_batched=True)
+                                                    all_batched=True)
     outs = custom_jvp_call_p.bind(*consts, *args, call=prog,
                                   jvp=batched_jvp_rule(jvp, axis, dims[num_consts:]),
                                   num_consts=len(consts) + num_consts)
@@ -71,7 +72,7 @@ class _JVPCall:
 
     def stage(self, args) -> list:
         program, consts = trace_flat(self.fun, [get_aval(a) for a in args],
-                                 f"custom_jvp({self.name})")
+                                     f"custom_jvp({self.name})")
         return custom_jvp_call_p.bind(*consts, *args, call=program, jvp=self.rule,
                                       num_consts=len(consts))
 
@@ -93,10 +94,15 @@ class custom_jvp(CustomRule):
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
         super().__init__(fun, nondiff_argnums)
         self.jvp: Callable | None = None
+        self.symbolic_zeros = False
 
     def defjvp(self, jvp: Callable, symbolic_zeros: bool = False) -> Callable:
-        """``jvp(primals, tangents) -> (primal_out, tangent_out)`` (tuples of arguments)."""
+        """``jvp(primals, tangents) -> (primal_out, tangent_out)`` (tuples of arguments).
+        With ``symbolic_zeros=True`` the tangent of an argument that is not perturbed
+        arrives as a ``SymbolicZero`` instead of an array of zeros, and the rule may return
+        ``SymbolicZero`` for an output tangent."""
         self.jvp = jvp
+        self.symbolic_zeros = bool(symbolic_zeros)
         return jvp
 
     def defjvps(self, *jvps: Callable | None) -> None:
@@ -121,12 +127,12 @@ class custom_jvp(CustomRule):
             raise AttributeError(f"No JVP defined for custom_jvp function "
                                  f"{getattr(self.fun, '__name__', self.fun)} using defjvp.")
         nondiff, diff, leaves, in_tree, flat_fun, out_tree = self._flatten_call(args, kwargs)
-        user_jvp, name = self.jvp, self.__name__
+        user_jvp, name, symbolic = self.jvp, self.__name__, self.symbolic_zeros
         nondiff_vals = [nondiff[i] for i in sorted(nondiff)]
 
         def flat_jvp(primal_leaves, tangent_leaves):
             primals = pytree.tree_unflatten(in_tree, primal_leaves)
-            tangents = pytree.tree_unflatten(in_tree, tangent_leaves)
+            tangents = pytree.tree_unflatten(in_tree, to_user_zeros(tangent_leaves, symbolic))
             # As in JAX: ``jvp(*nondiff_args, primals, tangents)``, where primals and
             # tangents hold only the differentiable arguments.
             res = user_jvp(*nondiff_vals, tuple(primals), tuple(tangents))
@@ -141,9 +147,10 @@ class custom_jvp(CustomRule):
                                 f"tangent_out) with one output structure; got {o_tree} and "
                                 f"{t_tree}")
             record_out_tree(out_tree, o_tree, name, "custom_jvp rule")
+            tout_l = from_user_zeros(tout_l)
             for i, (o, t) in enumerate(zip(out_l, tout_l)):
                 expect = ad.tangent_aval(get_aval(o))
-                got = get_aval(t)
+                got = t.aval if type(t) is ad.Zero else get_aval(t)
                 if got.shape != expect.shape or (
                         got.dtype != expect.dtype and expect.dtype != dtypes.float0):
                     raise TypeError(f"custom_jvp rule of {name} must produce primal "

@@ -16,10 +16,11 @@ from functorch_lite.core.primitive import Primitive
 from functorch_lite.interpreters import ad, batching
 from functorch_lite.interpreters.custom_calls import apply_custom_call
 from functorch_lite.interpreters.staging import trace_flat
-from functorch_lite.lax.custom_derivatives._common import (CustomRule, batched_vjp_rules,
+from functorch_lite.lax.custom_derivatives._common import (CustomRule, CustomVJPPrimal,
+                                                           SymbolicZero, batched_vjp_rules,
                                                            batched_zero, check_no_const_tangents,
                                                            merge_nondiff, record_out_tree,
-                                                           vmap_bwd)
+                                                           to_user_zeros, vmap_bwd)
 
 custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
 
@@ -38,7 +39,7 @@ def _custom_vjp_jvp(primals, tangents, *, call, fwd, bwd, num_consts):
     check_no_const_tangents("custom_vjp", tangents, num_consts)
     primals = primals[num_consts:]
     tangents = tangents[num_consts:]
-    outs, residuals = fwd(list(primals))
+    outs, residuals = fwd(list(primals), [type(t) is not ad.Zero for t in tangents])
     out_avals = tuple(ad.tangent_aval(get_aval(o)) for o in outs)
     tangents = [ad.instantiate(t) for t in tangents]
     tangents_out = custom_lin_p.bind(*residuals, *tangents, num_res=len(residuals),
@@ -51,7 +52,7 @@ custom_vjp_call_p.def_jvp(_custom_vjp_jvp)
 
 def _custom_vjp_batch(axis, args, dims, *, call, fwd, bwd, num_consts):
     prog, consts, out_dims = batching.batch_program(call, tuple(dims), axis.size, axis.name,
-                                           all_batched=True)
+                                                    all_batched=True)
     batched_fwd, batched_bwd = batched_vjp_rules(fwd, bwd, axis, dims[num_consts:])
     outs = custom_vjp_call_p.bind(*consts, *args, call=prog, fwd=batched_fwd, bwd=batched_bwd,
                                   num_consts=len(consts) + num_consts)
@@ -92,8 +93,8 @@ custom_lin_p.def_jvp(_custom_lin_jvp)
 
 def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals):
     residuals = args[:num_res]
-    cts = [ad.instantiate(c) for c in cts]
-    cts_in = bwd(list(residuals), cts)
+    # Zero cotangents stay symbolic here: the rule decides (see ``symbolic_zeros``).
+    cts_in = bwd(list(residuals), list(cts))
     return [None] * num_res + list(cts_in)
 
 
@@ -120,8 +121,9 @@ custom_lin_p.def_batch(_custom_lin_batch)
 
 
 class _VJPCall:
-    """A custom_vjp function applied to flat arguments: ``fun``, ``fwd(primals) -> (outs,
-    residuals)`` and ``bwd(residuals, cts) -> input cotangents``, all flat lists."""
+    """A custom_vjp function applied to flat arguments: ``fun``, ``fwd(primals, perturbed)
+    -> (outs, residuals)`` and ``bwd(residuals, cts) -> input cotangents``, all flat lists
+    (zero cotangents arrive as ``ad.Zero``)."""
 
     kind = "custom_vjp"
 
@@ -134,7 +136,7 @@ class _VJPCall:
 
     def stage(self, args) -> list:
         program, consts = trace_flat(self.fun, [get_aval(a) for a in args],
-                                 f"custom_vjp({self.name})")
+                                     f"custom_vjp({self.name})")
         return custom_vjp_call_p.bind(*consts, *args, call=program, fwd=self.fwd,
                                       bwd=self.bwd, num_consts=len(consts))
 
@@ -144,7 +146,7 @@ def _check_bwd_cotangent(name, k, ct, aval):
     integer arguments, which have no cotangent); otherwise it must have the argument's
     shape."""
     t_aval = ad.tangent_aval(aval)
-    if ct is None or type(ct) is ad.Zero or t_aval.dtype == dtypes.float0:
+    if ct is None or type(ct) in (ad.Zero, SymbolicZero) or t_aval.dtype == dtypes.float0:
         return ad.Zero(t_aval)
     c_aval = get_aval(ct)
     if c_aval.shape != aval.shape:
@@ -169,10 +171,17 @@ class custom_vjp(CustomRule):
         super().__init__(fun, nondiff_argnums)
         self.fwd: Callable | None = None
         self.bwd: Callable | None = None
+        self.symbolic_zeros = False
 
     def defvjp(self, fwd: Callable, bwd: Callable, symbolic_zeros: bool = False) -> None:
+        """``fwd(*args) -> (output, residuals)``; ``bwd(residuals, output_cotangent) ->``
+        one cotangent per differentiable argument (None for zero). With
+        ``symbolic_zeros=True``, ``fwd`` gets each array argument as a ``CustomVJPPrimal``
+        (its ``value``, and whether it is ``perturbed``), and ``bwd`` gets a
+        ``SymbolicZero`` for an output cotangent that is zero."""
         self.fwd = fwd
         self.bwd = bwd
+        self.symbolic_zeros = bool(symbolic_zeros)
 
     def __call__(self, *args, **kwargs):
         if self.fwd is None:
@@ -180,11 +189,13 @@ class custom_vjp(CustomRule):
                                  f"{getattr(self.fun, '__name__', self.fun)} using defvjp.")
         nondiff, diff, leaves, in_tree, flat_fun, out_tree = self._flatten_call(args, kwargs)
         name = self.__name__
-        user_fwd, user_bwd = self.fwd, self.bwd
+        user_fwd, user_bwd, symbolic = self.fwd, self.bwd, self.symbolic_zeros
         nondiff_vals = [nondiff[i] for i in sorted(nondiff)]
         res_tree_box = []
 
-        def flat_fwd(primal_leaves):
+        def flat_fwd(primal_leaves, perturbed):
+            if symbolic:
+                primal_leaves = [CustomVJPPrimal(v, p) for v, p in zip(primal_leaves, perturbed)]
             primals = pytree.tree_unflatten(in_tree, primal_leaves)
             res = user_fwd(*merge_nondiff(nondiff, primals))
             if not (isinstance(res, tuple) and len(res) == 2):
@@ -199,7 +210,7 @@ class custom_vjp(CustomRule):
 
         def flat_bwd(res_leaves, ct_leaves):
             residuals = pytree.tree_unflatten(res_tree_box[0], res_leaves)
-            cts = pytree.tree_unflatten(out_tree[0], ct_leaves)
+            cts = pytree.tree_unflatten(out_tree[0], to_user_zeros(ct_leaves, symbolic))
             args_b = (*nondiff_vals, residuals, cts) if nondiff else (residuals, cts)
             cts_in = user_bwd(*args_b)
             if not isinstance(cts_in, (tuple, list)):
