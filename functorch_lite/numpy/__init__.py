@@ -1,15 +1,25 @@
 """``functorch_lite.numpy``: NumPy's API over functorch_lite arrays, written on ``lax``.
 
-Names, broadcasting and dtype promotion follow ``jax.numpy``."""
+Names, broadcasting and dtype promotion follow ``jax.numpy``.
+
+Each module imports only modules before it in this order, at its top (no late imports):
+``_util``, ``_eager`` < ``_shape_core`` < ``creation`` < ``ufuncs`` < ``reductions``,
+``indexing`` < ``shapes`` < ``linalg_ops`` < ``linalg``; ``einsum``, ``sorting`` and
+``scalar_types`` need only ``creation``; ``array_methods`` and this package come last. A
+helper needed below the module that uses it most moves down (``_shape_core`` holds the
+array-level cores of ``shapes``' joins, transposes and ravel for ``creation`` and
+``indexing``)."""
 from __future__ import annotations
 
 import numpy as _np
 
+from functorch_lite import lax as _lax
 from functorch_lite.core import dtypes as _dtypes
 from functorch_lite.core.dtypes import finfo, iinfo, issubdtype, promote_types  # noqa: F401
 from functorch_lite.numpy.scalar_types import *  # noqa: F401,F403
 from functorch_lite.core.avals import TypedScalar as _TypedScalar
 from functorch_lite.core.avals import Array as _Array
+from functorch_lite.numpy import _util
 from functorch_lite.numpy import array_methods as _array_methods
 from functorch_lite.numpy import linalg  # noqa: F401
 from functorch_lite.numpy.creation import *  # noqa: F401,F403
@@ -81,10 +91,8 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """Elementwise ``a == b`` or ``|a - b| <= atol + rtol * |b|`` with ``b`` finite (so
     infinities are close only to themselves); NaNs are close to each other only when
     ``equal_nan``. ``isclose([1.0, inf], [1.0 + 1e-6, -inf])`` is ``[True, False]``."""
-    from functorch_lite import lax as _lax
-    from functorch_lite.numpy._util import promote_args, promote_args_inexact
-    a, b = promote_args("isclose", a, b)
-    a, b = promote_args_inexact("isclose", a, b)
+    a, b = _util.promote_args("isclose", a, b)
+    a, b = _util.promote_args_inexact("isclose", a, b)
     dt = _dtypes.dtype_of(a)
     if _dtypes.is_complex(dt):
         dt = _np.dtype(_np.float32) if dt == complex64 else _np.dtype(_np.float64)

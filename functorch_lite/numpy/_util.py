@@ -99,17 +99,6 @@ def scalar_operand(x: Any, dtype: np.dtype, weak_type: bool) -> TypedScalar:
         return TypedScalar(np.asarray(x).astype(dtype), dtype, weak_type)
 
 
-def as_array(x: Any) -> Any:
-    """``x`` as a library array (a no-op for arrays and tracers): numpy functions return
-    arrays even when their computation is the identity."""
-    if isinstance(x, Array) or (hasattr(x, "aval") and type(x) is not TypedScalar):
-        return x
-    if type(x) is TypedScalar:
-        return lax.device_put(x)
-    from functorch_lite.numpy.creation import asarray
-    return asarray(x)
-
-
 def _promote(name: str, args: Sequence[Any], to_kind=None) -> list:
     """Convert ``args`` to their common (lattice) dtype and weak type, as ``jnp`` does.
     ``to_kind`` maps that dtype to the one computed in (inexact, numeric). Python scalars

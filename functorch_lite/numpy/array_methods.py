@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from functorch_lite import lax
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import Array, ShapedArray, TypedScalar
 from functorch_lite.lax._common import PY_SCALARS
 from functorch_lite.numpy import (creation, indexing, linalg_ops, reductions, shapes, sorting,
                                   ufuncs)
-
 
 
 def _operand_ok(x: Any) -> bool:
@@ -40,7 +40,6 @@ def _transpose(self, *axes):
 
 
 def _astype(self, dtype, copy=False):
-    from functorch_lite import lax
     dt = (dtypes.default_float_dtype() if dtype is None  # as jnp.astype
           else dtypes.check_user_dtype(dtype, "astype"))
     if dt != self.dtype or self.weak_type:
@@ -52,7 +51,6 @@ def _round_method(self, ndigits=None):
     """``round(x)`` rounds half to even and gives an int array; ``round(x, n)`` keeps the
     dtype (as ``jnp.round``)."""
     if ndigits is None:
-        from functorch_lite import lax
         return lax.convert_element_type(ufuncs.round(self), dtypes.default_int_dtype())
     return ufuncs.round(self, ndigits)
 

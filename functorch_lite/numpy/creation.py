@@ -11,7 +11,10 @@ from functorch_lite.core import dtypes
 from functorch_lite.core.avals import Array, TypedScalar, get_aval
 from functorch_lite.core.trace import is_traced
 from functorch_lite.lax._common import PY_SCALARS, canonical_shape
-from functorch_lite.numpy._util import canonicalize_dtype_arg, shape_of
+from functorch_lite.lax.elementwise import convert_element_type_p
+from functorch_lite.numpy._shape_core import moveaxis_array, stack_arrays
+from functorch_lite.numpy._util import broadcast_to_shape, canonicalize_dtype_arg, shape_of
+
 
 def _is_device_array(x: Any) -> bool:
     """An array holding data (not a tracer): its value can be read on the host."""
@@ -51,7 +54,6 @@ def _device_copy(x: Any) -> Any:
     aval = get_aval(x)
     if is_traced(x) or aval.dtype == dtypes.float0:
         return x
-    from functorch_lite.lax.elementwise import convert_element_type_p
     return convert_element_type_p.bind(x, new_dtype=aval.dtype, weak_type=aval.weak_type)
 
 
@@ -112,8 +114,7 @@ def array(object: Any, dtype: Any = None, copy: bool = True, order: Any = "K",
         if dtype is not None:  # an explicit dtype drops the weak type (as JAX's does)
             out = lax.convert_element_type(out, dtype)
     elif isinstance(object, (list, tuple)) and _contains_tracer(object):
-        from functorch_lite.numpy.shapes import stack
-        out = stack([array(o, dtype, copy=False) for o in object])
+        out = stack_arrays([array(o, dtype, copy=False) for o in object])
     elif type(object) in PY_SCALARS:
         aval_dtype = dtype or dtypes.dtype_of(object)
         out = _from_host(np.asarray(object, aval_dtype), weak_type=dtype is None
@@ -159,8 +160,7 @@ def full(shape: Any, fill_value: Any, dtype: Any = None):
     shape = canonical_shape("full", shape)
     dtype = canonicalize_dtype_arg(dtype, "full")
     if type(fill_value) not in PY_SCALARS and np.ndim(_host_or_self(fill_value)) != 0:
-        from functorch_lite.numpy.shapes import broadcast_to
-        return broadcast_to(asarray(fill_value, dtype), shape)
+        return broadcast_to_shape(asarray(fill_value, dtype), shape, "broadcast_to")
     return lax.full(shape, _scalar_operand(fill_value), dtype)
 
 
@@ -203,10 +203,9 @@ def full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Any = None):
     a = _like_operand(a)
     dtype = canonicalize_dtype_arg(dtype, "full_like")
     if type(fill_value) not in PY_SCALARS and np.ndim(_host_or_self(fill_value)) != 0:
-        from functorch_lite.numpy.shapes import broadcast_to
         out_shape = shape_of(a) if shape is None else canonical_shape("full_like", shape)
         out_dtype = dtypes.result_type(a) if dtype is None else dtype
-        return broadcast_to(asarray(fill_value, out_dtype), out_shape)
+        return broadcast_to_shape(asarray(fill_value, out_dtype), out_shape, "broadcast_to")
     return lax.full_like(a, _scalar_operand(fill_value), dtype, shape)
 
 
@@ -295,8 +294,7 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
         step = lax.full_like(start_b, float("nan"))
         out = start_b
     if axis != 0:
-        from functorch_lite.numpy.shapes import moveaxis
-        out = moveaxis(out, 0, axis)
+        out = moveaxis_array(out, 0, axis)
     if dtype is not None:
         out = lax.convert_element_type(lax.floor(out) if dtypes.is_int(dtype) else out, dtype)
     if retstep:

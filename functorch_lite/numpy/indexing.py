@@ -38,8 +38,11 @@ from functorch_lite.core.avals import Array, get_aval
 from functorch_lite.core.errors import ConcretizationTypeError
 from functorch_lite.core.trace import is_traced
 from functorch_lite.lax import GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers
+from functorch_lite.numpy import ufuncs
+from functorch_lite.numpy._shape_core import ravel_array
 from functorch_lite.numpy._util import (broadcast_shapes, broadcast_to_shape, check_arraylike,
                                         normalize_axis, promote_dtypes, shape_of)
+from functorch_lite.numpy.creation import asarray, ones_like
 
 __all__ = ["NonConcreteBooleanIndexError", "take", "take_along_axis"]
 
@@ -170,7 +173,6 @@ def _classify(i: Any, position: int):
                         f"{np.dtype(type(i)).name} ({i!r} at position {position})")
     if isinstance(i, (list, tuple)):
         if _has_array(i):
-            from functorch_lite.numpy.creation import asarray
             i = asarray(i)
         else:
             i = np.asarray(i) if len(i) else np.zeros((0,), np.int32)
@@ -482,7 +484,6 @@ def setitem_error(a, idx, value):
 
 def _as_value(name: str, v: Any, x_dtype) -> Any:
     if isinstance(v, (list, tuple)):
-        from functorch_lite.numpy.creation import asarray
         v = asarray(v)
     check_arraylike(name, v)
     if (type(v) is int and dtypes.is_int(x_dtype)
@@ -583,24 +584,20 @@ class _IndexUpdateRef:
     def divide(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
                wrap_negative_indices=True):
         """``x[idx] /= values`` (true division: integer ``x`` gives a float result)."""
-        from functorch_lite.numpy.creation import ones_like
-        from functorch_lite.numpy.ufuncs import true_divide
         factors = _scatter(ones_like(self.array), self.index, values, lax.scatter_mul,
                            "at[].divide", mode=mode, wrap=wrap_negative_indices,
                            indices_are_sorted=indices_are_sorted,
                            unique_indices=unique_indices)
-        return true_divide(self.array, factors)
+        return ufuncs.true_divide(self.array, factors)
 
     def power(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
               wrap_negative_indices=True):
         """``x[idx] **= values``."""
-        from functorch_lite.numpy.creation import ones_like
-        from functorch_lite.numpy.ufuncs import power
         exponents = _scatter(ones_like(self.array), self.index, values, lax.scatter_mul,
                              "at[].power", mode=mode, wrap=wrap_negative_indices,
                              indices_are_sorted=indices_are_sorted,
                              unique_indices=unique_indices)
-        return power(self.array, exponents)
+        return ufuncs.power(self.array, exponents)
 
     def min(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
             wrap_negative_indices=True):
@@ -652,6 +649,11 @@ def _host_or_array(x: Any) -> Any:
     return np.asarray(x) if not _is_array(x) else x
 
 
+def _raveled(a: Any):
+    """``ravel(a)`` of an operand from ``_host_or_array`` (a host array is converted)."""
+    return ravel_array(a if _is_array(a) else asarray(a))
+
+
 def take(a, indices, axis=None, mode=None, fill_value=None, *, out=None,
          unique_indices=False, indices_are_sorted=False):
     """Elements of ``a`` at ``indices`` along ``axis`` (of the flattened ``a`` when None):
@@ -667,8 +669,7 @@ def take(a, indices, axis=None, mode=None, fill_value=None, *, out=None,
     a = _host_or_array(a)
     indices = _host_or_array(indices)
     if axis is None:
-        from functorch_lite.numpy.shapes import ravel
-        a = ravel(a)
+        a = _raveled(a)
         ax = 0
     else:
         ax = normalize_axis("take", axis, len(shape_of(a)))
@@ -693,8 +694,7 @@ def take(a, indices, axis=None, mode=None, fill_value=None, *, out=None,
         if _is_host(indices):
             indices = np.mod(np.asarray(indices), n).astype(idx_dtype)
         else:
-            from functorch_lite.numpy.ufuncs import remainder
-            indices = _normalize_index(remainder(indices, n), n, False, idx_dtype)
+            indices = _normalize_index(ufuncs.remainder(indices, n), n, False, idx_dtype)
     elif mode == "raise":
         raise NotImplementedError("take: mode='raise' is not supported (out-of-bounds "
                                   "indices cannot be reported from compiled code)")
@@ -729,8 +729,7 @@ def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None, *,
         if len(idx_shape) != 1:
             raise ValueError(f"take_along_axis: indices must be 1-D when axis=None, got shape "
                              f"{idx_shape}")
-        from functorch_lite.numpy.shapes import ravel
-        a = ravel(a)
+        a = _raveled(a)
         axis = 0
     a_shape = shape_of(a)
     rank = len(a_shape)

@@ -20,6 +20,7 @@ from functorch_lite.numpy._util import (broadcast_shapes, broadcast_to_shape, ch
                                         normalize_axis, promote_dtypes,
                                         promote_dtypes_inexact, shape_of)
 from functorch_lite.numpy.creation import asarray
+from functorch_lite.numpy.reductions import sum as _sum
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "matmul", "outer", "tensordot", "vecdot",
            "trace", "diagonal", "matrix_transpose"]
@@ -281,7 +282,6 @@ def trace(x, /, *, offset=0, dtype=None):
     >>> trace(ones((5, 3, 3))).shape
     (5,)
     """
-    from functorch_lite.numpy.reductions import sum as _sum
     x = _matrix_stack("trace", x)
     return _sum(_diagonal_last2(x, offset), axis=-1, dtype=dtype)
 

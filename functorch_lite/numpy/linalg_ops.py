@@ -10,6 +10,7 @@ from functorch_lite.numpy._eager import compiled_when_eager
 from functorch_lite.numpy._util import (broadcast_shapes, broadcast_to_shape, check_arraylike,
                                         normalize_axis, promote_dtypes, shape_of)
 from functorch_lite.numpy.creation import asarray
+from functorch_lite.numpy.ufuncs import conjugate
 
 
 def _prep(name, *args):
@@ -81,7 +82,6 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
 
 @compiled_when_eager
 def vdot(a, b, *, precision=None):
-    from functorch_lite.numpy.ufuncs import conjugate
     return dot(conjugate(asarray(a)).ravel(), asarray(b).ravel(), precision=precision)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from functorch_lite import lax
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import TypedScalar, get_aval
+from functorch_lite.numpy import ufuncs
 from functorch_lite.numpy._eager import compiled_when_eager
 from functorch_lite.numpy._util import (broadcast_to_shape, canonical_axis,
                                         canonicalize_dtype_arg, check_arraylike,
@@ -349,9 +350,8 @@ cumulative_prod = _array_api_cumulative("cumulative_prod", lax.cumprod, 1, False
 def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=None):
     """log(sum(b * exp(a))) over ``axis``, computed stably (as scipy.special.logsumexp).
     With ``b``, a negative sum gives NaN unless ``return_sign`` (then ``(log|s|, sign)``)."""
-    from functorch_lite.numpy.ufuncs import where as where_
     if where is not None:
-        a = where_(where, a, 0)
+        a = ufuncs.where(where, a, 0)
     if b is not None:
         a, b = promote_dtypes_inexact("logsumexp", a, b)
         a, b = _arr("logsumexp", a), _arr("logsumexp", b)
@@ -401,7 +401,6 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
         avg = mean(a, axis=axis, keepdims=keepdims)
         wsum = lax.full((), math.prod(shape_of(a)[ax] for ax in axes), get_aval(avg).dtype)
     else:
-        from functorch_lite.numpy.ufuncs import multiply, true_divide
         a, weights = promote_dtypes_inexact("average", a, weights)
         a, weights = _arr("average", a), _arr("average", weights)
         sa, sw = shape_of(a), shape_of(weights)
@@ -414,7 +413,8 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
                                  "of a along the specified axis")
             weights = lax.broadcast_in_dim(weights, sa, axes)
         wsum = sum(weights, axis=axis, keepdims=keepdims)
-        avg = true_divide(sum(multiply(a, weights), axis=axis, keepdims=keepdims), wsum)
+        avg = ufuncs.true_divide(sum(ufuncs.multiply(a, weights), axis=axis,
+                                     keepdims=keepdims), wsum)
     if returned:
         if shape_of(avg) != shape_of(wsum):
             wsum = broadcast_to_shape(wsum, shape_of(avg))

@@ -17,6 +17,8 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
+from functorch_lite.numpy.creation import asarray
+
 __all__ = [
     "bool_", "bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
     "uint32", "uint64", "uint", "bfloat16", "float16", "float32", "float64", "complex64",
@@ -38,7 +40,6 @@ class ScalarType(type):
         return cls.dtype
 
     def __call__(cls, x: Any) -> Any:
-        from functorch_lite.numpy.creation import asarray
         return asarray(x, dtype=cls.dtype)
 
     def __eq__(cls, other: Any) -> bool:

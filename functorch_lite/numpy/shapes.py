@@ -12,10 +12,15 @@ from functorch_lite import lax
 from functorch_lite.core.avals import get_aval
 from functorch_lite.core.trace import is_traced
 from functorch_lite.lax._common import scalar_like
+from functorch_lite.numpy._shape_core import (concatenate_arrays, expand_dims_array,
+                                              moveaxis_array, ravel_array, stack_arrays,
+                                              transpose_array)
 from functorch_lite.numpy._util import broadcast_shapes as broadcast_shapes_
 from functorch_lite.numpy._util import (broadcast_to_shape, check_arraylike, normalize_axes,
-                                        normalize_axis, promote_dtypes, shape_of)
-from functorch_lite.numpy.creation import asarray
+                                        normalize_axis, shape_of)
+from functorch_lite.numpy.creation import asarray, eye
+from functorch_lite.numpy.indexing import take
+from functorch_lite.numpy.reductions import sum as sum_
 
 
 def _arr(name, a):
@@ -33,12 +38,16 @@ def _static_shape(name, shape):
         raise TypeError(f"{name}: shape must be a sequence of integers, got {shape!r}") from None
 
 
+def _c_order_only(order: str) -> None:
+    if order != "C":
+        raise NotImplementedError("reshape: only order='C' is supported")
+
+
 def reshape(a, shape=None, order: str = "C", *, newshape=None):
     """Give ``a`` a new shape with the same number of elements; one dim may be -1."""
     if shape is None:
         shape = newshape
-    if order != "C":
-        raise NotImplementedError("reshape: only order='C' is supported")
+    _c_order_only(order)
     a = _arr("reshape", a)
     aval = get_aval(a)
     shape = _static_shape("reshape", shape)
@@ -60,21 +69,16 @@ def reshape(a, shape=None, order: str = "C", *, newshape=None):
 
 def ravel(a, order: str = "C"):
     """Flatten to 1-D."""
-    return reshape(a, (-1,), order)
+    _c_order_only(order)  # ravel is reshape(a, (-1,)), and its errors say so
+    return ravel_array(_arr("reshape", a))
 
 
 def transpose(a, axes: Sequence[int] | None = None):
     """Permute the axes (reverse them by default)."""
     a = _arr("transpose", a)
-    nd = get_aval(a).ndim
     if axes is None:
-        axes = tuple(range(nd))[::-1]
-    axes = normalize_axes("transpose", tuple(axes), nd)
-    if len(axes) != nd:
-        raise ValueError(f"transpose: axes {axes} don't match an array of rank {nd}")
-    if axes == tuple(range(nd)):
-        return a
-    return lax.transpose(a, axes)
+        axes = tuple(range(get_aval(a).ndim))[::-1]
+    return transpose_array(a, axes)
 
 
 def permute_dims(a, axes):
@@ -90,18 +94,7 @@ def matrix_transpose(x):
 
 def moveaxis(a, source, destination):
     """Move axes ``source`` to positions ``destination``, keeping the others' order."""
-    a = _arr("moveaxis", a)
-    nd = get_aval(a).ndim
-    src = normalize_axes("moveaxis", (source,) if isinstance(source, int) else tuple(source), nd)
-    dst = normalize_axes("moveaxis", (destination,) if isinstance(destination, int)
-                         else tuple(destination), nd)
-    if len(src) != len(dst):
-        raise ValueError("moveaxis: source and destination must have the same number of "
-                         "elements")
-    order = [i for i in range(nd) if i not in src]
-    for d, s in sorted(zip(dst, src)):
-        order.insert(d, s)
-    return transpose(a, order)
+    return moveaxis_array(_arr("moveaxis", a), source, destination)
 
 
 def swapaxes(a, axis1: int, axis2: int):
@@ -133,13 +126,7 @@ def squeeze(a, axis=None):
 
 def expand_dims(a, axis):
     """Insert size-1 axes at positions ``axis`` (of the result)."""
-    a = _arr("expand_dims", a)
-    shape = list(shape_of(a))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    axes = normalize_axes("expand_dims", axes, len(shape) + len(axes))
-    for ax in sorted(axes):
-        shape.insert(ax, 1)
-    return lax.reshape(a, tuple(shape))
+    return expand_dims_array(_arr("expand_dims", a), axis)
 
 
 def broadcast_to(array, shape):
@@ -199,18 +186,9 @@ def concatenate(arrays, axis: int | None = 0, dtype=None):
         raise ValueError("concatenate: need at least one array to concatenate")
     arrays = [_arr("concatenate", a) for a in arrays]
     if axis is None:
-        arrays = [ravel(a) for a in arrays]
+        arrays = [ravel_array(a) for a in arrays]
         axis = 0
-    arrays = promote_dtypes("concatenate", *arrays)
-    if dtype is not None:
-        arrays = [lax.convert_element_type(a, dtype) for a in arrays]
-    nd = get_aval(arrays[0]).ndim
-    if nd == 0:
-        raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
-    ax = normalize_axis("concatenate", axis, nd)
-    if len(arrays) == 1:
-        return arrays[0]
-    return lax.concatenate(arrays, ax)
+    return concatenate_arrays(arrays, axis, dtype)
 
 
 concat = concatenate
@@ -221,13 +199,7 @@ def stack(arrays, axis: int = 0, dtype=None):
     arrays = [_arr("stack", a) for a in arrays]
     if not arrays:
         raise ValueError("stack: need at least one array to stack")
-    shapes = {shape_of(a) for a in arrays}
-    if len(shapes) != 1:
-        raise ValueError(f"stack: all input arrays must have the same shape, got "
-                         f"{sorted(shapes)}")
-    nd = get_aval(arrays[0]).ndim
-    ax = normalize_axis("stack", axis, nd + 1)
-    return concatenate([expand_dims(a, ax) for a in arrays], ax, dtype)
+    return stack_arrays(arrays, axis, dtype)
 
 
 def vstack(tup, dtype=None):
@@ -336,7 +308,6 @@ def repeat(a, repeats, axis: int | None = None, *, total_repeat_length: int | No
     if reps.size != shape[ax]:
         raise ValueError(f"repeat: got {reps.size} repeats for an axis of length {shape[ax]}")
     idx = np.repeat(np.arange(shape[ax]), reps).astype(np.int32)
-    from functorch_lite.numpy.indexing import take
     return take(a, idx, axis=ax)
 
 
@@ -487,7 +458,6 @@ def _pad_axis(a, ax, lo, hi, mode):
     else:
         raise NotImplementedError(f"pad: mode {mode!r} is not supported (constant, edge, "
                                   "reflect, symmetric, wrap are)")
-    from functorch_lite.numpy.indexing import take
     return take(a, src.astype(np.int32), axis=ax)
 
 
@@ -501,14 +471,12 @@ def diagonal(a, offset: int = 0, axis1: int = 0, axis2: int = 1):
     rows = np.arange(max(0, -offset), min(n, m - offset)) if m - offset > 0 else np.arange(0)
     rows = rows[rows < n]
     cols = rows + offset
-    from functorch_lite.numpy.indexing import take
     # Gather pairs via a flattened last-two-dims index.
     flat = reshape(a, shape_of(a)[:-2] + (n * m,))
     return take(flat, (rows * m + cols).astype(np.int32), axis=-1)
 
 
 def trace(a, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype=None):
-    from functorch_lite.numpy.reductions import sum as sum_
     return sum_(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
 
 
@@ -521,7 +489,6 @@ def diag(v, k: int = 0):
     if len(s) != 1:
         raise ValueError(f"diag: input must be 1-D or 2-D, got shape {s}")
     n = s[0] + builtins.abs(k)
-    from functorch_lite.numpy.creation import eye
     vp = pad(v, (0, builtins.abs(k))) if k else v
     full = lax.broadcast_in_dim(vp, (n, n), (0,) if k >= 0 else (1,))
     return lax.select(eye(n, n, k, dtype=np.bool_), full, lax.full_like(full, 0))

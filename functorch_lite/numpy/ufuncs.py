@@ -14,18 +14,29 @@ import numpy as np
 
 from functorch_lite import lax
 from functorch_lite.core import dtypes
-from functorch_lite.core.avals import TypedScalar, get_aval
+from functorch_lite.core.avals import Array, TypedScalar, get_aval
 from functorch_lite.core.trace import is_traced
 from functorch_lite.numpy._eager import compiled_when_eager
-from functorch_lite.numpy._util import (as_array, broadcast_shapes, broadcast_to_shape,
+from functorch_lite.numpy._util import (broadcast_shapes, broadcast_to_shape,
                                         check_arraylike, promote_args,
                                         promote_args_inexact, promote_args_numeric,
                                         promote_dtypes, promote_dtypes_inexact,
                                         promote_dtypes_numeric, promote_shapes, shape_of)
+from functorch_lite.numpy.creation import asarray
 
 
 def _dtype(x):
     return get_aval(x).dtype
+
+
+def _as_array(x: Any) -> Any:
+    """``x`` as a library array (a no-op for arrays and tracers): numpy functions return
+    arrays even when their computation is the identity."""
+    if isinstance(x, Array) or (hasattr(x, "aval") and type(x) is not TypedScalar):
+        return x
+    if type(x) is TypedScalar:
+        return lax.device_put(x)
+    return asarray(x)
 
 
 def _const(like, value, weak=None):
@@ -180,7 +191,7 @@ def negative(x, /):
 def positive(x, /):
     """+x: ``x`` as an array."""
     (x,) = promote_dtypes("positive", x)
-    return as_array(x)
+    return _as_array(x)
 
 
 def absolute(x, /):
@@ -188,7 +199,7 @@ def absolute(x, /):
     (x,) = promote_dtypes("absolute", x)
     dt = _dtype(x)
     if dt == np.bool_ or dtypes.is_unsigned(dt):
-        return as_array(x)
+        return _as_array(x)
     return lax.abs(x)
 
 
@@ -219,20 +230,20 @@ def sign(x, /):
 def floor(x, /):
     """Largest integer <= x (ints and bools are returned unchanged)."""
     (x,) = promote_dtypes("floor", x)
-    return lax.floor(x) if dtypes.is_inexact(_dtype(x)) else as_array(x)
+    return lax.floor(x) if dtypes.is_inexact(_dtype(x)) else _as_array(x)
 
 
 def ceil(x, /):
     """Smallest integer >= x (ints and bools are returned unchanged)."""
     (x,) = promote_dtypes("ceil", x)
-    return lax.ceil(x) if dtypes.is_inexact(_dtype(x)) else as_array(x)
+    return lax.ceil(x) if dtypes.is_inexact(_dtype(x)) else _as_array(x)
 
 
 def trunc(x, /):
     """Round toward zero (ints and bools are returned unchanged)."""
     (x,) = promote_dtypes("trunc", x)
     if not dtypes.is_inexact(_dtype(x)):
-        return as_array(x)
+        return _as_array(x)
     return lax.select(lax.lt(x, _const(x, 0)), lax.ceil(x), lax.floor(x))
 
 
@@ -265,9 +276,9 @@ def round(a, decimals: int = 0, out=None):
         if decimals < 0:
             raise NotImplementedError("round: integer round with decimals < 0 is not "
                                       "supported")
-        return as_array(a)
+        return _as_array(a)
     if decimals > np.log10(float(dtypes.finfo(dt).max)):
-        return as_array(a)  # more digits than the type holds
+        return _as_array(a)  # more digits than the type holds
 
     def round_real(x):
         if decimals == 0:
@@ -619,7 +630,7 @@ def heaviside(x1, x2, /):
 def real(x, /):
     """Real part (the input itself for real dtypes)."""
     (x,) = promote_dtypes("real", x)
-    return lax.real(x) if dtypes.is_complex(_dtype(x)) else as_array(x)
+    return lax.real(x) if dtypes.is_complex(_dtype(x)) else _as_array(x)
 
 
 def imag(x, /):
@@ -631,7 +642,7 @@ def imag(x, /):
 def conjugate(x, /):
     """Complex conjugate (the input itself for real dtypes)."""
     (x,) = promote_dtypes("conjugate", x)
-    return lax.conj(x) if dtypes.is_complex(_dtype(x)) else as_array(x)
+    return lax.conj(x) if dtypes.is_complex(_dtype(x)) else _as_array(x)
 
 
 conj = conjugate
@@ -669,7 +680,7 @@ def clip(a, a_min=None, a_max=None, /, *, min=None, max=None):
         a = maximum(lo, a)
     if hi is not None:
         a = minimum(hi, a)
-    return as_array(a)
+    return _as_array(a)
 
 
 # The public names are the functions defined here (helpers imported from elsewhere stay out
