@@ -133,7 +133,7 @@ class TensorBoard(Callback):
         self.writer = None
 
     def on_train_begin(self, run) -> None:
-        from tensorboardX import SummaryWriter
+        from tensorboardX import SummaryWriter  # late: heavy, and only this callback needs it
         self.writer = SummaryWriter(self.logdir)
 
     def on_step_end(self, run, logs: dict) -> None:
@@ -171,7 +171,7 @@ class PlotHistory(Callback):
 
 def plot_history(history: dict, path: str, title: str | None = None) -> str:
     """Plot a ``fit`` history (dict of per-epoch lists) into the PNG ``path``."""
-    import matplotlib
+    import matplotlib  # late: heavy (~0.5 s), only for plots; Agg before pyplot loads
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -325,7 +325,7 @@ class _Progress:
                  initial: int):
         self.bar = None
         if enabled:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # late: only runs that show a progress bar pay for it
             self.bar = tqdm(total=total, initial=initial, desc=f"epoch {epoch + 1}/{epochs}",
                             unit="step", dynamic_ncols=True)
         self.start = self.shown = time.perf_counter()

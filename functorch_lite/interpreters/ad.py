@@ -66,10 +66,6 @@ def add_tangents(x: Any, y: Any):
     return array_ops.add(x, y)
 
 
-def is_float0(x: Any) -> bool:
-    return isinstance(x, np.ndarray) and x.dtype == dtypes.float0
-
-
 class JVPTracer(trace_mod.Tracer):
     __slots__ = ("primal", "tangent")
 
