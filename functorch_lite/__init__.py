@@ -32,10 +32,10 @@ from functorch_lite.utilities import (clear_caches, device_get,  # noqa: F401
 from functorch_lite.core.avals import Array  # noqa: F401  (device arrays and tracers are both)
 from xla_bridge.runtime import default_backend, device_count, devices, local_devices  # noqa
 
-_install_backend()
+from functorch_lite import scipy  # noqa: F401
+from functorch_lite import nn  # noqa: F401  (the repo's nn/ folder, installed as functorch_lite.nn)
 
-from functorch_lite import scipy  # noqa: E402,F401
-from functorch_lite import nn  # noqa: E402,F401  (the repo's nn/ folder, installed as functorch_lite.nn)
+_install_backend()
 
 numpy.ndarray = Array
 

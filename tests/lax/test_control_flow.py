@@ -1,4 +1,4 @@
-"""Structured control flow (functorch_lite/lax/control_flow.py and its lowering in
+"""Structured control flow (functorch_lite/lax/control_flow/ and its lowering in
 xla_bridge/lowering/control.py): cond/switch, while_loop, fori_loop, scan and map, eager vs
 ``fl.jit`` vs a plain Python ``if``/loop vs ``jax.lax`` on the same inputs; error messages;
 weak types; the StableHLO the loops lower to; and a scan RNN that trains."""

@@ -1,5 +1,5 @@
 """jvp, partial evaluation, transpose and batching rules of the control-flow primitives
-(cond_p, while_p, scan_p in functorch_lite/lax/control_flow.py), checked against JAX
+(cond_p, while_p, scan_p in functorch_lite/lax/control_flow/), checked against JAX
 (jax.jvp / jax.grad / jax.hessian of the same function), finite differences and the
 transpose identity (check_grads), and a Python loop over the batch (check_batching)."""
 

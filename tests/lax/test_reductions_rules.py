@@ -1,5 +1,5 @@
 """jvp, transpose and batching rules of the reductions, argmax/argmin and the cumulative ops
-(functorch_lite/lax/reductions.py), checked against finite differences, the transpose
+(functorch_lite/lax/reductions/), checked against finite differences, the transpose
 identity, jax.grad (at zeros and ties, where finite differences cannot look) and a Python
 loop over the batch."""
 

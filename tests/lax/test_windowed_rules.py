@@ -1,5 +1,5 @@
 """jvp, transpose and batching rules of the windowed reductions
-(functorch_lite/lax/windowed.py) and of the two helper primitives of max/min pooling
+(functorch_lite/lax/windowed/) and of the two helper primitives of max/min pooling
 derivatives (reduce_window_select, select_and_scatter_add), checked against finite
 differences, the transpose identity, jax and a Python loop over the batch."""
 

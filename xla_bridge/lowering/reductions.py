@@ -1,4 +1,4 @@
-"""StableHLO lowering of the reductions (functorch_lite/lax/reductions.py).
+"""StableHLO lowering of the reductions (functorch_lite/lax/reductions/).
 
 * ``reduce_*``: one ``stablehlo.reduce`` whose region applies the binary op, starting from
   the op's identity (so an empty axis gives the identity).

@@ -1,4 +1,4 @@
-"""StableHLO lowering of the windowed reductions (functorch_lite/lax/windowed.py)."""
+"""StableHLO lowering of the windowed reductions (functorch_lite/lax/windowed/)."""
 from __future__ import annotations
 
 import numpy as np

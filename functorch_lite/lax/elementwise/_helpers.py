@@ -1,6 +1,6 @@
 """The machinery every elementwise primitive is declared with (dtype categories, the
-unary/binary shape rules and their public-function wrappers) and small helpers of their
-derivative rules."""
+unary/binary declarations with their shape and batching rules, the public-function
+wrappers) and small helpers of their derivative rules."""
 from __future__ import annotations
 
 from functools import partial
@@ -10,7 +10,7 @@ import numpy as np
 
 from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.primitive import Primitive
-from functorch_lite.interpreters import ad
+from functorch_lite.interpreters import ad, batching
 from functorch_lite.interpreters.transpose import is_undefined
 from functorch_lite.lax._common import as_operand, check_dtype, scalar_like, shape_str
 from functorch_lite.lax._common import check_same_dtypes as _check_same_dtypes
@@ -36,8 +36,12 @@ def _unary_shape(name, kinds, out_dtype, aval, **params):
 
 
 def unary(name: str, kinds: str, out_dtype=None) -> Primitive:
+    """A one-operand elementwise primitive accepting the dtype categories ``kinds``, with
+    its shape rule (``out_dtype`` maps the operand's dtype to the result's; default the
+    same) and its batching rule; the derivative rules are declared beside it."""
     p = Primitive(name)
     p.def_shape(partial(_unary_shape, name, kinds, out_dtype))
+    p.def_batch(batching.elementwise_batch_rule(p))
     return p
 
 
@@ -79,8 +83,12 @@ def _binary_shape(name, kinds, out_bool, x, y, **params):
 
 
 def binary(name: str, kinds: str, out_bool: bool = False) -> Primitive:
+    """A two-operand elementwise primitive (operands of one dtype in ``kinds``, equal
+    shapes or one rank 0), with its shape rule (a bool result when ``out_bool``) and its
+    batching rule; the derivative rules are declared beside it."""
     p = Primitive(name)
     p.def_shape(partial(_binary_shape, name, kinds, out_bool))
+    p.def_batch(batching.elementwise_batch_rule(p))
     return p
 
 
@@ -107,7 +115,7 @@ def _unbroadcast(aval: ShapedArray, ct):
     ct_shape = get_aval(ct).shape
     if aval.shape == ct_shape:
         return ct
-    # reductions and shapes build on elementwise, so its rules reach them at call time.
+    # late: reductions imports elementwise (its derivative rules are built from these ops)
     from functorch_lite.lax.reductions import reduce_sum
     return reduce_sum(ct, tuple(range(len(ct_shape))))
 
@@ -118,13 +126,14 @@ def _c(value, like):
 
 
 def _full(like, value):
-    from functorch_lite.lax.shapes import full_like  # shapes imports elementwise
+    """``shapes.full_like(like, value)``: an array of ``like``'s shape, dtype and weak type."""
+    from functorch_lite.lax.shapes import full_like  # late: shapes imports elementwise
     return full_like(like, value)
 
 
 def full_zero(like):
-    from functorch_lite.lax.shapes import full_like  # shapes imports elementwise
-    return full_like(like, 0)
+    """Zeros of ``like``'s shape, dtype and weak type."""
+    return _full(like, 0)
 
 
 def _linear_t(fn):

@@ -1,6 +1,8 @@
 """Arithmetic, comparison, bitwise and complex-part primitives, select_n, clamp,
-integer_pow and convert_element_type, each with its shape, derivative and batching rules
-(the transcendental functions are in ``transcendental``)."""
+integer_pow and convert_element_type, each declared with its public function and its
+shape, derivative and batching rules (the transcendental functions are in
+``transcendental``). The ``unary``/``binary`` declarations bring the shape and
+elementwise batching rules; the primitives declared by hand add theirs beside them."""
 from __future__ import annotations
 
 from typing import Any
@@ -21,120 +23,33 @@ from functorch_lite.lax.elementwise._helpers import (ANY, INT, INT_BOOL, NUM, RE
 
 
 # ---------------------------------------------------------------------------------------
-# unary
+# neg, and the complex parts real, imag, conj: linear.
+#
+# Complex cotangents follow JAX's convention: the transpose of a map is taken with the real
+# bilinear pairing Re(sum(u * v)) (not conjugated), so imag's transpose is ct -> -i ct.
 
 neg_p = unary("neg", NUM)
-abs_p = unary("abs", NUM, out_dtype=_real_dtype)
-sign_p = unary("sign", NUM)
-floor_p = unary("floor", REAL_FLOAT)
-ceil_p = unary("ceil", REAL_FLOAT)
-round_p = unary("round", REAL_FLOAT)  # params: rounding_method (0 away from zero, 1 to even)
-is_finite_p = unary("is_finite", REAL_FLOAT, out_dtype=lambda dt: np.dtype(np.bool_))
-not_p = unary("not", INT_BOOL)
-population_count_p = unary("population_count", INT)
-real_p = unary("real", "c", out_dtype=_real_dtype)
-imag_p = unary("imag", "c", out_dtype=_real_dtype)
-conj_p = unary("conj", "c")
-
-
 neg = _unary_fn(neg_p, "Elementwise negation: ``-x``.")
-abs = _unary_fn(abs_p, "Elementwise absolute value (complex input gives its real magnitude).")
-sign = _unary_fn(sign_p, "Elementwise sign: -1, 0 or 1 (``x/|x|`` for complex).")
-floor = _unary_fn(floor_p, "Elementwise floor of a floating-point array.")
-ceil = _unary_fn(ceil_p, "Elementwise ceiling of a floating-point array.")
-is_finite = _unary_fn(is_finite_p, "True where ``x`` is neither infinite nor NaN.")
-bitwise_not = _unary_fn(not_p, "Elementwise logical (bool) or bitwise (integer) NOT.")
-population_count = _unary_fn(population_count_p, "Number of set bits of each integer.")
+ad.deflinear(neg_p, _linear_t(lambda ct, x: [neg(ct)]))
+
+real_p = unary("real", "c", out_dtype=_real_dtype)
 real = _unary_fn(real_p, "Real part of a complex array.")
+ad.deflinear(real_p, _linear_t(lambda ct, x: [complex(ct, full_zero(ct))]))
+
+imag_p = unary("imag", "c", out_dtype=_real_dtype)
 imag = _unary_fn(imag_p, "Imaginary part of a complex array.")
+ad.deflinear(imag_p, _linear_t(lambda ct, x: [complex(full_zero(ct), neg(ct))]))
+
+conj_p = unary("conj", "c")
 conj = _unary_fn(conj_p, "Complex conjugate.")
-
-
-class RoundingMethod:
-    AWAY_FROM_ZERO = 0
-    TO_NEAREST_EVEN = 1
-
-
-def round(x: Any, rounding_method: int = RoundingMethod.AWAY_FROM_ZERO):
-    """Round to the nearest integer; ties away from zero (default) or to even."""
-    return round_p.bind(as_operand(x), rounding_method=int(rounding_method))
+ad.deflinear(conj_p, _linear_t(lambda ct, x: [conj(ct)]))
 
 
 # ---------------------------------------------------------------------------------------
-# binary
+# abs
 
-add_p = binary("add", NUM)
-sub_p = binary("sub", NUM)
-mul_p = binary("mul", NUM)
-div_p = binary("div", NUM)
-rem_p = binary("rem", REAL_NUM)
-max_p = binary("max", ANY)
-min_p = binary("min", ANY)
-nextafter_p = binary("nextafter", REAL_FLOAT)
-and_p = binary("and", INT_BOOL)
-or_p = binary("or", INT_BOOL)
-xor_p = binary("xor", INT_BOOL)
-shift_left_p = binary("shift_left", INT)
-shift_right_arithmetic_p = binary("shift_right_arithmetic", INT)
-shift_right_logical_p = binary("shift_right_logical", INT)
-eq_p = binary("eq", ANY, out_bool=True)
-ne_p = binary("ne", ANY, out_bool=True)
-lt_p = binary("lt", "biuf", out_bool=True)
-le_p = binary("le", "biuf", out_bool=True)
-gt_p = binary("gt", "biuf", out_bool=True)
-ge_p = binary("ge", "biuf", out_bool=True)
-complex_p = Primitive("complex")
-
-
-@complex_p.def_shape
-def _complex_shape(x, y):
-    if x.dtype != y.dtype or x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"complex requires two float32 or two float64 arrays, got "
-                        f"{x.dtype} and {y.dtype}")
-    return ShapedArray(_broadcast_shapes("complex", x, y),
-                       np.complex64 if x.dtype == np.float32 else np.complex128,
-                       x.weak_type and y.weak_type)
-
-
-for _p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p):
-    _p.non_differentiable = True
-
-
-add = _binary_fn(add_p, "Elementwise x + y (same dtypes; rank-0 operands broadcast).")
-sub = _binary_fn(sub_p, "Elementwise x - y.")
-mul = _binary_fn(mul_p, "Elementwise x * y.")
-div = _binary_fn(div_p, "Elementwise x / y; integer division rounds toward zero (as C).")
-rem = _binary_fn(rem_p, "Elementwise remainder with the sign of x (as C's fmod).")
-max = _binary_fn(max_p, "Elementwise maximum (NaN-propagating for floats).")
-min = _binary_fn(min_p, "Elementwise minimum (NaN-propagating for floats).")
-nextafter = _binary_fn(nextafter_p, "The next representable value after x toward y.")
-bitwise_and = _binary_fn(and_p, "Elementwise AND (logical for bool, bitwise for integers).")
-bitwise_or = _binary_fn(or_p, "Elementwise OR.")
-bitwise_xor = _binary_fn(xor_p, "Elementwise XOR.")
-shift_left = _binary_fn(shift_left_p, "x << y.")
-shift_right_arithmetic = _binary_fn(shift_right_arithmetic_p, "x >> y, sign-extending.")
-shift_right_logical = _binary_fn(shift_right_logical_p, "x >> y, zero-filling.")
-eq = _binary_fn(eq_p, "Elementwise x == y (bool result).")
-ne = _binary_fn(ne_p, "Elementwise x != y.")
-lt = _binary_fn(lt_p, "Elementwise x < y.")
-le = _binary_fn(le_p, "Elementwise x <= y.")
-gt = _binary_fn(gt_p, "Elementwise x > y.")
-ge = _binary_fn(ge_p, "Elementwise x >= y.")
-
-
-def complex(x: Any, y: Any):
-    """``x + i*y`` from two real arrays."""
-    x, y = match_scalars("complex", (x, y))
-    return complex_p.bind(x, y)
-
-
-# ---------------------------------------------------------------------------------------
-# Derivative rules of the primitives above (jvp, and transpose for the linear ones)
-
-for _p in (sign_p, floor_p, ceil_p, round_p, is_finite_p, not_p, population_count_p,
-           nextafter_p, and_p, or_p, xor_p, shift_left_p, shift_right_arithmetic_p,
-           shift_right_logical_p):
-    ad.zero_jvp(_p)
+abs_p = unary("abs", NUM, out_dtype=_real_dtype)
+abs = _unary_fn(abs_p, "Elementwise absolute value (complex input gives its real magnitude).")
 
 
 def _abs_jvp(g, out, x):
@@ -149,15 +64,64 @@ def _abs_jvp(g, out, x):
 ad.defjvp_with_output(abs_p, _abs_jvp)
 
 
-# Complex cotangents follow JAX's convention: the transpose of a map is taken with the real
-# bilinear pairing Re(sum(u * v)) (not conjugated), so imag's transpose is ct -> -i ct.
-ad.deflinear(neg_p, _linear_t(lambda ct, x: [neg(ct)]))
-ad.deflinear(real_p, _linear_t(lambda ct, x: [complex(ct, full_zero(ct))]))
-ad.deflinear(imag_p, _linear_t(lambda ct, x: [complex(full_zero(ct), neg(ct))]))
-ad.deflinear(conj_p, _linear_t(lambda ct, x: [conj(ct)]))
-ad.deflinear(complex_p, _linear_t(lambda ct, x, y: [
-    _unbroadcast(_aval(x), real(ct)) if is_undefined(x) else None,
-    _unbroadcast(_aval(y), neg(imag(ct))) if is_undefined(y) else None]))
+# ---------------------------------------------------------------------------------------
+# Piecewise-constant unary primitives: sign, floor, ceil, round, is_finite, and the integer
+# ones not and population_count. Their derivative is zero wherever it exists.
+
+sign_p = unary("sign", NUM)
+floor_p = unary("floor", REAL_FLOAT)
+ceil_p = unary("ceil", REAL_FLOAT)
+round_p = unary("round", REAL_FLOAT)  # params: rounding_method (0 away from zero, 1 to even)
+is_finite_p = unary("is_finite", REAL_FLOAT, out_dtype=lambda dt: np.dtype(np.bool_))
+not_p = unary("not", INT_BOOL)
+population_count_p = unary("population_count", INT)
+for _p in (sign_p, floor_p, ceil_p, round_p, is_finite_p, not_p, population_count_p):
+    ad.zero_jvp(_p)
+
+sign = _unary_fn(sign_p, "Elementwise sign: -1, 0 or 1 (``x/|x|`` for complex).")
+floor = _unary_fn(floor_p, "Elementwise floor of a floating-point array.")
+ceil = _unary_fn(ceil_p, "Elementwise ceiling of a floating-point array.")
+is_finite = _unary_fn(is_finite_p, "True where ``x`` is neither infinite nor NaN.")
+bitwise_not = _unary_fn(not_p, "Elementwise logical (bool) or bitwise (integer) NOT.")
+population_count = _unary_fn(population_count_p, "Number of set bits of each integer.")
+
+
+class RoundingMethod:
+    AWAY_FROM_ZERO = 0
+    TO_NEAREST_EVEN = 1
+
+
+def round(x: Any, rounding_method: int = RoundingMethod.AWAY_FROM_ZERO):
+    """Round to the nearest integer; ties away from zero (default) or to even."""
+    return round_p.bind(as_operand(x), rounding_method=int(rounding_method))
+
+
+# ---------------------------------------------------------------------------------------
+# add, sub: linear
+
+add_p = binary("add", NUM)
+add = _binary_fn(add_p, "Elementwise x + y (same dtypes; rank-0 operands broadcast).")
+sub_p = binary("sub", NUM)
+sub = _binary_fn(sub_p, "Elementwise x - y.")
+
+
+def _additive_jvp(p):
+    """add/sub: with one tangent a symbolic zero the output tangent is the other one
+    (negated for sub's right operand, broadcast when it came from a rank-0 operand),
+    instead of a sum with materialized zeros."""
+    def rule(primals, tangents):
+        out = p.bind(*primals)
+        tx, ty = tangents
+        out_aval = ad.tangent_aval(get_aval(out))
+        if type(tx) is ad.Zero and type(ty) is ad.Zero:
+            return out, ad.Zero(out_aval)
+        if type(tx) is not ad.Zero and type(ty) is not ad.Zero:
+            return out, p.bind(tx, ty)
+        t = tx if type(ty) is ad.Zero else (ty if p is add_p else neg(ty))
+        if get_aval(t).weak_type != out_aval.weak_type:  # e.g. a Python scalar's tangent
+            t = convert_element_type(t, out_aval.dtype, weak_type=out_aval.weak_type)
+        return out, ad.match_shape(t, out_aval)
+    return rule
 
 
 @_linear_t
@@ -174,34 +138,15 @@ def _sub_transpose(ct, x, y):
 
 ad.deflinear(add_p, _add_transpose)
 ad.deflinear(sub_p, _sub_transpose)
-
-
-def _additive_jvp(p):
-    """add/sub: with one tangent a symbolic zero the output tangent is the other one
-    (negated for sub's right operand, broadcast when it came from a rank-0 operand),
-    instead of a sum with materialized zeros."""
-    def rule(primals, tangents):
-        out = p.bind(*primals)
-        tx, ty = tangents
-        out_aval = ad.tangent_aval(get_aval(out))
-        if type(tx) is ad.Zero and type(ty) is ad.Zero:
-            return out, ad.Zero(out_aval)
-        if type(tx) is not ad.Zero and type(ty) is not ad.Zero:
-            return out, p.bind(tx, ty)
-        t = tx if type(ty) is ad.Zero else (ty if p is add_p else neg(ty))
-        t_aval = get_aval(t)
-        if t_aval.weak_type != out_aval.weak_type:  # e.g. a Python scalar's tangent
-            t = convert_element_type(t, out_aval.dtype, weak_type=out_aval.weak_type)
-        if t_aval.shape != out_aval.shape:
-            # shapes imports elementwise, so this rule reaches it at call time.
-            from functorch_lite.lax.shapes import broadcast_in_dim
-            t = broadcast_in_dim(t, out_aval.shape, ())
-        return out, t
-    return rule
-
-
 add_p.def_jvp(_additive_jvp(add_p))
 sub_p.def_jvp(_additive_jvp(sub_p))
+
+
+# ---------------------------------------------------------------------------------------
+# mul, div: linear in one operand (div in its numerator); rem
+
+mul_p = binary("mul", NUM)
+mul = _binary_fn(mul_p, "Elementwise x * y.")
 
 
 @_linear_t
@@ -216,6 +161,9 @@ def _mul_transpose(ct, x, y):
 ad.defjvp(mul_p, lambda g, x, y: mul(g, y), lambda g, x, y: mul(x, g))
 mul_p.def_transpose(_mul_transpose)
 
+div_p = binary("div", NUM)
+div = _binary_fn(div_p, "Elementwise x / y; integer division rounds toward zero (as C).")
+
 
 @_linear_t
 def _div_transpose(ct, x, y):
@@ -227,9 +175,35 @@ def _div_transpose(ct, x, y):
 ad.defjvp_with_output(div_p, lambda g, out, x, y: div(g, y),
                       lambda g, out, x, y: neg(mul(g, div(out, y))))
 div_p.def_transpose(_div_transpose)
+
+rem_p = binary("rem", REAL_NUM)
+rem = _binary_fn(rem_p, "Elementwise remainder with the sign of x (as C's fmod).")
 ad.defjvp(rem_p, lambda g, x, y: g,
           lambda g, x, y: mul(neg(g), mul(sign(div(x, y)), floor(abs(div(x, y))))))
 
+
+# ---------------------------------------------------------------------------------------
+# Comparisons: a bool result, so no derivative.
+
+eq_p = binary("eq", ANY, out_bool=True)
+ne_p = binary("ne", ANY, out_bool=True)
+lt_p = binary("lt", "biuf", out_bool=True)
+le_p = binary("le", "biuf", out_bool=True)
+gt_p = binary("gt", "biuf", out_bool=True)
+ge_p = binary("ge", "biuf", out_bool=True)
+for _p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p):
+    _p.non_differentiable = True
+
+eq = _binary_fn(eq_p, "Elementwise x == y (bool result).")
+ne = _binary_fn(ne_p, "Elementwise x != y.")
+lt = _binary_fn(lt_p, "Elementwise x < y.")
+le = _binary_fn(le_p, "Elementwise x <= y.")
+gt = _binary_fn(gt_p, "Elementwise x > y.")
+ge = _binary_fn(ge_p, "Elementwise x >= y.")
+
+
+# ---------------------------------------------------------------------------------------
+# max, min
 
 def _minmax_jvp(pick):
     # The gradient is split evenly between equal operands (as JAX does).
@@ -240,12 +214,69 @@ def _minmax_jvp(pick):
     return contrib
 
 
+max_p = binary("max", ANY)
+max = _binary_fn(max_p, "Elementwise maximum (NaN-propagating for floats).")
 ad.defjvp(max_p, _minmax_jvp(gt), lambda g, x, y: _minmax_jvp(gt)(g, y, x))
+
+min_p = binary("min", ANY)
+min = _binary_fn(min_p, "Elementwise minimum (NaN-propagating for floats).")
 ad.defjvp(min_p, _minmax_jvp(lt), lambda g, x, y: _minmax_jvp(lt)(g, y, x))
 
 
 # ---------------------------------------------------------------------------------------
-# integer_pow, select_n, clamp, convert_element_type
+# Piecewise-constant binary primitives: nextafter, the bitwise operations and the shifts.
+# Their derivative is zero wherever it exists.
+
+nextafter_p = binary("nextafter", REAL_FLOAT)
+and_p = binary("and", INT_BOOL)
+or_p = binary("or", INT_BOOL)
+xor_p = binary("xor", INT_BOOL)
+shift_left_p = binary("shift_left", INT)
+shift_right_arithmetic_p = binary("shift_right_arithmetic", INT)
+shift_right_logical_p = binary("shift_right_logical", INT)
+for _p in (nextafter_p, and_p, or_p, xor_p, shift_left_p, shift_right_arithmetic_p,
+           shift_right_logical_p):
+    ad.zero_jvp(_p)
+
+nextafter = _binary_fn(nextafter_p, "The next representable value after x toward y.")
+bitwise_and = _binary_fn(and_p, "Elementwise AND (logical for bool, bitwise for integers).")
+bitwise_or = _binary_fn(or_p, "Elementwise OR.")
+bitwise_xor = _binary_fn(xor_p, "Elementwise XOR.")
+shift_left = _binary_fn(shift_left_p, "x << y.")
+shift_right_arithmetic = _binary_fn(shift_right_arithmetic_p, "x >> y, sign-extending.")
+shift_right_logical = _binary_fn(shift_right_logical_p, "x >> y, zero-filling.")
+
+
+# ---------------------------------------------------------------------------------------
+# complex: linear
+
+complex_p = Primitive("complex")
+
+
+@complex_p.def_shape
+def _complex_shape(x, y):
+    if x.dtype != y.dtype or x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"complex requires two float32 or two float64 arrays, got "
+                        f"{x.dtype} and {y.dtype}")
+    return ShapedArray(_broadcast_shapes("complex", x, y),
+                       np.complex64 if x.dtype == np.float32 else np.complex128,
+                       x.weak_type and y.weak_type)
+
+
+def complex(x: Any, y: Any):
+    """``x + i*y`` from two real arrays."""
+    x, y = match_scalars("complex", (x, y))
+    return complex_p.bind(x, y)
+
+
+ad.deflinear(complex_p, _linear_t(lambda ct, x, y: [
+    _unbroadcast(_aval(x), real(ct)) if is_undefined(x) else None,
+    _unbroadcast(_aval(y), neg(imag(ct))) if is_undefined(y) else None]))
+complex_p.def_batch(batching.elementwise_batch_rule(complex_p))
+
+
+# ---------------------------------------------------------------------------------------
+# integer_pow (with square and reciprocal)
 
 integer_pow_p = Primitive("integer_pow")
 
@@ -283,7 +314,11 @@ def _integer_pow_jvp(g, x, *, y):
 
 
 ad.defjvp(integer_pow_p, _integer_pow_jvp)
+integer_pow_p.def_batch(batching.elementwise_batch_rule(integer_pow_p))
 
+
+# ---------------------------------------------------------------------------------------
+# select_n (with select): linear in its cases
 
 select_n_p = Primitive("select_n")
 
@@ -347,7 +382,12 @@ def _select_n_transpose(ct, which, *cases):
 
 select_n_p.def_jvp(_select_n_jvp)
 select_n_p.def_transpose(_select_n_transpose)
+# Only `which` may be rank 0 while the cases are not.
+select_n_p.def_batch(batching.elementwise_batch_rule(select_n_p, lambda n: range(1, n)))
 
+
+# ---------------------------------------------------------------------------------------
+# clamp
 
 clamp_p = Primitive("clamp")
 
@@ -392,7 +432,12 @@ def _clamp_jvp(primals, tangents):
 
 
 clamp_p.def_jvp(_clamp_jvp)
+# Only the bounds may be rank 0 while the operand is not.
+clamp_p.def_batch(batching.elementwise_batch_rule(clamp_p, lambda n: (1,)))
 
+
+# ---------------------------------------------------------------------------------------
+# convert_element_type: linear between inexact dtypes
 
 convert_element_type_p = Primitive("convert_element_type")
 
@@ -433,20 +478,4 @@ def _convert_transpose(ct, x, *, new_dtype, weak_type):
 
 convert_element_type_p.def_jvp(_convert_jvp)
 convert_element_type_p.def_transpose(_convert_transpose)
-
-
-# ---------------------------------------------------------------------------------------
-# Batching rules: every elementwise primitive batches by aligning its operands.
-
-# Operands that may not be rank 0 when the others are not: select_n's cases (only `which`
-# may be rank 0) and clamp's operand (only the bounds may).
-_FULL_SHAPE_OPERANDS = {select_n_p: lambda n: range(1, n), clamp_p: lambda n: (1,)}
-
-
-_PRIMITIVES = [p for name, p in list(globals().items())
-               if isinstance(p, Primitive) and not name.startswith("_")]
-for _p in _PRIMITIVES:
-    if _p in _FULL_SHAPE_OPERANDS:
-        _p.def_batch(batching.elementwise_batch_rule(_p, _FULL_SHAPE_OPERANDS[_p]))
-    else:
-        _p.def_batch(batching.elementwise_batch_rule(_p))
+convert_element_type_p.def_batch(batching.elementwise_batch_rule(convert_element_type_p))

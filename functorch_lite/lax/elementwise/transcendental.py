@@ -1,6 +1,7 @@
 """The transcendental primitives (exponentials and logarithms, powers and roots,
 trigonometric and hyperbolic functions, logistic, erf, lgamma and digamma), each declared
-with its public function and derivative rule; all batch elementwise."""
+with its public function and derivative rule; ``unary``/``binary`` give each its shape
+rule and its elementwise batching rule."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,8 +10,7 @@ import numpy as np
 
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import get_aval
-from functorch_lite.core.primitive import Primitive
-from functorch_lite.interpreters import ad, batching
+from functorch_lite.interpreters import ad
 from functorch_lite.lax.elementwise._helpers import (FLOAT, REAL_FLOAT, _binary_fn, _c, _full,
                                                      _operands, _unary_fn, binary, full_zero,
                                                      unary)
@@ -210,11 +210,3 @@ pow_p.def_jvp(_pow_jvp)
 atan2 = _binary_fn(atan2_p, "Elementwise arctangent of x/y using both signs.")
 ad.defjvp(atan2_p, lambda g, x, y: mul(g, div(y, add(mul(x, x), mul(y, y)))),
           lambda g, x, y: mul(g, div(neg(x), add(mul(x, x), mul(y, y)))))
-
-
-# ---------------------------------------------------------------------------------------
-# Batching rules: every primitive here batches by aligning its operands.
-
-for _p in [p for name, p in list(globals().items())
-           if isinstance(p, Primitive) and not name.startswith("_")]:
-    _p.def_batch(batching.elementwise_batch_rule(_p))

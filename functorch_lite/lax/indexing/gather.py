@@ -218,8 +218,7 @@ def _gather_transpose(ct, operand, indices, *, dimension_numbers, slice_sizes,
     if operand.aval.ndim == 0:
         # Every block is the whole scalar. (XLA rejects scatters into a rank-0 operand.)
         return [reduce_sum(ct, tuple(range(get_aval(ct).ndim))), None]
-    # scatter's rules read back through gather (_gather_back), so scatter imports
-    # this module and gather's transpose imports scatter when it runs.
+    # late: scatter imports this module (gather and scatter_add transpose each other)
     from functorch_lite.lax.indexing.scatter import scatter_add_p
     ct_operand = scatter_add_p.bind(
         _zeros(operand), indices, ct, dimension_numbers=_scatter_dnums_of(dimension_numbers),

@@ -75,7 +75,9 @@ def _inverse_perm(perm: Sequence[int]) -> tuple[int, ...]:
 
 
 def _sum(x: Any, axes: Sequence[int]):
-    # reductions builds its rules from shapes, so shapes reaches reduce_sum at call time.
+    """``reduce_sum`` over ``axes`` (``x`` itself when there are none): the transpose of a
+    broadcast, as broadcast_in_dim is reduce_sum's transpose."""
+    # late: reductions imports shapes (reduce_sum and broadcast_in_dim transpose each other)
     from functorch_lite.lax.reductions import reduce_sum
     return reduce_sum(x, tuple(axes)) if axes else x
 
