@@ -54,11 +54,6 @@ class NonConcreteBooleanIndexError(ConcretizationTypeError):
 # ---------------------------------------------------------------------------------------
 # Small helpers
 
-def _is_array(x: Any) -> bool:
-    """A device array or tracer (not a NumPy value)."""
-    return isinstance(x, Array) or (hasattr(x, "aval") and not isinstance(x, np.ndarray))
-
-
 def _is_host(x: Any) -> bool:
     return isinstance(x, (int, np.ndarray, np.integer))
 
@@ -149,7 +144,7 @@ _INDEX_HELP = ("only integers, slices (`:`), ellipsis (`...`), newaxis (`None`) 
 
 
 def _has_array(obj: Any) -> bool:
-    if _is_array(obj):
+    if isinstance(obj, Array):
         return True
     return isinstance(obj, (list, tuple)) and any(_has_array(o) for o in obj)
 
@@ -176,7 +171,7 @@ def _classify(i: Any, position: int):
             i = asarray(i)
         else:
             i = np.asarray(i) if len(i) else np.zeros((0,), np.int32)
-    if isinstance(i, np.ndarray) or _is_array(i):
+    if isinstance(i, np.ndarray) or isinstance(i, Array):
         dt = _dtype(i)
         if dtypes.is_bool(dt):
             if len(shape_of(i)) == 0:
@@ -646,12 +641,12 @@ def _check_int_indices(name: str, indices: Any) -> None:
 
 def _host_or_array(x: Any) -> Any:
     """Python scalars and NumPy scalars as NumPy arrays; arrays as they are."""
-    return np.asarray(x) if not _is_array(x) else x
+    return np.asarray(x) if not isinstance(x, Array) else x
 
 
 def _raveled(a: Any):
     """``ravel(a)`` of an operand from ``_host_or_array`` (a host array is converted)."""
-    return ravel_array(a if _is_array(a) else asarray(a))
+    return ravel_array(a if isinstance(a, Array) else asarray(a))
 
 
 def take(a, indices, axis=None, mode=None, fill_value=None, *, out=None,

@@ -7,9 +7,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from functorch_lite.core import dtypes
-from functorch_lite.core.avals import ShapedArray, TypedScalar
-from functorch_lite.core.trace import Tracer
-from functorch_lite.lax._common import is_python_scalar
 
 
 # ---------------------------------------------------------------------------------------
@@ -48,16 +45,6 @@ def _axes(name: str, axes: Any, ndim: int, what: str = "axis") -> tuple[int, ...
     if len(set(out)) != len(out):
         raise ValueError(f"{name}: repeated {what} in {tuple(axes)} for an array of rank {ndim}")
     return out
-
-
-def _is_array(x: Any) -> bool:
-    """A device array or tracer (what a no-op may hand back unchanged); not a Python or
-    NumPy scalar, NumPy array or TypedScalar, which must still become a device array."""
-    if isinstance(x, Tracer):
-        return True
-    return (type(x) is not TypedScalar and not is_python_scalar(x)
-            and not isinstance(x, (np.ndarray, np.generic))
-            and isinstance(getattr(x, "aval", None), ShapedArray))
 
 
 def _dtype_name(dt) -> str:

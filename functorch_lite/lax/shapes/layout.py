@@ -8,12 +8,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from functorch_lite.core.avals import ShapedArray, get_aval
+from functorch_lite.core.avals import Array, ShapedArray, get_aval
 from functorch_lite.core.primitive import Primitive
 from functorch_lite.interpreters import ad, batching
 from functorch_lite.lax._common import as_operand, canonical_shape, shape_str
 from functorch_lite.lax.shapes._util import (_axes, _axis, _int, _ints, _inverse_perm,
-                                             _is_array, _shift, _sum)
+                                             _shift, _sum)
 
 
 # ---------------------------------------------------------------------------------------
@@ -50,7 +50,7 @@ def reshape(operand: Any, new_sizes: Sequence[int], dimensions: Sequence[int] | 
         dims = _ints("reshape", "dimensions", dimensions)
         if dims == tuple(range(aval.ndim)):
             dims = None
-    if dims is None and new_sizes == aval.shape and _is_array(operand):
+    if dims is None and new_sizes == aval.shape and isinstance(operand, Array):
         return operand
     return reshape_p.bind(operand, new_sizes=new_sizes, dimensions=dims)
 
@@ -120,7 +120,7 @@ def broadcast_in_dim(operand: Any, shape: Sequence[int], broadcast_dimensions: S
     shape = canonical_shape("broadcast_in_dim", shape)
     bdims = _ints("broadcast_in_dim", "broadcast_dimensions", broadcast_dimensions)
     aval = get_aval(operand)
-    if shape == aval.shape and bdims == tuple(range(aval.ndim)) and _is_array(operand):
+    if shape == aval.shape and bdims == tuple(range(aval.ndim)) and isinstance(operand, Array):
         return operand
     return broadcast_in_dim_p.bind(operand, shape=shape, broadcast_dimensions=bdims)
 
@@ -206,7 +206,7 @@ def transpose(operand: Any, permutation: Sequence[int]):
         raise ValueError(f"transpose: permutation {perm} has {len(perm)} entries but the "
                          f"operand has shape {shape_str(aval.shape)} (rank {aval.ndim})")
     perm = tuple(_axis("transpose", p, aval.ndim, "permutation entry") for p in perm)
-    if perm == tuple(range(aval.ndim)) and _is_array(operand):
+    if perm == tuple(range(aval.ndim)) and isinstance(operand, Array):
         return operand
     return transpose_p.bind(operand, permutation=perm)
 
@@ -253,7 +253,7 @@ def squeeze(array: Any, dimensions: Sequence[int]):
     array = as_operand(array)
     aval = get_aval(array)
     dims = tuple(sorted(_axes("squeeze", dimensions, aval.ndim, "dimension")))
-    if not dims and _is_array(array):
+    if not dims and isinstance(array, Array):
         return array
     return squeeze_p.bind(array, dimensions=dims)
 

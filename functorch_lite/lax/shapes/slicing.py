@@ -7,13 +7,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from functorch_lite.core.avals import ShapedArray, get_aval
+from functorch_lite.core.avals import Array, ShapedArray, get_aval
 from functorch_lite.core.primitive import Primitive
 from functorch_lite.interpreters import ad, batching
 from functorch_lite.interpreters.transpose import is_undefined
 from functorch_lite.lax._common import as_operand, operands, scalar_like, shape_str
 from functorch_lite.lax.elementwise import mul, select
-from functorch_lite.lax.shapes._util import (_axes, _axis, _dtype_name, _int, _ints, _is_array,
+from functorch_lite.lax.shapes._util import (_axes, _axis, _dtype_name, _int, _ints,
                                              _shift, _sum)
 from functorch_lite.lax.shapes.creation import full
 from functorch_lite.lax.shapes.layout import broadcast_in_dim, squeeze
@@ -56,7 +56,7 @@ def concatenate(operands: Sequence[Any], dimension: int):
     every other axis must agree. Example: ``concatenate([x, y], 1)`` with shapes ``(2, 3)``
     and ``(2, 5)`` gives shape ``(2, 8)``."""
     if isinstance(operands, (np.ndarray, str)) or not hasattr(operands, "__iter__") \
-            or _is_array(operands):
+            or isinstance(operands, Array):
         raise TypeError(f"concatenate: operands must be a sequence of arrays, got "
                         f"{type(operands).__name__}")
     operands = [as_operand(x) for x in operands]
@@ -67,7 +67,7 @@ def concatenate(operands: Sequence[Any], dimension: int):
         raise TypeError("concatenate: cannot concatenate rank-0 arrays (add an axis with "
                         "expand_dims or broadcast first)")
     dimension = _axis("concatenate", dimension, ndim, "dimension")
-    if len(operands) == 1 and _is_array(operands[0]):
+    if len(operands) == 1 and isinstance(operands[0], Array):
         return operands[0]
     return concatenate_p.bind(*operands, dimension=dimension)
 
@@ -321,7 +321,7 @@ def rev(operand: Any, dimensions: Sequence[int]):
     operand = as_operand(operand)
     aval = get_aval(operand)
     dims = tuple(sorted(_axes("rev", dimensions, aval.ndim, "dimension")))
-    if not dims and _is_array(operand):
+    if not dims and isinstance(operand, Array):
         return operand
     return rev_p.bind(operand, dimensions=dims)
 
