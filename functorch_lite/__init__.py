@@ -8,7 +8,7 @@ compiled and run by XLA.
 from __future__ import annotations
 
 from xla_bridge.backend import install as _install_backend
-from functorch_lite import lax, numpy, random, tree, tree_util  # noqa: F401
+from functorch_lite import lax, numpy, random, sharding, tree, tree_util  # noqa: F401
 from functorch_lite.api import (block_until_ready, disable_jit, grad, hessian,  # noqa: F401
                                 jacfwd, jacrev, jit, jvp, linearize, make_ir,
                                 value_and_grad, vjp, vmap)
@@ -25,6 +25,7 @@ from functorch_lite.core.errors import (ConcretizationTypeError,  # noqa: F401
                                         TracerIntegerConversionError, UnexpectedTracerError)
 from functorch_lite.lax import stop_gradient  # noqa: F401
 from functorch_lite.core.shape_dtype_struct import ShapeDtypeStruct  # noqa: F401
+from functorch_lite.core.sharding import P, make_mesh  # noqa: F401
 from functorch_lite.utilities import (clear_caches, device_get,  # noqa: F401
                                       ensure_compile_time_eval, eval_shape, jacobian,
                                       linear_transpose, local_device_count, make_jaxpr,
@@ -41,7 +42,12 @@ numpy.ndarray = Array
 
 
 def device_put(x, device=None):
-    """Place every array leaf of ``x`` on ``device`` (default: the default device)."""
+    """Place every array leaf of ``x`` on ``device`` (default: the default device), or lay
+    it out as a sharding says (``NamedSharding(mesh, P("data"))``; a pytree prefix of ``x``
+    gives one per subtree). Inside ``jit`` a sharding acts as ``with_sharding_constraint``."""
+    if isinstance(device, (sharding.Sharding, sharding.PartitionSpec)) or (
+            device is not None and not hasattr(device, "id")):
+        return lax.with_sharding_constraint(x, device)
     leaves, treedef = _pytree.tree_flatten(x)
     return _pytree.tree_unflatten(treedef, [lax.device_put(leaf, device) for leaf in leaves])
 

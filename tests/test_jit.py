@@ -215,11 +215,12 @@ PRIMITIVE_CASES.update({k: (f, (x,)) for k, (f, x) in _UNARY_FLOAT.items()})
 PRIMITIVE_CASES.update({k: (f, (x, y)) for k, (f, x, y) in _BINARY.items()})
 PRIMITIVE_CASES.update({k: (v[0], tuple(v[1:])) for k, v in _OTHER.items()})
 
-# Primitives that carry programs, need an axis or a device, or are internal to a
-# transformation: tested below through their public APIs.
+# Primitives that carry programs, need an axis, a device or a mesh, or are internal to a
+# transformation: tested below through their public APIs (sharding_constraint in
+# tests/test_sharding.py and tests/sharding/).
 SEPARATE = {"jit_call", "custom_jvp_call", "custom_vjp_call", "custom_lin", "checkpoint",
             "cond", "while", "scan", "psum", "pmax", "pmin", "all_gather", "axis_index",
-            "device_put"}
+            "device_put", "sharding_constraint"}
 
 
 def test_table_covers_every_registered_primitive():

@@ -47,6 +47,15 @@ def local_devices(c) -> list:
     return list(c.local_devices())
 
 
+def global_devices(c) -> list:
+    """Every process's devices (the same as ``local_devices`` in a single process)."""
+    return list(c.devices())
+
+
+def process_index(c) -> int:
+    return c.process_index()
+
+
 def _compile_options(devices: Sequence[Any]):
     """Options placing replica i of a one-partition program on ``devices[i]``."""
     options = _xc.CompileOptions()
@@ -125,3 +134,80 @@ def memory_stats(exe):
 def set_x64(enabled: bool) -> None:
     """Keep the runtime's 64-bit flag equal to ours, so transfers never narrow dtypes."""
     jax.config.update("jax_enable_x64", bool(enabled))
+
+
+# ---------------------------------------------------------------------------------------
+# Many devices: shardings, SPMD programs, sharded buffers. A sharded buffer is jaxlib's
+# array spanning the devices; its layout is given to jaxlib as XLA's sharding text over
+# an ordered device list (partition i on devices[i]).
+
+def same_sharding(a: str, b: str) -> bool:
+    """Whether two XLA sharding texts mean the same layout (an explicit device list and
+    XLA's compact ``<=[8]`` form of it are the same)."""
+    return _xc.HloSharding.from_string(a) == _xc.HloSharding.from_string(b)
+
+
+def sharding_tile_dims(text: str, ndim: int) -> tuple[int, ...] | None:
+    """How many pieces each of the ``ndim`` dimensions is split into (None: not tiled)."""
+    proto = _xc.HloSharding.from_string(text).to_proto()
+    dims = list(proto.tile_assignment_dimensions)
+    if len(dims) < ndim or proto.type != _xc.OpSharding.Type.OTHER:
+        return None
+    return tuple(dims[:ndim])
+
+
+def _runtime_sharding(text: str, devices: Sequence[Any]):
+    return _xc.GSPMDSharding(list(devices), _xc.HloSharding.from_string(text).to_proto())
+
+
+def hlo_sharding_indices(text: str, devices: Sequence[Any], shape: Sequence[int]) -> dict:
+    return dict(_runtime_sharding(text, devices).devices_indices_map(tuple(shape)))
+
+
+def to_devices(value: Any, text: str, devices: Sequence[Any]) -> Any:
+    """A host value or buffer laid out over ``devices`` as the sharding ``text`` says (a
+    copy only where the layout changes)."""
+    return jax.device_put(value, _runtime_sharding(text, devices))
+
+
+def shards(buffer) -> list:
+    """``(single-device buffer, index, device)`` for each piece of ``buffer`` this process
+    holds."""
+    return [(s.data, s.index, s.device) for s in buffer.addressable_shards]
+
+
+def compile_spmd(c, module_text: str, devices: Sequence[Any], num_outputs: int,
+                 propagate_outputs: Sequence[bool]):
+    """Compile a module over ``devices`` (one partition each, SPMD-partitioned by XLA);
+    ``propagate_outputs`` marks the outputs whose sharding XLA chooses."""
+    options = _xc.CompileOptions()
+    options.num_replicas = 1
+    options.num_partitions = len(devices)
+    options.device_assignment = _xc.DeviceAssignment.create(
+        np.array([[d.id for d in devices]], dtype=int))
+    build = options.executable_build_options
+    build.use_spmd_partitioning = True
+    build.use_shardy_partitioner = True  # the module carries sdy.sharding attributes
+    build.allow_spmd_sharding_propagation_to_output = list(propagate_outputs) or [False]
+    return c.compile_and_load(module_text, _xc.DeviceList(tuple(devices)), options)
+
+
+def output_sharding_texts(exe, num_outputs: int) -> list[str]:
+    """The shardings XLA gave the outputs (a one-partition program reports none: all
+    replicated)."""
+    protos = exe.get_output_shardings()
+    if protos is None:
+        return ["{replicated}"] * num_outputs
+    return [str(_xc.HloSharding.from_proto(p)) for p in protos]
+
+
+def sharded_result_handlers(avals: Sequence[Any], texts: Sequence[str],
+                            devices: Sequence[Any]) -> list:
+    return [_jax.array_result_handler(
+        jax.core.ShapedArray(a.shape, a.dtype, weak_type=a.weak_type),
+        _runtime_sharding(t, devices), True, True) for a, t in zip(avals, texts)]
+
+
+def partitioned_hlo_text(exe) -> str:
+    """The optimized, partitioned HLO of a compiled program."""
+    return "\n\n".join(m.to_string() for m in exe.hlo_modules())

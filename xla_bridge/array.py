@@ -11,6 +11,7 @@ import numpy as np
 from functorch_lite.core import avals as avals_mod
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import ShapedArray
+from functorch_lite.core.sharding import Sharding, SingleDeviceSharding
 from xla_bridge import _jaxlib, runtime
 
 
@@ -18,16 +19,32 @@ class DeletedArrayError(RuntimeError):
     pass
 
 
-class Array(avals_mod.Array):
-    """An immutable array on one device. ``np.asarray(a)`` copies it to the host."""
+class _Sharded:
+    """The ``_device`` of an array spread over several devices: no device is it, so the
+    one-device paths (which test ``a._device is device``) pass such arrays by."""
 
-    __slots__ = ("_buf", "aval", "_device", "__weakref__")
+    def __repr__(self) -> str:
+        return "<several devices>"
+
+
+SHARDED = _Sharded()
+
+
+class Array(avals_mod.Array):
+    """An immutable array on one device, or split over several (``sharding``).
+    ``np.asarray(a)`` copies it to the host (gathering the pieces)."""
+
+    __slots__ = ("_buf", "aval", "_device", "_sharding", "__weakref__")
     __array_priority__ = 100
 
-    def __init__(self, buf: Any, aval: ShapedArray, device: Any = None):
+    def __init__(self, buf: Any, aval: ShapedArray, device: Any = None,
+                 sharding: Sharding | None = None):
         self._buf = buf
         self.aval = aval
-        self._device = device  # looked up from the buffer on first use when not given
+        # A NamedSharding (or XLA's own) over a mesh; None: on one device, ``_device``,
+        # which is looked up from the buffer on first use when not given.
+        self._sharding = sharding
+        self._device = SHARDED if sharding is not None else device
 
     # shape, dtype, ndim, size, weak_type and nbytes come from the shared Array type
 
@@ -49,13 +66,46 @@ class Array(avals_mod.Array):
         _jaxlib.delete(self._buf)
 
     def devices(self) -> set:
-        return {self.device}
+        return self.sharding.device_set
 
     @property
     def device(self):
+        if self._sharding is not None:
+            devices = self._sharding.device_set
+            if len(devices) == 1:
+                return next(iter(devices))
+            raise ValueError(f"Array {self.aval.str_short()} is split over {len(devices)} "
+                             f"devices ({self._sharding}); it has no single device: use "
+                             ".devices() or .sharding")
         if self._device is None:
             self._device = _jaxlib.buffer_device(self.buffer)
         return self._device
+
+    @property
+    def sharding(self) -> Sharding:
+        """How the array is laid out over devices (``SingleDeviceSharding`` for one)."""
+        return self._sharding or SingleDeviceSharding(self.device)
+
+    @property
+    def is_fully_replicated(self) -> bool:
+        return self.sharding.is_fully_replicated
+
+    @property
+    def is_fully_addressable(self) -> bool:
+        return self.sharding.is_fully_addressable
+
+    @property
+    def addressable_shards(self) -> list["Shard"]:
+        """The pieces this process holds, one per device: ``.data`` (an Array on that
+        device), ``.index`` (the slices of the whole it is) and ``.device``."""
+        if self._sharding is None:
+            return [Shard(self, tuple(slice(None) for _ in self.shape), self.device)]
+        out = []
+        for buf, index, device in _jaxlib.shards(self.buffer):
+            shape = tuple(len(range(*s.indices(n))) for s, n in zip(index, self.shape))
+            out.append(Shard(Array(buf, self.aval.update(shape=shape), device), index,
+                             device))
+        return out
 
     def block_until_ready(self) -> "Array":
         _jaxlib.block_until_ready(self.buffer)
@@ -140,6 +190,20 @@ class Array(avals_mod.Array):
 
     def __deepcopy__(self, memo):
         return self
+
+
+class Shard:
+    """One device's piece of an array: ``data``, ``index`` (slices into the whole) and
+    ``device``."""
+
+    __slots__ = ("data", "index", "device")
+
+    def __init__(self, data: Array, index: tuple, device: Any):
+        self.data, self.index, self.device = data, index, device
+
+    def __repr__(self) -> str:
+        return (f"Shard(device={self.device!r}, index={self.index}, "
+                f"data={self.data.aval.str_short()})")
 
 
 # The code that runs executables (xla_bridge.dispatch, operands) reads the slots ``_buf``

@@ -20,10 +20,16 @@ def install() -> None:
     from xla_bridge.array import Array
     from xla_bridge.compile import lower
     from xla_bridge.dispatch import compile_for_call
-    from xla_bridge.eager import apply_primitive, device_put
+    from xla_bridge.eager import apply_primitive, device_put, device_put_sharded
+    from xla_bridge.operands import choose_device
+    from xla_bridge.runtime import devices, process_index
+    from xla_bridge.spmd import compile_spmd
 
     backend.register(apply_primitive=apply_primitive, device_put=device_put, lower=lower,
-                     compile=compile_for_call, array_type=Array, clear_caches=caches.clear)
+                     compile=compile_for_call, array_type=Array, clear_caches=caches.clear,
+                     devices=devices, process_index=process_index,
+                     device_put_sharded=device_put_sharded, compile_spmd=compile_spmd,
+                     choose_device=choose_device)
     _jaxlib.set_x64(config.enable_x64)
     config.on_change("enable_x64", _jaxlib.set_x64)
     _installed = True

@@ -83,11 +83,16 @@ eager_executables = LRUCache("eager one-primitive calls", maxsize=1024)
 """(primitive, input avals, params, device) -> ``dispatch.Compiled``
 (``eager.apply_primitive``): skips building and lowering the one-equation program."""
 
+spmd_executables = LRUCache("executables partitioned over a mesh", maxsize=256)
+"""(module text, device ids) -> loaded executable (``spmd.CompiledSpmd``); eager calls on
+sharded arrays keep their ``CompiledSpmd`` in ``eager_executables``."""
+
 scalar_buffers = LRUCache("device buffers of Python scalars", maxsize=4096)
 """(type, value, device) -> ``Array`` (``operands.to_array``): a scalar such as the ``2.0``
 of ``x * 2.0`` is transferred once, not at every call."""
 
-ALL: tuple[LRUCache, ...] = (executables_by_text, eager_executables, scalar_buffers)
+ALL: tuple[LRUCache, ...] = (executables_by_text, eager_executables, spmd_executables,
+                             scalar_buffers)
 
 
 def clear() -> None:

@@ -8,13 +8,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from functorch_lite.core import dtypes
 from functorch_lite.core.avals import ShapedArray, TypedScalar
 from functorch_lite.core.ir import Eqn, Program, Var
-from xla_bridge import _jaxlib, runtime
+from functorch_lite.core.sharding import NamedSharding, PartitionSpec, Sharding
+from xla_bridge import _jaxlib
 from xla_bridge.array import Array, from_numpy
 from xla_bridge.caches import eager_executables
 from xla_bridge.dispatch import compile_for_call
-from xla_bridge.operands import to_array
+from xla_bridge.operands import choose_device, to_array
+from xla_bridge.sharding import hlo_sharding, mesh_of
+from xla_bridge.spmd import compile_spmd
 
 # The name tests use for the cache of eager executables (caches.py).
 _cache = eager_executables
@@ -27,15 +31,10 @@ def _single_eqn_program(primitive, in_avals: Sequence[ShapedArray], params: dict
     return Program([], invars, [Eqn(primitive, invars, outvars, params)], outvars)
 
 
-def _device_of(args: Sequence[Any]):
-    for x in args:
-        if type(x) is Array:
-            return x.device
-    return runtime.default_device()
-
-
 def apply_primitive(primitive, args: Sequence[Any], params: dict) -> list:
-    device = _device_of(args)
+    if any(type(x) is Array and x._sharding is not None for x in args):
+        return _apply_spmd(primitive, args, params)
+    device = choose_device(args, primitive.name)
     arrays = [to_array(x, device) for x in args]
     avals = tuple(a.aval for a in arrays)
     key = (primitive, avals, tuple(params.items()), device)
@@ -61,3 +60,43 @@ def device_put(value: Any, device=None, weak_type: bool = False) -> Array:
     if type(value) is TypedScalar:
         return from_numpy(value.value, device, weak_type=value.aval.weak_type)
     return from_numpy(np.asarray(value), device, weak_type=weak_type)
+
+
+def _apply_spmd(primitive, args: Sequence[Any], params: dict) -> list:
+    """A primitive on arrays laid out over a mesh: one SPMD program over that mesh (the
+    other operands replicated on it), never a gather to one device."""
+    shardings = [x._sharding if type(x) is Array else None for x in args]
+    mesh = mesh_of(shardings, primitive.name)
+    arrays = [x if type(x) is Array else to_array(x, mesh.flat_devices[0]) for x in args]
+    avals = tuple(a.aval for a in arrays)
+    shardings = tuple(s if s is not None else NamedSharding(mesh, PartitionSpec())
+                      for s in shardings)
+    key = ("spmd", primitive, avals, tuple(params.items()), shardings)
+    try:
+        compiled = eager_executables.get(key)
+    except TypeError:  # unhashable params: compiled for this call only
+        key = compiled = None
+    if compiled is None:
+        program = _single_eqn_program(primitive, avals, params)
+        compiled = compile_spmd(program, params.get("name") or primitive.name, shardings,
+                                [None] * len(program.outvars))
+        if key is not None:
+            eager_executables[key] = compiled
+    return compiled(*arrays)
+
+
+def device_put_sharded(value: Any, sharding: Sharding) -> Array:
+    """``value`` (an Array, NumPy array or scalar) laid out as ``sharding`` says."""
+    if not isinstance(sharding, NamedSharding):
+        return device_put(value, next(iter(sharding.device_set)))
+    if type(value) is Array:
+        buf, aval = value.buffer, value.aval
+    else:
+        host = np.asarray(value.value if type(value) is TypedScalar else value)
+        buf = host.astype(dtypes.canonicalize_dtype(host.dtype), copy=False)
+        aval = ShapedArray(host.shape, buf.dtype, False)
+    sharding.check_shape(aval.shape, f"device_put of a {aval.dtype.name} array")
+    if type(value) is Array and value._sharding == sharding:
+        return value
+    buf = _jaxlib.to_devices(buf, hlo_sharding(sharding, aval.ndim), sharding.mesh.flat_devices)
+    return Array(buf, aval, sharding=sharding)

@@ -11,7 +11,7 @@ from functorch_lite.core import dtypes
 from functorch_lite.core.avals import TypedScalar, get_aval
 from functorch_lite.core.config import config
 from functorch_lite.core.trace import escaped_tracer_error, is_traced
-from xla_bridge import _jaxlib
+from xla_bridge import _jaxlib, runtime
 from xla_bridge.array import Array, from_numpy
 from xla_bridge.caches import scalar_buffers
 
@@ -47,6 +47,33 @@ def to_array(x: Any, device) -> Array:
     if is_traced(x):  # eager evaluation never gets a live tracer: this one escaped
         raise escaped_tracer_error(x)
     raise TypeError(f"expected an array, got {type(x).__name__}: {x!r}")
+
+
+def choose_device(args, what: str):
+    """The device a computation on ``args`` runs on: the one device other than the default
+    that an argument lives on (put there on purpose, so its result stays there; arguments
+    on the default device are copied over), else the first argument's device, else the
+    default. Arguments on two different non-default devices: ValueError naming both, as
+    JAX reports arrays committed to different devices."""
+    default = runtime.default_device()
+    first = chosen = None
+    for i, x in enumerate(args):
+        if type(x) is not Array:
+            continue
+        d = x.device
+        if first is None:
+            first = d
+        if d != default:
+            if chosen is None:
+                chosen = (i, x, d)
+            elif d != chosen[2]:
+                raise ValueError(
+                    f"{what}: incompatible devices: argument {chosen[0]} "
+                    f"({chosen[1].aval.str_short()}) is on {chosen[2]} and argument {i} "
+                    f"({x.aval.str_short()}) on {d}; move one with device_put")
+    if chosen is not None:
+        return chosen[2]
+    return first if first is not None else default
 
 
 def scalar_buffer(x, device):

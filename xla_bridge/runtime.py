@@ -33,12 +33,18 @@ def default_backend() -> str:
 
 
 def devices(backend: str | None = None) -> list:
-    """The devices of ``backend`` (default: the default platform)."""
-    return _jaxlib.local_devices(client(backend))
+    """The devices of ``backend`` (default: the default platform), of every process."""
+    return _jaxlib.global_devices(client(backend))
 
 
 def local_devices(backend: str | None = None) -> list:
-    return devices(backend)
+    """The devices this process drives."""
+    return _jaxlib.local_devices(client(backend))
+
+
+def process_index(backend: str | None = None) -> int:
+    """This process's index among the processes of a multi-process run (0 alone)."""
+    return _jaxlib.process_index(client(backend))
 
 
 def device_count(backend: str | None = None) -> int:
@@ -46,4 +52,4 @@ def device_count(backend: str | None = None) -> int:
 
 
 def default_device():
-    return devices()[0]
+    return local_devices()[0]

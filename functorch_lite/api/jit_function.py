@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 from functorch_lite import _jit_cache
 from functorch_lite.api._args import _arg_names, _check_leaf, _fun_name, _normalize_argnums
+from functorch_lite.api.shardings import (check_sharding_option, in_shardings_per_leaf,
+                                          is_sharded, out_shardings_per_leaf)
 from functorch_lite.api.stages import (Lowered, Traced, TracedProgram, _input_labels,
                                        _Signature, _split_static, _trace)
 from functorch_lite.core import pytree
@@ -105,9 +107,12 @@ class JitFunction:
     (see ``_jit_cache``): ``jit(f)(x)`` written inline traces ``f`` once, as in JAX."""
 
     def __init__(self, fun: Callable, static_argnums=(), static_argnames=(),
-                 donate_argnums=()):
+                 donate_argnums=(), in_shardings=None, out_shardings=None):
         if not callable(fun):
             raise TypeError(f"jit expects a callable, got {type(fun).__name__}")
+        check_sharding_option("in_shardings", in_shardings)
+        check_sharding_option("out_shardings", out_shardings)
+        self.in_shardings, self.out_shardings = in_shardings, out_shardings
         self.fun = fun
         self.name = _fun_name(fun)
         state = _jit_cache.state_for(fun, (static_argnums, static_argnames), _arg_names,
@@ -123,7 +128,9 @@ class JitFunction:
         # wrappers share one per donate_argnums).
         self._fast = (state.fast if not self.donate_argnums else
                       state.fast_donating.setdefault(self.donate_argnums, {}))
-        self._fast_ok = not (self.static_argnums or self.static_argnames)
+        # (a wrapper with shardings runs over a mesh: not on the one-device cached path)
+        self._fast_ok = not (self.static_argnums or self.static_argnames or
+                             in_shardings is not None or out_shardings is not None)
         # The backend's array class, once one is registered (jit(f) may run at import).
         self._array_type = vars(backend).get("array_type")
         functools.update_wrapper(self, fun, updated=())
@@ -235,9 +242,13 @@ class JitFunction:
         traced, leaves, _ = self._get_traced(args, kwargs)
         donated = self._donation_mask(args, traced) if self.donate_argnums else ()
         if eager:
-            array_type = self._array_type = backend.array_type
-            # It runs where its inputs are: on the first device array's device.
-            device = next((x.device for x in leaves if type(x) is array_type), None)
+            spmd = self._spmd(traced, args, kwargs, leaves)
+            if spmd is not None:
+                outs = traced.compiled_spmd(*spmd, donated)(*traced.consts, *leaves)
+                return pytree.tree_unflatten(traced.out_tree, outs)
+            self._array_type = backend.array_type
+            # It runs where its inputs are (see the backend's choose_device).
+            device = backend.choose_device(leaves, f"jit({self.name})")
             if self._fast_ok and not kwargs:
                 self._remember_fast(args, traced, device, donated)
             outs = traced.run_eagerly(leaves, device, donated)
@@ -245,6 +256,23 @@ class JitFunction:
         outs = jit_call_p.bind(*traced.consts, *leaves, program=traced.program,
                                name=self.name, donated=donated)
         return pytree.tree_unflatten(traced.out_tree, outs)
+
+    def _spmd(self, traced: TracedProgram, args, kwargs, leaves):
+        """``(in_shardings, out_shardings, mesh)`` when this call runs over a mesh (see
+        ``api.shardings``; one sharding per operand, constants first), else None."""
+        if (self.in_shardings is None and self.out_shardings is None and
+                traced.mesh is None and not any(is_sharded(x) for x in leaves)):
+            return None
+        nargs = len(args)
+        static_argnums = tuple(i + nargs if i < 0 else i for i in self.static_argnums)
+        _, dyn_args, dyn_kwargs = _split_static(self.name, args, kwargs, static_argnums,
+                                                self.static_argnames)
+        labels = _input_labels(self._arg_names, dyn_args, dyn_kwargs, static_argnums, None)
+        ins = in_shardings_per_leaf(self.name, self.in_shardings, dyn_args, dyn_kwargs,
+                                    leaves, labels)
+        outs = out_shardings_per_leaf(self.name, self.out_shardings, traced.out_tree,
+                                      traced.program.out_avals)
+        return (None,) * len(traced.consts) + tuple(ins), tuple(outs), traced.mesh
 
     def _donation_mask(self, args, traced) -> tuple:
         """One flag per operand (constants first): donate the device arrays passed in the
@@ -263,8 +291,9 @@ class JitFunction:
     def trace(self, *args, **kwargs) -> Traced:
         """Trace (or find the cached trace) for these arguments, without compiling:
         ``jit(f).trace(x).jaxpr`` is the program, ``.lower()`` the StableHLO stage."""
-        traced, _, sig = self._get_traced(args, kwargs)
-        return Traced(traced, sig.in_tree, sig.in_avals, self.name)
+        traced, leaves, sig = self._get_traced(args, kwargs)
+        spmd = self._spmd(traced, args, kwargs, leaves)
+        return Traced(traced, sig.in_tree, sig.in_avals, self.name, spmd)
 
     def lower(self, *args, **kwargs) -> Lowered:
         return self.trace(*args, **kwargs).lower()
@@ -317,7 +346,7 @@ def disable_jit(disable: bool = True):
 
 
 def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
-        donate_argnums=()) -> JitFunction:
+        donate_argnums=(), in_shardings=None, out_shardings=None) -> JitFunction:
     """Compile ``fun`` with XLA: traced once per input signature (shapes, dtypes, weak types,
     pytree structure and static argument values), then run as one executable. The traces
     belong to ``fun`` and its static arguments, so a new ``jit(fun)`` reuses them (globals
@@ -326,12 +355,19 @@ def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
     >>> f = jit(lambda x, y: x @ y + 1.0)
     >>> f(ones((2, 3)), ones((3, 4))).shape
     (2, 4)
+
+    ``in_shardings``/``out_shardings`` (a sharding, or a pytree prefix of the positional
+    arguments / of the outputs; None: the argument's own layout / XLA's choice) run the
+    program over a mesh, partitioned by XLA's SPMD partitioner; so do arguments laid out
+    over a mesh (``device_put(x, NamedSharding(mesh, spec))``).
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames,
-                                 donate_argnums=donate_argnums)
-    return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
+                                 donate_argnums=donate_argnums, in_shardings=in_shardings,
+                                 out_shardings=out_shardings)
+    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, in_shardings,
+                       out_shardings)
 
 
 def block_until_ready(x: Any) -> Any:

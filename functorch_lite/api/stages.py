@@ -10,6 +10,7 @@ import numpy as np
 from functorch_lite.api._args import (_arg_names, _check_leaf, _flatten_fun, _fun_name,
                                       _leaf_aval, _leaf_paths, _normalize_argnums,
                                       _positive_argnums)
+from functorch_lite.api.shardings import program_mesh
 from functorch_lite.core import passes, pytree
 from functorch_lite.core.backend import backend
 from functorch_lite.core.ir import ClosedProgram
@@ -74,7 +75,8 @@ class TracedProgram:
     """The result of tracing once: the program and how to map pytrees in and out (the
     cache entry; ``jit(f).trace(...)`` hands it to users wrapped in a ``Traced``)."""
 
-    __slots__ = ("program", "consts", "out_tree", "name", "closed", "_compiled", "_fast")
+    __slots__ = ("program", "consts", "out_tree", "name", "closed", "mesh", "_compiled",
+                 "_fast")
 
     def __init__(self, closed: ClosedProgram, out_tree, name: str):
         closed = passes.simplify(closed)
@@ -86,6 +88,7 @@ class TracedProgram:
                        if isinstance(c, (np.ndarray, np.generic)) else c for c in consts]
         self.out_tree = out_tree
         self.name = name
+        self.mesh = program_mesh(self.program)  # a with_sharding_constraint's, if any
         self._compiled = {}  # (device, donation flags) -> compiled executable
         self._fast = {}  # (device, scalar flags, donation flags) -> fast_entry
 
@@ -97,6 +100,16 @@ class TracedProgram:
         if exe is None:
             exe = self._compiled[key] = backend.compile(self.program, self.name, device,
                                                         donated)
+        return exe
+
+    def compiled_spmd(self, in_shardings: tuple, out_shardings: tuple, mesh, donated=()):
+        """The program partitioned over a mesh: one sharding per operand (constants
+        first; None: replicated) and per output (None: XLA's choice)."""
+        key = ("spmd", in_shardings, out_shardings, mesh, donated)
+        exe = self._compiled.get(key)
+        if exe is None:
+            exe = self._compiled[key] = backend.compile_spmd(
+                self.program, self.name, in_shardings, out_shardings, donated, mesh)
         return exe
 
     def run_eagerly(self, leaves, device=None, donated: tuple = ()):
@@ -173,16 +186,22 @@ def _input_labels(arg_names, dyn_args, dyn_kwargs, static_argnums, sig) -> list[
 class Lowered:
     """``jit(f).lower(*args)``: the StableHLO module, ready to compile."""
 
-    def __init__(self, traced: TracedProgram):
+    def __init__(self, traced: TracedProgram, spmd: tuple | None = None):
         self._traced = traced
+        self._spmd = spmd  # (in_shardings, out_shardings, mesh) for a program over a mesh
         self._text = None
 
     def as_text(self) -> str:
         if self._text is None:
-            self._text = backend.lower(self._traced.program, self._traced.name)
+            if self._spmd is not None:
+                self._text = self._traced.compiled_spmd(*self._spmd).text
+            else:
+                self._text = backend.lower(self._traced.program, self._traced.name)
         return self._text
 
     def compile(self) -> "Compiled":
+        if self._spmd is not None:
+            return Compiled(self._traced, self._traced.compiled_spmd(*self._spmd))
         return Compiled(self._traced, backend.compile(self._traced.program, self._traced.name))
 
     @property
@@ -232,8 +251,10 @@ class Traced:
     ShapedArray(float32[3])
     """
 
-    def __init__(self, traced: TracedProgram, in_tree, in_avals, fun_name: str):
+    def __init__(self, traced: TracedProgram, in_tree, in_avals, fun_name: str,
+                 spmd: tuple | None = None):
         self._traced = traced
+        self._spmd = spmd
         self.in_tree = in_tree
         self._in_avals = in_avals
         self.fun_name = fun_name
@@ -262,7 +283,7 @@ class Traced:
         return pytree.tree_map(lambda a: ShapeDtypeStruct(a.shape, a.dtype), self.out_avals)
 
     def lower(self) -> Lowered:
-        return Lowered(self._traced)
+        return Lowered(self._traced, self._spmd)
 
     def __repr__(self) -> str:
         return f"<Traced {self.fun_name}>"

@@ -16,6 +16,17 @@ itself here at import; a test double or another backend could register instead.
                               its instances have .aval and .device)
     clear_caches() -> None                                         (forget every executable
                               and buffer the backend keeps in memory)
+    devices() -> list of devices                                   (every device of every
+                              process, in order: what meshes are built from)
+    process_index() -> int                                         (this process's index)
+    device_put_sharded(value, sharding) -> array                   (host or device value ->
+                              an array laid out as ``sharding`` says)
+    choose_device(arrays, what) -> device                          (where a computation on
+                              these runs; ValueError naming both devices when two
+                              arguments were put on different devices)
+    compile_spmd(program, name, in_shardings, out_shardings, donated=()) -> compiled object
+                              running over a mesh (shardings: one per operand / output,
+                              None where XLA may choose)
 """
 from __future__ import annotations
 
@@ -29,6 +40,11 @@ class _Backend:
     compile: Callable | None = None
     array_type: type | None = None
     clear_caches: Callable | None = None
+    devices: Callable | None = None
+    process_index: Callable | None = None
+    device_put_sharded: Callable | None = None
+    compile_spmd: Callable | None = None
+    choose_device: Callable | None = None
 
     def __getattribute__(self, name: str) -> Any:
         value = object.__getattribute__(self, name)

@@ -9,6 +9,7 @@ import numpy as np
 
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import ShapedArray, aval_handlers, get_aval
+from functorch_lite.core.sharding import SingleDeviceSharding
 
 
 class ShapeDtypeStruct:
@@ -56,8 +57,10 @@ class ShapeDtypeStruct:
     def like(cls, x: Any) -> "ShapeDtypeStruct":
         """The shape, dtype and weak type of the array (or tracer, or scalar) ``x``."""
         aval = abstractify(x)
-        return cls(aval.shape, aval.dtype, sharding=getattr(x, "sharding", None),
-                   weak_type=aval.weak_type)
+        sharding = getattr(x, "sharding", None)
+        if isinstance(sharding, SingleDeviceSharding):  # the default placement: not kept
+            sharding = None
+        return cls(aval.shape, aval.dtype, sharding=sharding, weak_type=aval.weak_type)
 
     def update(self, **changes) -> "ShapeDtypeStruct":
         fields = {"shape": self.shape, "dtype": self.dtype, "sharding": self.sharding,

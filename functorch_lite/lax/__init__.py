@@ -13,6 +13,7 @@ from functorch_lite.lax.windowed import *  # noqa: F401,F403
 from functorch_lite.lax.transfer import *  # noqa: F401,F403
 from functorch_lite.lax.misc import *  # noqa: F401,F403
 from functorch_lite.lax.parallel import *  # noqa: F401,F403
+from functorch_lite.lax.sharding import *  # noqa: F401,F403
 from functorch_lite.lax.control_flow import *  # noqa: F401,F403
 from functorch_lite.lax.control_flow import map  # noqa: F401
 # The other higher-order primitives (imported so every primitive is registered with lax).

@@ -1,5 +1,8 @@
 """More than one device: arrays carry their device, ``device_put`` moves data, and a jitted
-function (or an eager op) runs where its inputs are, with its cached-call path too.
+function (or an eager op) runs where its inputs are, with its cached-call path too: on the
+device other than the default that an argument was put on (arguments on the default device
+follow it), and two such devices in one call are an error naming both, as JAX reports
+arrays committed to different devices.
 
 XLA's CPU client makes several host devices when asked by ``XLA_FLAGS`` before it starts, so
 the checks run in a fresh interpreter."""
@@ -32,10 +35,19 @@ SCRIPT = textwrap.dedent("""
     assert f.trace_count() == 1                   # one trace, compiled per device
 
     g = fl.jit(lambda a, b: (a + b, a * b))
-    s, p = g(x1, x0)                              # the first array's device wins
+    s, p = g(x1, x0)                              # the non-default device wins
     assert s.device == d1 and p.device == d1
     np.testing.assert_array_equal(np.asarray(g(x0, x1)[0]), [2, 2, 2])
-    assert g(x0, x1)[0].device == d0
+    assert g(x0, x1)[0].device == d1 and g(x0, x0)[0].device == d0
+
+    x2 = fl.device_put(np.ones(3, np.float32), fl.devices()[2])
+    for call in (lambda: g(x1, x2), lambda: x1 + x2):
+        try:
+            call()
+        except ValueError as e:
+            assert "cpu:1" in str(e) and "cpu:2" in str(e), e
+        else:
+            raise AssertionError("arrays on two devices were combined")
 
     assert (x1 + x0).device == d1 and fnp.sin(x1).device == d1
     gr = fl.jit(fl.grad(lambda a: fnp.sum(a * a)))(x1)
@@ -50,7 +62,7 @@ def test_jit_and_eager_run_where_their_inputs_are(tmp_path):
     script.write_text(SCRIPT)
     env = dict(os.environ)
     env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
-                        " --xla_force_host_platform_device_count=2").strip()
+                        " --xla_force_host_platform_device_count=3").strip()
     env["JAX_PLATFORMS"] = "cpu"
     r = subprocess.run([sys.executable, str(script)], cwd=REPO, env=env,
                        capture_output=True, text=True, timeout=300)

@@ -40,6 +40,8 @@ def test_every_cache_is_bounded_and_cleared_through_the_backend():
     assert eager._cache is caches.eager_executables
     fnp.ones(3) * 3.5                # fills the scalar and executable caches
     lax.neg(np.ones(3, np.float32))
+    mesh = fl.make_mesh((1,), ("x",))  # and, over a (one-device) mesh, the SPMD one
+    lax.neg(fl.device_put(np.ones(3, np.float32), fl.sharding.NamedSharding(mesh, fl.P("x"))))
     assert all(len(c) for c in caches.ALL)
     backend.clear_caches()
     assert all(len(c) == 0 for c in caches.ALL)

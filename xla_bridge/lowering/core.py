@@ -88,6 +88,7 @@ class LoweringContext:
         self.lines: list[str] = []
         self._indent = 4
         self.functions: list[str] = []  # extra private functions (func.call targets)
+        self.num_partitions = 1  # devices the program is partitioned over (SPMD)
 
     # -- names and text ----------------------------------------------------------------------
     def fresh(self, prefix: str = "") -> str:
@@ -218,10 +219,17 @@ def i64_array(values: Sequence[int]) -> str:
     return f"array<i64{': ' + vals if vals else ''}>"
 
 
-def lower_program(program: Program, name: str = "main", donated: Sequence[bool] = ()) -> str:
+def lower_program(program: Program, name: str = "main", donated: Sequence[bool] = (),
+                  arg_attrs: Sequence[str | None] | None = None,
+                  result_attrs: Sequence[str | None] | None = None,
+                  num_partitions: int = 1, module_ops: Sequence[str] = ()) -> str:
     """The StableHLO module text of ``program``; its constvars come first among the
-    arguments of ``@main``, then its invars."""
+    arguments of ``@main``, then its invars. For a program over several devices
+    (``num_partitions``), ``arg_attrs``/``result_attrs`` add an attribute to each argument
+    and result (its sharding; None: none) and ``module_ops`` go first in the module (the
+    mesh the shardings name)."""
     ctx = LoweringContext()
+    ctx.num_partitions = num_partitions
     in_vars = list(program.constvars) + list(program.invars)
     arg_names = [f"%arg{i}" for i in range(len(in_vars))]
     env: dict[Var, str] = dict(zip(in_vars, arg_names))
@@ -230,14 +238,24 @@ def lower_program(program: Program, name: str = "main", donated: Sequence[bool] 
     ctx.emit(f'"func.return"({", ".join(outs)}) : ({ctx.types(out_avals)}) -> ()')
     arg_decls = []
     for i, (a, v) in enumerate(zip(arg_names, in_vars)):
-        # A donated input's buffer may be reused for an output; the runtime deletes it.
-        donor = " {jax.buffer_donor = true}" if i < len(donated) and donated[i] else ""
-        arg_decls.append(f"{a}: {tensor_type(v.aval)}{donor}")
+        attrs = []
+        if i < len(donated) and donated[i]:
+            # A donated input's buffer may be reused for an output; the runtime deletes it.
+            attrs.append("jax.buffer_donor = true")
+        if arg_attrs is not None and arg_attrs[i] is not None:
+            attrs.append(arg_attrs[i])
+        arg_decls.append(f"{a}: {tensor_type(v.aval)}" +
+                         (f" {{{', '.join(attrs)}}}" if attrs else ""))
+    results = ctx.types(out_avals)
+    if result_attrs is not None:
+        results = ", ".join(tensor_type(a) + (f" {{{s}}}" if s else "")
+                            for a, s in zip(out_avals, result_attrs))
     mod_name = "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "main"
     return "\n".join([
-        f"module @{mod_name} attributes {{mhlo.num_partitions = 1 : i32, "
+        f"module @{mod_name} attributes {{mhlo.num_partitions = {num_partitions} : i32, "
         "mhlo.num_replicas = 1 : i32} {",
-        f"  func.func public @main({', '.join(arg_decls)}) -> ({ctx.types(out_avals)}) {{",
+        *[f"  {op}" for op in module_ops],
+        f"  func.func public @main({', '.join(arg_decls)}) -> ({results}) {{",
         *ctx.lines,
         "  }",
         *ctx.functions,
