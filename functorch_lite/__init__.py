@@ -26,6 +26,7 @@ from functorch_lite.core.errors import (ConcretizationTypeError,  # noqa: F401
 from functorch_lite.lax import stop_gradient  # noqa: F401
 from functorch_lite.core.shape_dtype_struct import ShapeDtypeStruct  # noqa: F401
 from functorch_lite.core.sharding import P, make_mesh  # noqa: F401
+from functorch_lite.lax.shard_map import shard_map  # noqa: F401
 from functorch_lite.utilities import (clear_caches, device_get,  # noqa: F401
                                       ensure_compile_time_eval, eval_shape, jacobian,
                                       linear_transpose, local_device_count, make_jaxpr,

@@ -46,11 +46,15 @@ def sdy_sharding(sharding: Sharding | None, ndim: int) -> str:
     if isinstance(sharding, HloSharding):
         raise ValueError(f"a layout XLA chose ({sharding.text}) cannot be requested again; "
                          "device_put the array with a NamedSharding first")
-    dims = []
-    for d in range(ndim):
-        axes = sharding.spec.axes_of(d) if isinstance(sharding, NamedSharding) else ()
-        dims.append("{" + ", ".join(f'"{a}"' for a in axes) + "}")
-    return f"#sdy.sharding<@mesh, [{', '.join(dims)}]>"
+    spec = sharding.spec if isinstance(sharding, NamedSharding) else PartitionSpec()
+    return "#sdy.sharding" + sdy_tensor_sharding(spec, ndim)
+
+
+def sdy_tensor_sharding(spec: PartitionSpec, ndim: int) -> str:
+    """``<@mesh, [{"data"}, {}]>``: ``spec`` for a rank-``ndim`` value, as Shardy writes
+    it inside lists of shardings."""
+    dims = ["{" + ", ".join(f'"{a}"' for a in spec.axes_of(d)) + "}" for d in range(ndim)]
+    return f"<@mesh, [{', '.join(dims)}]>"
 
 
 def mesh_of(shardings: Sequence[Any], what: str = "computation") -> Mesh | None:

@@ -100,12 +100,15 @@ def out_shardings_per_leaf(fun_name: str, out_shardings: Any, out_tree,
 
 
 def program_mesh(program: Program) -> Mesh | None:
-    """The mesh a ``with_sharding_constraint`` inside ``program`` (at any depth) names."""
+    """The mesh a ``with_sharding_constraint`` or a ``shard_map`` inside ``program`` (at
+    any depth) names."""
     for eqn in program.eqns:
         if eqn.primitive is sharding_constraint_p:
             s = eqn.params["sharding"]
             if isinstance(s, NamedSharding):
                 return s.mesh
+        if isinstance(eqn.params.get("mesh"), Mesh):
+            return eqn.params["mesh"]
         for value in eqn.params.values():
             for sub in _programs(value):
                 mesh = program_mesh(sub)

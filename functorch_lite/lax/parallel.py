@@ -1,10 +1,13 @@
 """Collectives over a named axis: ``psum``, ``pmean``, ``pmax``, ``pmin``, ``all_gather``,
-``axis_index``. Inside ``vmap(..., axis_name=name)`` they combine the batch members; the
-sharding layer lowers the same primitives to XLA collectives across devices. Each
-primitive is declared with its shape, derivative and batching rules."""
+``psum_scatter``, ``ppermute``, ``all_to_all``, ``axis_index``. Inside
+``vmap(..., axis_name=name)`` they combine the batch members; inside ``shard_map`` over a
+mesh they combine the devices along the mesh axes named (the primitives are staged into
+the per-device program and lowered to XLA's collectives). Each primitive is declared with
+its shape, derivative and batching rules."""
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -17,9 +20,11 @@ from functorch_lite.lax._common import as_operand
 from functorch_lite.lax.elementwise import add, convert_element_type, div, eq, mul
 from functorch_lite.lax.indexing import dynamic_index_in_dim, dynamic_slice_in_dim
 from functorch_lite.lax.reductions import reduce_max, reduce_min, reduce_sum
-from functorch_lite.lax.shapes import iota, reshape
+from functorch_lite.lax.shapes import (concatenate, expand_dims, iota, reshape, slice_in_dim,
+                                       squeeze)
 
-__all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "axis_index"]
+__all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "ppermute",
+           "all_to_all", "axis_index"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -35,11 +40,44 @@ def _unbound(name, axis_name):
                      "that axis)")
 
 
+class MeshAxis:
+    """A mesh axis bound by ``shard_map`` while its per-device function is traced or
+    transformed: collectives over it are staged into the program (and lowered to XLA's
+    collectives), not evaluated. ``level`` is the trace level it was bound at, so a vmap
+    of the same name started inside the function shadows it."""
+
+    __slots__ = ("name", "size", "level")
+
+    def __init__(self, name: str, size: int, level: int):
+        self.name, self.size, self.level = name, size, level
+
+
+_mesh_axes: list[MeshAxis] = []
+
+
+@contextlib.contextmanager
+def mesh_axes(shape: dict[str, int]) -> Iterator[None]:
+    """Bind the axes of a mesh (name -> size) for collectives, inside ``shard_map``."""
+    level = len(trace_mod.active_mains())
+    added = [MeshAxis(n, s, level) for n, s in shape.items()]
+    _mesh_axes.extend(added)
+    try:
+        yield
+    finally:
+        del _mesh_axes[len(_mesh_axes) - len(added):]
+
+
 def _find_axis(axis_name, what: str = "collective"):
-    """The innermost active vmap main trace bound to ``axis_name``."""
+    """What ``axis_name`` is bound to, innermost first: an active vmap's main trace, or a
+    ``MeshAxis`` of an enclosing ``shard_map``."""
+    mesh_axis = next((a for a in reversed(_mesh_axes) if a.name == axis_name), None)
     for main in reversed(trace_mod.active_mains()):
+        if mesh_axis is not None and main.level < mesh_axis.level:
+            break
         if main.trace_type is batching.BatchTrace and main.global_data.name == axis_name:
             return main
+    if mesh_axis is not None:
+        return mesh_axis
     raise _unbound(what, axis_name)
 
 
@@ -47,7 +85,8 @@ def axis_size(axis_name, what: str = "axis_size") -> int:
     """The number of members of the named axis (the product, for a tuple of names)."""
     size = 1
     for name in _axis_names(axis_name):
-        size *= _find_axis(name, what).global_data.size
+        bound = _find_axis(name, what)
+        size *= bound.size if isinstance(bound, MeshAxis) else bound.global_data.size
     return size
 
 
@@ -60,6 +99,9 @@ class _Collective(Primitive):
 
     def bind(self, *args, **params):
         mains = [_find_axis(n, self.name) for n in _axis_names(params["axis_name"])]
+        mains = [m for m in mains if not isinstance(m, MeshAxis)]
+        if not mains:  # only mesh axes: staged into the per-device program
+            return super().bind(*args, **params)
         main = max(mains, key=lambda m: m.level)
         trace = main.with_trace()
         args = [a if isinstance(a, trace_mod.Tracer) and a._trace.main.level >= main.level
@@ -294,3 +336,198 @@ def _axis_index_batch(axis, args, dims, *, axis_name):
     if axis_name != axis.name:
         return axis_index_p.bind(axis_name=axis_name), None
     return iota(np.int32, axis.size), 0
+
+
+# ---------------------------------------------------------------------------------------
+# psum_scatter: the sum over the axis, each member keeping one piece of it
+
+psum_scatter_p = _Collective("psum_scatter")
+
+
+@psum_scatter_p.def_shape
+def _psum_scatter_shape(x, *, axis_name, scatter_dimension, axis_size, tiled):
+    shape = list(x.shape)
+    n = shape[scatter_dimension]
+    if tiled and n % axis_size:
+        raise ValueError(f"psum_scatter: dimension {scatter_dimension} (size {n}) is not "
+                         f"divisible by the size {axis_size} of axis {axis_name!r}")
+    if not tiled and n != axis_size:
+        raise ValueError(f"psum_scatter(tiled=False): dimension {scatter_dimension} must have "
+                         f"the size {axis_size} of axis {axis_name!r}, got {n}")
+    if tiled:
+        shape[scatter_dimension] = n // axis_size
+    else:
+        del shape[scatter_dimension]
+    return ShapedArray(tuple(shape), x.dtype, x.weak_type)
+
+
+@psum_scatter_p.def_impl
+def _psum_scatter_impl(x, **params):
+    raise _unbound("psum_scatter", params["axis_name"])
+
+
+def psum_scatter(x: Any, axis_name, *, scatter_dimension: int = 0, tiled: bool = False):
+    """The sum of ``x`` over the named axis, split along ``scatter_dimension``: member i
+    keeps piece i (``tiled``: a slice of size ``n / axis size``; else the dimension must
+    have the axis size and is dropped)."""
+    def one(leaf):
+        leaf = as_operand(leaf)
+        nd = get_aval(leaf).ndim
+        if not -nd <= scatter_dimension < nd:
+            raise ValueError(f"psum_scatter: scatter_dimension {scatter_dimension} is out of "
+                             f"bounds for an operand of rank {nd}")
+        params = dict(axis_name=axis_name, scatter_dimension=scatter_dimension % nd,
+                      axis_size=axis_size(axis_name, "psum_scatter"), tiled=bool(tiled))
+        _psum_scatter_shape(get_aval(leaf), **params)  # (vmap applies no shape rule)
+        return psum_scatter_p.bind(leaf, **params)
+    return pytree.tree_map(one, x)
+
+
+ad.deflinear(psum_scatter_p, lambda ct, x, *, axis_name, scatter_dimension, axis_size, tiled: [
+    all_gather_p.bind(ct, axis_name=axis_name, axis=scatter_dimension, axis_size=axis_size,
+                      tiled=tiled)])
+
+
+@psum_scatter_p.def_batch
+def _psum_scatter_batch(axis_data, args, dims, **params):
+    (x,), (d,) = args, dims
+    sd = params["scatter_dimension"]
+    if params["axis_name"] != axis_data.name:
+        x = batching.move_dim(x, d, 0, axis_data.size)
+        return psum_scatter_p.bind(x, **{**params, "scatter_dimension": sd + 1}), 0
+    n = axis_data.size
+    total = mul(x, convert_element_type(n, get_aval(x).dtype)) if d is None else \
+        reduce_sum(x, (d,))
+    shape = list(get_aval(total).shape)
+    if params["tiled"]:
+        total = reshape(total, tuple(shape[:sd] + [n, shape[sd] // n] + shape[sd + 1:]))
+    return batching.move_dim(total, sd, 0, n), 0
+
+
+# ---------------------------------------------------------------------------------------
+# ppermute: send each member's value to another member
+
+ppermute_p = _Collective("ppermute")
+
+
+@ppermute_p.def_shape
+def _ppermute_shape(x, *, axis_name, perm):
+    return x
+
+
+@ppermute_p.def_impl
+def _ppermute_impl(x, *, axis_name, perm):
+    raise _unbound("ppermute", axis_name)
+
+
+def ppermute(x: Any, axis_name, perm):
+    """Member ``dst`` receives member ``src``'s ``x`` for each ``(src, dst)`` in ``perm``;
+    members that receive nothing get zeros."""
+    n = axis_size(axis_name, "ppermute")
+    perm = tuple((int(s), int(t)) for s, t in perm)
+    srcs, dsts = [s for s, _ in perm], [t for _, t in perm]
+    if len(set(srcs)) != len(srcs) or len(set(dsts)) != len(dsts) or \
+            not all(0 <= i < n for i in srcs + dsts):
+        raise ValueError(f"ppermute: perm {perm} must pair distinct sources with distinct "
+                         f"destinations among the {n} members of axis {axis_name!r}")
+    return _tree_apply_params(ppermute_p, x, axis_name=axis_name, perm=perm)
+
+
+def _tree_apply_params(p: Primitive, x: Any, **params):
+    return pytree.tree_map(lambda leaf: p.bind(as_operand(leaf), **params), x)
+
+
+ad.deflinear(ppermute_p, lambda ct, x, *, axis_name, perm: [
+    ppermute_p.bind(ct, axis_name=axis_name, perm=tuple((t, s) for s, t in perm))])
+
+
+@ppermute_p.def_batch
+def _ppermute_batch(axis_data, args, dims, *, axis_name, perm):
+    (x,), (d,) = args, dims
+    if axis_name != axis_data.name:
+        return ppermute_p.bind(x, axis_name=axis_name, perm=perm), d
+    n = axis_data.size
+    x = batching.move_dim(x, d, 0, n)
+    source = dict((t, s) for s, t in perm)
+    zero = mul(slice_in_dim(x, 0, 1, axis=0), convert_element_type(0, get_aval(x).dtype))
+    rows = [slice_in_dim(x, source[m], source[m] + 1, axis=0) if m in source else zero
+            for m in range(n)]
+    return concatenate(rows, 0), 0
+
+
+# ---------------------------------------------------------------------------------------
+# all_to_all: every member sends piece j of its value to member j
+
+all_to_all_p = _Collective("all_to_all")  # the tiled form; all_to_all() builds the other
+
+
+@all_to_all_p.def_shape
+def _all_to_all_shape(x, *, axis_name, split_axis, concat_axis, axis_size):
+    shape = list(x.shape)
+    if shape[split_axis] % axis_size:
+        raise ValueError(f"all_to_all: split_axis {split_axis} (size {shape[split_axis]}) is "
+                         f"not divisible by the size {axis_size} of axis {axis_name!r}")
+    shape[split_axis] //= axis_size
+    shape[concat_axis] *= axis_size
+    return ShapedArray(tuple(shape), x.dtype, x.weak_type)
+
+
+@all_to_all_p.def_impl
+def _all_to_all_impl(x, **params):
+    raise _unbound("all_to_all", params["axis_name"])
+
+
+def all_to_all(x: Any, axis_name, split_axis: int, concat_axis: int, *, tiled: bool = False):
+    """Split ``x`` along ``split_axis`` into one piece per member of the named axis, send
+    piece j to member j, and concatenate what arrives along ``concat_axis`` (in member
+    order). Not ``tiled``: ``split_axis`` must have the axis size and is dropped, and a new
+    axis of that size appears at ``concat_axis``."""
+    n = axis_size(axis_name, "all_to_all")
+
+    def one(leaf):
+        leaf = as_operand(leaf)
+        nd = get_aval(leaf).ndim
+        if not (0 <= split_axis < nd and 0 <= concat_axis < nd + (not tiled)):
+            raise ValueError(f"all_to_all: split_axis {split_axis} / concat_axis "
+                             f"{concat_axis} out of bounds for an operand of rank {nd}")
+        if tiled:
+            params = dict(axis_name=axis_name, split_axis=split_axis,
+                          concat_axis=concat_axis, axis_size=n)
+            _all_to_all_shape(get_aval(leaf), **params)  # (vmap applies no shape rule)
+            return all_to_all_p.bind(leaf, **params)
+        if get_aval(leaf).shape[split_axis] != n:
+            raise ValueError(f"all_to_all(tiled=False): split_axis {split_axis} must have "
+                             f"the size {n} of axis {axis_name!r}, got "
+                             f"{get_aval(leaf).shape[split_axis]}")
+        y = expand_dims(leaf, (concat_axis,))
+        s = split_axis + (split_axis >= concat_axis)
+        y = all_to_all_p.bind(y, axis_name=axis_name, split_axis=s, concat_axis=concat_axis,
+                              axis_size=n)
+        return squeeze(y, (s,))
+    return pytree.tree_map(one, x)
+
+
+ad.deflinear(all_to_all_p, lambda ct, x, *, axis_name, split_axis, concat_axis, axis_size: [
+    all_to_all_p.bind(ct, axis_name=axis_name, split_axis=concat_axis, concat_axis=split_axis,
+                      axis_size=axis_size)])
+
+
+@all_to_all_p.def_batch
+def _all_to_all_batch(axis_data, args, dims, *, axis_name, split_axis, concat_axis,
+                      axis_size):
+    (x,), (d,) = args, dims
+    n = axis_data.size
+    x = batching.move_dim(x, d, 0, n)
+    if axis_name != axis_data.name:
+        return all_to_all_p.bind(x, axis_name=axis_name, split_axis=split_axis + 1,
+                                 concat_axis=concat_axis + 1, axis_size=axis_size), 0
+    s = list(get_aval(x).shape[1:])
+    piece = s[split_axis] // n
+    # (member i, ..., piece j, chunk, ...) -> (j, i, ...): j is the receiving member.
+    y = reshape(x, (n, *s[:split_axis], n, piece, *s[split_axis + 1:]))
+    y = batching.move_dim(y, split_axis + 1, 0, n)
+    s[split_axis] = piece
+    # i, the sender, becomes the major part of the concatenated axis.
+    y = batching.move_dim(y, 1, 1 + concat_axis, n)
+    out = s[:concat_axis] + [n * s[concat_axis]] + s[concat_axis + 1:]
+    return reshape(y, (n, *out)), 0

@@ -250,3 +250,48 @@ def test_control_flow_with_a_collective_and_no_batched_operand():
         return v + s + t
     got = fl.vmap(body, axis_name="i")(X)
     np.testing.assert_allclose(got, X + 3.0 * X.shape[0])
+
+
+# ---------------------------------------------------------------------------------------
+# psum_scatter, ppermute, all_to_all under vmap (their lowering to XLA's collectives is
+# checked over 8 devices in tests/multi_device/cases_shard_map.py)
+
+XS = np.arange(4 * 8 * 4, dtype=np.float32).reshape(4, 8, 4) / 10.0
+NEW_COLLECTIVES = {
+    "psum_scatter_tiled": lambda lib, v: lib.lax.psum_scatter(v, "i", scatter_dimension=0,
+                                                              tiled=True),
+    "psum_scatter": lambda lib, v: lib.lax.psum_scatter(v[:, :4], "i", scatter_dimension=1),
+    "ppermute": lambda lib, v: lib.lax.ppermute(v, "i", [(0, 1), (1, 2), (2, 3), (3, 0)]),
+    "all_to_all_tiled": lambda lib, v: lib.lax.all_to_all(v, "i", 1, 0, tiled=True),
+    "all_to_all_tiled_back": lambda lib, v: lib.lax.all_to_all(v, "i", 0, 1, tiled=True),
+    "all_to_all": lambda lib, v: lib.lax.all_to_all(v[:, :4], "i", 1, 0),
+}
+
+
+@pytest.mark.parametrize("wrap", WRAPS)
+@pytest.mark.parametrize("name", sorted(NEW_COLLECTIVES))
+def test_new_collectives_and_their_gradients_match_jax(name, wrap):
+    def build(lib, np_):
+        return lambda v: lib.vmap(lambda r: NEW_COLLECTIVES[name](lib, r), axis_name="i")(v)
+    compare(wrap, build, XS)
+    w = np.cos(np.arange(np.asarray(build(fl, fnp)(XS)).size, dtype=np.float32)).reshape(
+        np.shape(build(fl, fnp)(XS)))
+
+    def loss(lib, np_):
+        return lambda v: np_.sum(build(lib, np_)(v) * w)
+    assert_tree_close(WRAPS[wrap](fl.grad(loss(fl, fnp)))(XS), jax.grad(loss(jax, jnp))(XS))
+    # forward mode too (jvp applies the same linear map to the tangent)
+    t = np.sin(XS)
+    _, tan = fl.jvp(build(fl, fnp), (XS,), (t,))
+    assert_tree_close(tan, jax.jvp(build(jax, jnp), (XS,), (t,))[1])
+
+
+def test_new_collectives_check_their_arguments():
+    with pytest.raises(ValueError, match="not divisible by the size 4"):
+        fl.vmap(lambda r: fl.lax.psum_scatter(r[:3], "i", tiled=True), axis_name="i")(XS)
+    with pytest.raises(ValueError, match="must have the size 4"):
+        fl.vmap(lambda r: fl.lax.all_to_all(r, "i", 0, 1), axis_name="i")(XS)
+    with pytest.raises(ValueError, match="distinct"):
+        fl.vmap(lambda r: fl.lax.ppermute(r, "i", [(0, 1), (1, 1)]), axis_name="i")(XS)
+    with pytest.raises(NameError, match="unbound axis name"):
+        fl.lax.ppermute(XS, "i", [(0, 1)])

@@ -89,6 +89,7 @@ class LoweringContext:
         self._indent = 4
         self.functions: list[str] = []  # extra private functions (func.call targets)
         self.num_partitions = 1  # devices the program is partitioned over (SPMD)
+        self.manual_mesh = None  # inside a shard_map body: its mesh (collectives' groups)
 
     # -- names and text ----------------------------------------------------------------------
     def fresh(self, prefix: str = "") -> str:
@@ -126,14 +127,15 @@ class LoweringContext:
         return names[0] if single else names
 
     def region(self, arg_avals: Sequence[ShapedArray],
-               body: Callable[..., Sequence[str]]) -> str:
-        """A one-block region; ``body(*arg_names)`` emits ops and returns the values to yield.
-        The yielded values' avals are taken from ``body``'s second return (names, avals)."""
+               body: Callable[..., Sequence[str]], terminator: str = "stablehlo.return") -> str:
+        """A one-block region; ``body(*arg_names)`` emits ops and returns the values to yield
+        (with ``terminator``). The yielded values' avals are taken from ``body``'s second
+        return (names, avals)."""
         args = [self.fresh("r") for _ in arg_avals]  # never clashes with @main's %argN
         saved_lines, saved_indent = self.lines, self._indent
         self.lines, self._indent = [], saved_indent + 4
         out_names, out_avals = body(*args)
-        self.emit(f'"stablehlo.return"({", ".join(out_names)}) : ({self.types(out_avals)}) -> ()')
+        self.emit(f'"{terminator}"({", ".join(out_names)}) : ({self.types(out_avals)}) -> ()')
         inner, self.lines, self._indent = self.lines, saved_lines, saved_indent
         header = ", ".join(f"{a}: {tensor_type(t)}" for a, t in zip(args, arg_avals))
         label = " " * (saved_indent + 2) + f"^bb0({header}):\n" if arg_avals else ""
