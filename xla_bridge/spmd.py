@@ -61,6 +61,7 @@ class CompiledSpmd:
                                   num_partitions=len(self.devices),
                                   module_ops=[sdy_mesh(mesh)])
         self._exe = None
+        self._cpu_collectives = len(self.devices) > 1 and self.devices[0].platform == "cpu"
 
     def _compiled(self):
         if self._exe is not None:
@@ -90,6 +91,12 @@ class CompiledSpmd:
         bufs = [self._laid_out(a, s, t)
                 for a, s, t in zip(arrays, self.in_shardings, self.in_texts)]
         outs = _jaxlib.execute(exe, bufs, self.handlers)
+        if self._cpu_collectives:
+            # One partitioned run in flight at a time: on a CPU host the devices share a
+            # small thread pool, and the partitions of a second run queued behind a first
+            # one's collective can starve it (XLA aborts the rendezvous after 40 s).
+            for b in outs:
+                _jaxlib.block_until_ready(b)
         result = [np.zeros(a.shape, dtypes.float0) if a.dtype == dtypes.float0
                   else Array(b, a, sharding=s)
                   for b, a, s in zip(outs, self.out_avals, self.out_shardings)]

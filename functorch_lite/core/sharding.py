@@ -76,6 +76,9 @@ class Mesh:
             raise ValueError(f"Mesh: a device appears twice in {devs.tolist()}")
         self.devices = devs
         self.axis_names = names
+        # (immutable: shardings compare meshes on every call over them)
+        self._hashkey = (devs.shape, tuple(ids), names)
+        self._hash = hash(self._hashkey)
 
     @property
     def shape(self) -> dict[str, int]:
@@ -96,14 +99,11 @@ class Mesh:
         runs on ``flat_devices[i]``."""
         return tuple(self.devices.flat)
 
-    def _key(self) -> tuple:
-        return (self.devices.shape, tuple(self.device_ids.flat), self.axis_names)
-
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, Mesh) and self._key() == other._key()
+        return self is other or (isinstance(other, Mesh) and self._hashkey == other._hashkey)
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return self._hash
 
     def __repr__(self) -> str:
         axes = ", ".join(f"{n!r}: {s}" for n, s in self.shape.items())
@@ -245,6 +245,7 @@ class NamedSharding(Sharding):
                                      "more than once")
                 used.append(name)
         self.mesh, self.spec = mesh, spec
+        self._stripped = _strip(spec)
 
     @property
     def device_set(self) -> set:
@@ -304,15 +305,13 @@ class NamedSharding(Sharding):
             out[flat[positions[idx]]] = tuple(index)
         return out
 
-    def _key(self) -> tuple:
-        return (self.mesh, tuple(self.spec))
 
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, NamedSharding) and self.mesh == other.mesh and \
-            _strip(self.spec) == _strip(other.spec)
+        return self is other or (isinstance(other, NamedSharding) and self.mesh == other.mesh
+                                 and self._stripped == other._stripped)
 
     def __hash__(self) -> int:
-        return hash((self.mesh, _strip(self.spec)))
+        return hash((self.mesh, self._stripped))
 
     def __repr__(self) -> str:
         return f"NamedSharding(mesh={self.mesh}, spec={self.spec})"
