@@ -517,6 +517,7 @@ def bench_checkpoint_xla_temp(quick):
 sys.modules.setdefault("run", sys.modules[__name__])
 import jit_rows  # noqa: E402
 import nn_rows  # noqa: E402
+import sharding_rows  # noqa: E402  (its row runs in a child with 8 host devices)
 
 ROWS = [
     ("cached jit dispatch (tiny fn)", bench_dispatch),
@@ -534,6 +535,7 @@ ROWS = [
     ("checkpoint: XLA temp bytes of jit(grad), remat vs plain", bench_checkpoint_xla_temp),
     *jit_rows.ROWS,
     *nn_rows.ROWS,
+    *sharding_rows.ROWS,
 ]
 
 

@@ -33,6 +33,9 @@ from functorch_lite.utilities import (clear_caches, device_get,  # noqa: F401
                                       named_call, named_scope, typeof)
 from functorch_lite.core.avals import Array  # noqa: F401  (device arrays and tracers are both)
 from xla_bridge.runtime import default_backend, device_count, devices, local_devices  # noqa
+from xla_bridge.eager import make_array_from_process_local_data  # noqa: F401
+from xla_bridge.runtime import process_count, process_index  # noqa: F401
+from functorch_lite import distributed  # noqa: F401  (many processes)
 
 from functorch_lite import scipy  # noqa: F401
 from functorch_lite import nn  # noqa: F401  (the repo's nn/ folder, installed as functorch_lite.nn)

@@ -13,6 +13,7 @@ import numpy as np
 
 import jax  # noqa: F401  (initializes the runtime and its plugins)
 import jaxlib
+from jax._src import xla_bridge as _jax_xla_bridge  # (backends_are_initialized)
 from jax.extend import backend as _jex_backend
 from jaxlib import _jax
 from jaxlib import xla_client as _xc
@@ -211,3 +212,56 @@ def sharded_result_handlers(avals: Sequence[Any], texts: Sequence[str],
 def partitioned_hlo_text(exe) -> str:
     """The optimized, partitioned HLO of a compiled program."""
     return "\n\n".join(m.to_string() for m in exe.hlo_modules())
+
+
+# ---------------------------------------------------------------------------------------
+# Many processes: PJRT's distributed runtime (a coordination service in process 0, a client
+# in each process) joins the processes' devices into one global device list, and the CPU
+# client's cross-process collectives (gloo over TCP) carry the all-reduces.
+
+def distributed_initialize(coordinator_address: str | None, num_processes: int | None,
+                           process_id: int | None, local_device_ids: Sequence[int] | None,
+                           heartbeat_timeout_s: int, initialization_timeout_s: int,
+                           shutdown_timeout_s: int) -> None:
+    """Connect this process to the others. The PJRT client reads the distributed client
+    when it is created, so this must run first: RuntimeError once a client exists."""
+    if client.cache_info().currsize or _jax_xla_bridge.backends_are_initialized():
+        raise RuntimeError(
+            "distributed.initialize must be called before anything creates the runtime "
+            "client: before the first computation, array transfer or fl.devices() call "
+            "(importing functorch_lite alone is fine)")
+    # gloo: the CPU client's collectives across processes (without it a cross-process
+    # all-reduce on CPU has no transport).
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    # Every argument given: no cluster auto-detection (SLURM, MPI, cloud TPU environments)
+    # may override them; some left out: JAX's auto-detection fills them or says which.
+    given = None not in (coordinator_address, num_processes, process_id)
+    jax.distributed.initialize(
+        coordinator_address=coordinator_address, num_processes=num_processes,
+        process_id=process_id, local_device_ids=local_device_ids,
+        cluster_detection_method="deactivate" if given else None,
+        initialization_timeout=int(initialization_timeout_s),
+        heartbeat_timeout_seconds=int(heartbeat_timeout_s),
+        shutdown_timeout_seconds=int(shutdown_timeout_s))
+
+
+def distributed_shutdown() -> None:
+    jax.distributed.shutdown()
+
+
+def distributed_is_initialized() -> bool:
+    return jax.distributed.is_initialized()
+
+
+def process_count(c) -> int:
+    return len({d.process_index for d in c.devices()})
+
+
+def from_process_local_data(text: str, devices: Sequence[Any], local_data: np.ndarray,
+                            global_shape: Sequence[int] | None) -> Any:
+    """A buffer laid out over ``devices`` (of every process) as ``text`` says, each process
+    giving the rows of the global array its own devices hold (``global_shape`` None: the
+    local shape times the number of processes along each split dimension)."""
+    return jax.make_array_from_process_local_data(
+        _runtime_sharding(text, devices), local_data,
+        None if global_shape is None else tuple(global_shape))

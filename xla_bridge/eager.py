@@ -100,3 +100,24 @@ def device_put_sharded(value: Any, sharding: Sharding) -> Array:
         return value
     buf = _jaxlib.to_devices(buf, hlo_sharding(sharding, aval.ndim), sharding.mesh.flat_devices)
     return Array(buf, aval, sharding=sharding)
+
+def make_array_from_process_local_data(sharding, local_data, global_shape=None):
+    """The global Array laid out as ``sharding`` (a NamedSharding) says, built from the
+    piece each process holds (its devices' rows); see ``fl.make_array_from_process_local_data``."""
+    if not isinstance(sharding, NamedSharding):
+        raise TypeError("make_array_from_process_local_data: sharding must be a "
+                        f"NamedSharding over a mesh, got {type(sharding).__name__}")
+    host = np.asarray(local_data)
+    host = host.astype(dtypes.canonicalize_dtype(host.dtype), copy=False)
+    if global_shape is None and sharding.is_fully_addressable:
+        global_shape = host.shape  # one process holds it all (else the runtime infers it)
+    if global_shape is not None:
+        global_shape = tuple(int(n) for n in global_shape)
+        if len(global_shape) != host.ndim:
+            raise ValueError(f"make_array_from_process_local_data: global_shape "
+                             f"{global_shape} has {len(global_shape)} dimensions but the "
+                             f"local data has shape {host.shape}")
+        sharding.check_shape(global_shape, "make_array_from_process_local_data: the array")
+    buf = _jaxlib.from_process_local_data(hlo_sharding(sharding, host.ndim),
+                                          sharding.mesh.flat_devices, host, global_shape)
+    return Array(buf, ShapedArray(tuple(buf.shape), host.dtype, False), sharding=sharding)

@@ -53,3 +53,33 @@ def device_count(backend: str | None = None) -> int:
 
 def default_device():
     return local_devices()[0]
+
+
+def process_count(backend: str | None = None) -> int:
+    """How many processes share the devices (1 alone)."""
+    return _jaxlib.process_count(client(backend))
+
+
+# -- many processes --------------------------------------------------------------------------
+
+def distributed_initialize(coordinator_address: str | None, num_processes: int | None,
+                           process_id: int | None, local_device_ids, *,
+                           heartbeat_timeout_s: int, initialization_timeout_s: int,
+                           shutdown_timeout_s: int) -> None:
+    """Join the other processes (arguments checked by ``functorch_lite.distributed``)."""
+    if _client_for.cache_info().currsize:
+        raise RuntimeError(
+            "distributed.initialize must be called before anything creates the runtime "
+            "client: before the first computation, array transfer or fl.devices() call "
+            "(importing functorch_lite alone is fine)")
+    _jaxlib.distributed_initialize(coordinator_address, num_processes, process_id,
+                                   local_device_ids, heartbeat_timeout_s,
+                                   initialization_timeout_s, shutdown_timeout_s)
+
+
+def distributed_shutdown() -> None:
+    _jaxlib.distributed_shutdown()
+
+
+def distributed_is_initialized() -> bool:
+    return _jaxlib.distributed_is_initialized()

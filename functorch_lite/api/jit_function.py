@@ -131,6 +131,9 @@ class JitFunction:
         # (a wrapper with shardings runs over a mesh: not on the one-device cached path)
         self._fast_ok = not (self.static_argnums or self.static_argnames or
                              in_shardings is not None or out_shardings is not None)
+        # Calls over a mesh with arguments seen before (the tree, and each leaf's type and
+        # sharding): -> (compiled program, traced). Bounded like the traces themselves.
+        self._spmd_fast: dict = {}
         # The backend's array class, once one is registered (jit(f) may run at import).
         self._array_type = vars(backend).get("array_type")
         functools.update_wrapper(self, fun, updated=())
@@ -239,12 +242,24 @@ class JitFunction:
             out = self.call_cached(args)
             if out is not MISS:
                 return out
+        if eager and self._spmd_fast and not kwargs:
+            leaves, key = self._spmd_key(args)
+            hit = self._spmd_fast.get(key) if key is not None else None
+            if hit is not None:
+                compiled, traced = hit
+                return pytree.tree_unflatten(traced.out_tree, compiled(*traced.consts,
+                                                                       *leaves))
         traced, leaves, _ = self._get_traced(args, kwargs)
         donated = self._donation_mask(args, traced) if self.donate_argnums else ()
         if eager:
             spmd = self._spmd(traced, args, kwargs, leaves)
             if spmd is not None:
-                outs = traced.compiled_spmd(*spmd, donated)(*traced.consts, *leaves)
+                compiled = traced.compiled_spmd(*spmd, donated)
+                if not kwargs and not (self.static_argnums or self.static_argnames):
+                    key = self._spmd_key(args)[1]
+                    if key is not None and len(self._spmd_fast) < _jit_cache.MAX_TRACED:
+                        self._spmd_fast[key] = (compiled, traced)
+                outs = compiled(*traced.consts, *leaves)
                 return pytree.tree_unflatten(traced.out_tree, outs)
             self._array_type = backend.array_type
             # It runs where its inputs are (see the backend's choose_device).
@@ -256,6 +271,15 @@ class JitFunction:
         outs = jit_call_p.bind(*traced.consts, *leaves, program=traced.program,
                                name=self.name, donated=donated)
         return pytree.tree_unflatten(traced.out_tree, outs)
+
+    def _spmd_key(self, args):
+        """(leaves, key) for the cached call over a mesh: the tree and each leaf's aval and
+        sharding; key None when a leaf is not a device array."""
+        leaves, tree = pytree.tree_flatten(args)
+        array_type = self._array_type
+        if not all(type(x) is array_type for x in leaves):
+            return leaves, None
+        return leaves, (tree, tuple((x.aval, x.sharding) for x in leaves))
 
     def _spmd(self, traced: TracedProgram, args, kwargs, leaves):
         """``(in_shardings, out_shardings, mesh)`` when this call runs over a mesh (see
