@@ -167,7 +167,9 @@ CONCRETE_ONLY = {
     "device": AttributeError, "block_until_ready": AttributeError, "buffer": AttributeError,
     "__bool__": None, "__int__": None, "__float__": None, "__complex__": None,
     "__index__": None, "__array__": None, "__hash__": None, "__reduce__": None,
-    "__setitem__": None,
+    "__setitem__": None, "sharding": AttributeError,
+    # (JAX raises its ConcretizationTypeError for these; ours raises ours)
+    "addressable_shards": None, "is_fully_replicated": None, "is_fully_addressable": None,
 }
 
 _CONCRETE_CALLS = {
@@ -179,6 +181,9 @@ _CONCRETE_CALLS = {
     "__complex__": lambda x: complex(x), "__index__": lambda x: [0, 1][x],
     "__array__": lambda x: np.asarray(x), "__hash__": lambda x: hash(x),
     "__reduce__": lambda x: pickle.dumps(x), "__setitem__": lambda x: x.__setitem__(0, 1.0),
+    "sharding": lambda x: x.sharding, "addressable_shards": lambda x: x.addressable_shards,
+    "is_fully_replicated": lambda x: x.is_fully_replicated,
+    "is_fully_addressable": lambda x: x.is_fully_addressable,
 }
 
 # Our eager Array differs from JAX's here (not a tracer matter): jax.Array.flat raises

@@ -124,3 +124,14 @@ def test_sharding_constraint_rules():
     x = rand(11, 4, 3)
     g = fl.grad(lambda a: fnp.sum(lax.with_sharding_constraint(a, ROWS) ** 2))(x)
     assert_tree_close(g, 2 * x)
+
+
+def test_tracers_have_no_layout_as_in_jax():
+    def f(a):
+        with pytest.raises(AttributeError, match="'sharding' attribute is not available"):
+            a.sharding
+        for name in ("addressable_shards", "is_fully_replicated", "is_fully_addressable"):
+            with pytest.raises(fl.ConcretizationTypeError):
+                getattr(a, name)
+        return a
+    fl.jit(f)(rand(12, 3))

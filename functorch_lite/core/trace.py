@@ -178,6 +178,24 @@ class Tracer(avals_mod.Array):
                              f"array {self.aval.str_short()}; call it on the result of the "
                              "transformed function instead")
 
+    @property
+    def sharding(self):
+        raise AttributeError(f"the 'sharding' attribute is not available on a traced array "
+                             f"{self.aval.str_short()} (made by {self._trace.main.description})"
+                             "; constrain a layout with lax.with_sharding_constraint")
+
+    @property
+    def addressable_shards(self):
+        raise self._concretization_error(".addressable_shards")
+
+    @property
+    def is_fully_replicated(self):
+        raise self._concretization_error(".is_fully_replicated")
+
+    @property
+    def is_fully_addressable(self):
+        raise self._concretization_error(".is_fully_addressable")
+
     def devices(self):
         raise self._concretization_error(".devices()")
 

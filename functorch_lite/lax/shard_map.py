@@ -61,17 +61,22 @@ def _shard_map_shape(*avals, program, mesh, in_specs, out_specs):
     return [_global_aval(v.aval, mesh, s) for v, s in zip(program.outvars, out_specs)]
 
 
+@functools.lru_cache(maxsize=256)  # one compiled program per call signature
+def _compiled(program: Program, mesh: Mesh, in_specs: tuple, out_specs: tuple,
+              in_avals: tuple):
+    params = dict(program=program, mesh=mesh, in_specs=in_specs, out_specs=out_specs)
+    invars = [Var(a) for a in in_avals]
+    outvars = [Var(a) for a in _shard_map_shape(*in_avals, **params)]
+    prog = Program([], invars, [Eqn(shard_map_p, invars, outvars, params)], outvars)
+    return backend.compile_spmd(prog, "shard_map", [NamedSharding(mesh, s) for s in in_specs],
+                                [NamedSharding(mesh, s) for s in out_specs], (), mesh)
+
+
 @shard_map_p.def_impl
 def _shard_map_impl(*args, program, mesh, in_specs, out_specs):
     # Eagerly: the one-equation program, compiled over the mesh.
-    params = dict(program=program, mesh=mesh, in_specs=in_specs, out_specs=out_specs)
-    invars = [Var(get_aval(a)) for a in args]
-    outvars = [Var(a) for a in _shard_map_shape(*[v.aval for v in invars], **params)]
-    prog = Program([], invars, [Eqn(shard_map_p, invars, outvars, params)], outvars)
-    compiled = backend.compile_spmd(
-        prog, "shard_map", [NamedSharding(mesh, s) for s in in_specs],
-        [NamedSharding(mesh, s) for s in out_specs], (), mesh)
-    return compiled(*args)
+    avals = tuple(get_aval(a) for a in args)
+    return _compiled(program, mesh, in_specs, out_specs, avals)(*args)
 
 
 def _bind(args, program, mesh, in_specs, out_specs):
