@@ -109,7 +109,10 @@ def dot_product_attention(query, key, value, mask=None, *, bias=None,
     # Scale the query (fewer multiplies than scaling the logits), as Flax does, so the
     # numbers round the same way as Flax's.
     query = query / fnp.asarray(np.sqrt(query.shape[-1]), dtype)
-    logits = fnp.einsum("...qhd,...khd->...hqk", query, key, precision=precision)
+    # Heads in front of positions, then batched matrix products: XLA:CPU runs these
+    # faster than the same contraction written as an einsum over the (q, h, d) layout.
+    query, key, value = (fnp.swapaxes(a, -2, -3) for a in (query, key, value))
+    logits = fnp.matmul(query, fnp.swapaxes(key, -1, -2), precision=precision)
     if bias is not None:
         logits = logits + bias
     # Half-precision softmax loses too much; compute it in (at least) float32.
@@ -136,7 +139,7 @@ def dot_product_attention(query, key, value, mask=None, *, bias=None,
                  if broadcast_dropout else tuple(weights.shape))
         keep = random.bernoulli(dropout_rng, keep_prob, shape)
         weights = weights * (keep.astype(dtype) / fnp.asarray(keep_prob, dtype))
-    return fnp.einsum("...hqk,...khd->...qhd", weights, value, precision=precision)
+    return fnp.swapaxes(fnp.matmul(weights, value, precision=precision), -2, -3)
 
 
 class DenseGeneral(Module):
