@@ -45,6 +45,12 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     if sa[-1] != sb[-2]:  # TypeError, as JAX's dot_general shape check
         raise TypeError(f"matmul: contracting dimensions differ: shapes {shape_of(a)} and "
                          f"{shape_of(b)} (inner sizes {sa[-1]} and {sb[-2]})")
+    if len(sb) == 2 and not b_vec:
+        # A matrix on the right: one product over all of a's leading dims (XLA runs it as
+        # one GEMM; broadcasting b would make a batch of small ones).
+        out = lax.dot_general(a, b, (((len(sa) - 1,), (0,)), ((), ())), precision=precision,
+                              preferred_element_type=preferred_element_type)
+        return lax.reshape(out, shape_of(out)[:-2] + shape_of(out)[-1:]) if a_vec else out
     batch = broadcast_shapes(sa[:-2], sb[:-2], name="matmul")
     nb = len(batch)
     if sa[:-2] != batch:

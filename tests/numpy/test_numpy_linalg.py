@@ -220,3 +220,13 @@ def test_trace_and_diagonal(offset):
     _check(fla.matrix_transpose(x), np.swapaxes(x, -1, -2))
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         fla.trace(np.ones(3))
+
+
+def test_matmul_by_a_matrix_is_one_product_not_a_batch():
+    # (16, 64, 128) @ (128, 512): one dot over the leading dims (a single GEMM for XLA),
+    # not b broadcast to a batch of 16 small products.
+    prog = functorch_lite.make_ir(lambda a, b: functorch_lite.numpy.matmul(a, b))(
+        np.ones((16, 64, 128), np.float32), np.ones((128, 512), np.float32))
+    (eqn,) = prog.eqns
+    assert eqn.primitive.name == "dot_general"
+    assert eqn.params["dimension_numbers"][1] == ((), ())
