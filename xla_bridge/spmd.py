@@ -1,9 +1,10 @@
 """Programs over several devices: one program, partitioned by XLA's SPMD partitioner into a
 piece per device of a mesh, run on arrays laid out over that mesh.
 
-``compile_spmd(program, name, in_shardings, out_shardings)`` lowers the program with an
-``mhlo.sharding`` on every argument (and on the results given one; XLA chooses the
-others), compiles it with one partition per mesh device and returns a ``CompiledSpmd``;
+``compile_spmd(program, name, in_shardings, out_shardings)`` lowers the program with
+Shardy's annotations (the mesh declared once, an ``sdy.sharding`` on every argument and on
+the results given one; XLA chooses the others), compiles it with one partition per mesh
+device and returns a ``CompiledSpmd``;
 calling that lays each argument out as its sharding says (a copy only where the layout
 differs) and returns Arrays carrying the shardings of the outputs. Eager operations on
 sharded arrays and ``jit`` with shardings both come here.

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from functorch_lite.core import pytree
 from functorch_lite.core.avals import get_aval
-from functorch_lite.core.ir import ClosedProgram, Program
+from functorch_lite.core.ir import Program, programs_in
 from functorch_lite.core.sharding import (Mesh, NamedSharding, PartitionSpec, Sharding,
                                           SingleDeviceSharding)
 from functorch_lite.lax.sharding import sharding_constraint_p
@@ -109,22 +109,12 @@ def program_mesh(program: Program) -> Mesh | None:
                 return s.mesh
         if isinstance(eqn.params.get("mesh"), Mesh):
             return eqn.params["mesh"]
-        for value in eqn.params.values():
-            for sub in _programs(value):
-                mesh = program_mesh(sub)
-                if mesh is not None:
-                    return mesh
+        for sub in programs_in(eqn.params):
+            mesh = program_mesh(sub)
+            if mesh is not None:
+                return mesh
     return None
 
-
-def _programs(value: Any):
-    if isinstance(value, Program):
-        yield value
-    elif isinstance(value, ClosedProgram):
-        yield value.program
-    elif isinstance(value, (tuple, list)):
-        for v in value:
-            yield from _programs(v)
 
 
 def is_sharded(x: Any) -> bool:

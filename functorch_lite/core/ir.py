@@ -195,13 +195,20 @@ def _as_program(v: Any) -> Program | None:
     return v.program if isinstance(v, ClosedProgram) else v if isinstance(v, Program) else None
 
 
-def _programs_in(params: dict) -> list[Program]:
-    found = []
+def programs_in(params: dict) -> list[Program]:
+    """The programs an equation's params carry (a jit call's, cond's branches, ...), at
+    any depth of tuples and lists."""
+    found: list[Program] = []
+
+    def visit(v):
+        p = _as_program(v)
+        if p is not None:
+            found.append(p)
+        elif isinstance(v, (tuple, list)):
+            for x in v:
+                visit(x)
     for v in params.values():
-        for x in (v if isinstance(v, tuple) else (v,)):
-            p = _as_program(x)
-            if p is not None:
-                found.append(p)
+        visit(v)
     return found
 
 
@@ -227,7 +234,7 @@ class _Printer:
         for p in order:  # breadth first; order grows as new programs are found
             for eqn in p.eqns:
                 name = eqn.params.get("name")
-                for sub in _programs_in(eqn.params):
+                for sub in programs_in(eqn.params):
                     if sub not in uses:
                         uses[sub] = 2 if len(sub.eqns) > _SHARE_ABOVE_EQNS else 1
                         order.append(sub)

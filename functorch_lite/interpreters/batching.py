@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 from functorch_lite.core import pytree
 from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import ShapedArray, get_aval
-from functorch_lite.core.ir import ClosedProgram, Program, eval_program
+from functorch_lite.core.ir import Program, eval_program, programs_in
 from functorch_lite.core.primitive import Primitive, missing_rule
 from functorch_lite.interpreters import array_ops
 from functorch_lite.interpreters.staging import trace_to_program
@@ -95,17 +95,7 @@ def _uses_axis(params: dict, name: Any) -> bool:
         return False
     if _names_axis(params.get("axis_name"), name):
         return True
-    return any(_program_uses_axis(p, name) for v in params.values() for p in _programs(v))
-
-
-def _programs(value: Any):
-    if isinstance(value, Program):
-        yield value
-    elif isinstance(value, ClosedProgram):
-        yield value.program
-    elif isinstance(value, (tuple, list)):
-        for v in value:
-            yield from _programs(v)
+    return any(_program_uses_axis(p, name) for p in programs_in(params))
 
 
 @functools.lru_cache(maxsize=4096)  # programs are immutable
