@@ -90,16 +90,23 @@ def device_put_sharded(value: Any, sharding: Sharding) -> Array:
     if not isinstance(sharding, NamedSharding):
         return device_put(value, next(iter(sharding.device_set)))
     if type(value) is Array:
+        if value._sharding == sharding:
+            return value
         buf, aval = value.buffer, value.aval
     else:
-        host = np.asarray(value.value if type(value) is TypedScalar else value)
-        buf = host.astype(dtypes.canonicalize_dtype(host.dtype), copy=False)
-        aval = ShapedArray(host.shape, buf.dtype, False)
+        buf = _canonical_host(value.value if type(value) is TypedScalar else value)
+        aval = ShapedArray(buf.shape, buf.dtype, False)
     sharding.check_shape(aval.shape, f"device_put of a {aval.dtype.name} array")
-    if type(value) is Array and value._sharding == sharding:
-        return value
     buf = _jaxlib.to_devices(buf, hlo_sharding(sharding, aval.ndim), sharding.mesh.flat_devices)
     return Array(buf, aval, sharding=sharding)
+
+
+def _canonical_host(value: Any) -> np.ndarray:
+    """``value`` as a NumPy array of its canonical dtype (float64 -> float32 without x64),
+    as ``from_numpy`` converts values for one device."""
+    host = np.asarray(value)
+    return host.astype(dtypes.canonicalize_dtype(host.dtype), copy=False)
+
 
 def make_array_from_process_local_data(sharding, local_data, global_shape=None):
     """The global Array laid out as ``sharding`` (a NamedSharding) says, built from the
@@ -107,8 +114,7 @@ def make_array_from_process_local_data(sharding, local_data, global_shape=None):
     if not isinstance(sharding, NamedSharding):
         raise TypeError("make_array_from_process_local_data: sharding must be a "
                         f"NamedSharding over a mesh, got {type(sharding).__name__}")
-    host = np.asarray(local_data)
-    host = host.astype(dtypes.canonicalize_dtype(host.dtype), copy=False)
+    host = _canonical_host(local_data)
     if global_shape is None and sharding.is_fully_addressable:
         global_shape = host.shape  # one process holds it all (else the runtime infers it)
     if global_shape is not None:

@@ -19,8 +19,8 @@ from xla_bridge import _jaxlib
 
 
 def hlo_sharding(sharding: Sharding | None, ndim: int) -> str:
-    """The ``mhlo.sharding`` attribute text of ``sharding`` for a rank-``ndim`` array
-    (None or a single-device sharding: replicated)."""
+    """XLA's tiled sharding text of ``sharding`` for a rank-``ndim`` array (None or a
+    single-device sharding: replicated), as the runtime lays buffers out by it."""
     if isinstance(sharding, HloSharding):
         return sharding.text
     if not isinstance(sharding, NamedSharding):

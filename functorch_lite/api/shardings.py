@@ -116,7 +116,6 @@ def program_mesh(program: Program) -> Mesh | None:
     return None
 
 
-
 def is_sharded(x: Any) -> bool:
     """Whether ``x`` is an array laid out over a mesh."""
     s = getattr(x, "sharding", None)

@@ -271,6 +271,12 @@ class NamedSharding(Sharding):
                                  f"{self.spec.axes_of(d)} that {self.spec} splits it over "
                                  f"(mesh {self.mesh})")
 
+    @property
+    def unsplit_axes(self) -> tuple[str, ...]:
+        """The mesh axes the spec leaves out: the array is replicated along them."""
+        used = {n for d in range(len(self.spec)) for n in self.spec.axes_of(d)}
+        return tuple(n for n in self.mesh.axis_names if n not in used)
+
     def tiles(self, dim: int) -> int:
         """How many pieces dimension ``dim`` is split into."""
         return math.prod(self.mesh.shape[n] for n in self.spec.axes_of(dim))
@@ -283,7 +289,7 @@ class NamedSharding(Sharding):
         names = list(self.mesh.axis_names)
         positions = np.arange(self.mesh.size).reshape(self.mesh.devices.shape)
         split = [n for d in range(ndim) for n in self.spec.axes_of(d)]
-        rest = [n for n in names if n not in split]
+        rest = list(self.unsplit_axes)
         positions = positions.transpose([names.index(n) for n in split + rest])
         tile_dims = tuple(self.tiles(d) for d in range(ndim))
         replicas = math.prod(self.mesh.shape[n] for n in rest)
@@ -304,7 +310,6 @@ class NamedSharding(Sharding):
                 index.append(slice(None) if k == 1 else slice(t * size, (t + 1) * size))
             out[flat[positions[idx]]] = tuple(index)
         return out
-
 
     def __eq__(self, other: Any) -> bool:
         return self is other or (isinstance(other, NamedSharding) and self.mesh == other.mesh

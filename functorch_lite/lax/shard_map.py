@@ -36,18 +36,14 @@ __all__ = ["shard_map"]
 shard_map_p = Primitive("shard_map", multiple_results=True)
 
 
-def _pieces(mesh: Mesh, spec: PartitionSpec, dim: int) -> int:
-    return math.prod(mesh.shape[n] for n in spec.axes_of(dim))
-
-
 def _local_aval(aval: ShapedArray, mesh: Mesh, spec: PartitionSpec) -> ShapedArray:
-    return aval.update(shape=tuple(n // _pieces(mesh, spec, d)
-                                   for d, n in enumerate(aval.shape)))
+    s = NamedSharding(mesh, spec)
+    return aval.update(shape=tuple(n // s.tiles(d) for d, n in enumerate(aval.shape)))
 
 
 def _global_aval(aval: ShapedArray, mesh: Mesh, spec: PartitionSpec) -> ShapedArray:
-    return aval.update(shape=tuple(n * _pieces(mesh, spec, d)
-                                   for d, n in enumerate(aval.shape)))
+    s = NamedSharding(mesh, spec)
+    return aval.update(shape=tuple(n * s.tiles(d) for d, n in enumerate(aval.shape)))
 
 
 @shard_map_p.def_shape
@@ -168,8 +164,7 @@ shard_map_p.def_partial_eval(_shard_map_partial_eval)
 # (replicated across them) gets the sum of the devices' cotangents over those axes.
 
 def _unmentioned(mesh: Mesh, spec: PartitionSpec) -> tuple:
-    used = {n for d in range(len(spec)) for n in spec.axes_of(d)}
-    return tuple(n for n in mesh.axis_names if n not in used)
+    return NamedSharding(mesh, spec).unsplit_axes
 
 
 @functools.lru_cache(maxsize=1024)
