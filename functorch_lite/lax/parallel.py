@@ -167,9 +167,10 @@ def _chooser_jvp(p):
     return rule
 
 
-def _tree_apply(p: Primitive, x: Any, axis_name):
+def _tree_apply(p: Primitive, x: Any, axis_name, **params):
+    """``p`` bound to every leaf of the pytree ``x``."""
     leaves, tree = pytree.tree_flatten(x)
-    return pytree.tree_unflatten(tree, [p.bind(as_operand(l), axis_name=axis_name)
+    return pytree.tree_unflatten(tree, [p.bind(as_operand(l), axis_name=axis_name, **params)
                                         for l in leaves])
 
 
@@ -430,11 +431,7 @@ def ppermute(x: Any, axis_name, perm):
             not all(0 <= i < n for i in srcs + dsts):
         raise ValueError(f"ppermute: perm {perm} must pair distinct sources with distinct "
                          f"destinations among the {n} members of axis {axis_name!r}")
-    return _tree_apply_params(ppermute_p, x, axis_name=axis_name, perm=perm)
-
-
-def _tree_apply_params(p: Primitive, x: Any, **params):
-    return pytree.tree_map(lambda leaf: p.bind(as_operand(leaf), **params), x)
+    return _tree_apply(ppermute_p, x, axis_name, perm=perm)
 
 
 ad.deflinear(ppermute_p, lambda ct, x, *, axis_name, perm: [
