@@ -30,31 +30,29 @@ class _Signature:
         self.key = (in_tree, in_avals, statics)
 
 
+def _check_hashable(fun_name: str, which: str, value) -> None:
+    try:
+        hash(value)
+    except TypeError:
+        raise ValueError(f"jit({fun_name}): static argument {which} of type "
+                         f"{type(value).__name__} is unhashable; static arguments must be "
+                         "hashable (use a tuple instead of a list, or make it a regular "
+                         "argument)") from None
+
+
 def _split_static(fun_name, args, kwargs, static_argnums, static_argnames):
     statics = []
     dyn_args = []
     for i, a in enumerate(args):
         if i in static_argnums:
-            try:
-                hash(a)
-            except TypeError:
-                raise ValueError(f"jit({fun_name}): static argument {i} of type "
-                                 f"{type(a).__name__} is unhashable; static arguments must "
-                                 "be hashable (use a tuple instead of a list, or make it a "
-                                 "regular argument)") from None
+            _check_hashable(fun_name, str(i), a)
             statics.append(("arg", i, a))
         else:
             dyn_args.append(a)
     dyn_kwargs = {}
     for k, v in sorted(kwargs.items()):
         if k in static_argnames:
-            try:
-                hash(v)
-            except TypeError:
-                raise ValueError(f"jit({fun_name}): static argument {k!r} of type "
-                                 f"{type(v).__name__} is unhashable; static arguments must "
-                                 "be hashable (use a tuple instead of a list, or make it a "
-                                 "regular argument)") from None
+            _check_hashable(fun_name, repr(k), v)
             statics.append(("kw", k, v))
         else:
             dyn_kwargs[k] = v
