@@ -36,6 +36,8 @@ from xla_bridge.runtime import default_backend, device_count, devices, local_dev
 from xla_bridge.eager import make_array_from_process_local_data  # noqa: F401
 from xla_bridge.runtime import process_count, process_index  # noqa: F401
 from functorch_lite import distributed  # noqa: F401  (many processes)
+from functorch_lite import debug  # noqa: F401  (debug.print, debug.callback)
+from functorch_lite.lax.callbacks import pure_callback  # noqa: F401
 
 from functorch_lite import scipy  # noqa: F401
 from functorch_lite import nn  # noqa: F401  (the repo's nn/ folder, installed as functorch_lite.nn)

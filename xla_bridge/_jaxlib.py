@@ -71,6 +71,35 @@ def compile(c, module_text: str, devices: Sequence[Any]):
                               _compile_options(devices))
 
 
+@functools.lru_cache(maxsize=1)
+def _mlir_context():
+    """An MLIR context with every dialect our modules use (built once: loading them is
+    slow), for compiles that must hand XLA a parsed module rather than text."""
+    from jaxlib.mlir import ir  # (only programs with host callbacks need MLIR objects)
+    from jaxlib.mlir._mlir_libs import _jax_mlir_ext
+    from jaxlib.mlir.dialects import chlo, sdy, stablehlo
+    registry = ir.DialectRegistry()
+    _jax_mlir_ext.register_dialects(registry)     # func and the other upstream dialects
+    context = ir.Context()
+    context.append_dialect_registry(registry)
+    context.load_all_available_dialects()
+    for dialect in (stablehlo, chlo, sdy):
+        dialect.register_dialect(context)
+    return context
+
+
+def compile_with_host_callbacks(c, module_text: str, devices: Sequence[Any],
+                                host_callbacks: Sequence[Any]):
+    """``compile`` for a module whose custom calls call back into Python: the client takes
+    the callbacks (indexed by the calls' ``index`` attribute) only with a parsed module.
+    The executable keeps them alive."""
+    from jaxlib.mlir import ir
+    with _mlir_context():
+        module = ir.Module.parse(module_text)
+        return c.compile_and_load(module, _xc.DeviceList(tuple(devices)),
+                                  _compile_options(devices), list(host_callbacks))
+
+
 def serialize_executable(c, exe) -> bytes:
     return c.serialize_executable(exe)
 
@@ -94,6 +123,16 @@ def execute(exe, buffers: list, handlers: list) -> list:
     runtime's leanest call: about half the cost of ``LoadedExecutable.execute``, which
     rediscovers each output's type and placement."""
     return exe.execute_sharded(buffers).consume_with_handlers(handlers)
+
+
+def execute_and_wait(exe, buffers: list, handlers: list) -> list:
+    """``execute`` that returns once the run has finished, so every host callback in it
+    has been called (a debug print shows before the call returns, as in JAX)."""
+    results = exe.execute_sharded(buffers, with_tokens=True)
+    token = results.consume_token()
+    outs = results.consume_with_handlers(handlers)
+    token.block_until_ready()
+    return outs
 
 
 def to_device(value: np.ndarray, device) -> Any:

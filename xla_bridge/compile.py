@@ -34,10 +34,13 @@ _MAGIC = b"functorch_lite-executable-v1\n"
 class Executable:
     """A compiled program: runs on device buffers, returns output buffers."""
 
-    __slots__ = ("exe", "out_avals", "device", "text", "name", "handlers", "has_float0")
+    __slots__ = ("exe", "out_avals", "device", "text", "name", "handlers", "has_float0",
+                 "host_callbacks")
 
-    def __init__(self, exe, out_avals: Sequence[ShapedArray], device, text: str, name: str):
+    def __init__(self, exe, out_avals: Sequence[ShapedArray], device, text: str, name: str,
+                 host_callbacks: Sequence[Any] = ()):
         self.exe = exe
+        self.host_callbacks = list(host_callbacks)  # the Python functions the program calls
         self.out_avals = list(out_avals)
         self.device = device
         self.text = text
@@ -50,7 +53,8 @@ class Executable:
              for a in self.out_avals], device)
 
     def execute(self, buffers: list) -> list:
-        return _jaxlib.execute(self.exe, buffers, self.handlers)
+        run = _jaxlib.execute_and_wait if self.host_callbacks else _jaxlib.execute
+        return run(self.exe, buffers, self.handlers)
 
     def wrap(self, outs: list) -> list:
         """The output buffers as Arrays (float0 ones as NumPy zeros)."""
@@ -159,10 +163,20 @@ def compile_text(text: str, device, name: str = "main") -> Any:
 def compile_program(program: Program, device=None, name: str = "main",
                     donated: Sequence[bool] = ()) -> Executable:
     device = device or runtime.default_device()
-    text = lower_program(program, name=name, donated=donated)
-    exe = compile_text(text, device, name)
-    return Executable(exe, program.out_avals, device, text, name)
+    callbacks: list = []
+    text = lower_program(program, name=name, donated=donated, host_callbacks=callbacks,
+                         platform=runtime.device_platform(device))
+    if callbacks:
+        # Not cached by text: the text names callbacks by index only, and another program
+        # with the same text calls other functions. (jit caches the Executable itself.)
+        if config.log_compiles:
+            logger.warning("XLA compile of %s", name)
+        exe = _jaxlib.compile_with_host_callbacks(device.client, text, [device], callbacks)
+        stats["compiles"] += 1
+    else:
+        exe = compile_text(text, device, name)
+    return Executable(exe, program.out_avals, device, text, name, callbacks)
 
 
 def lower(program: Program, name: str = "main") -> str:
-    return lower_program(program, name=name)
+    return lower_program(program, name=name, platform=runtime.default_backend())

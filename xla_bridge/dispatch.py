@@ -71,6 +71,8 @@ class Compiled:
             return None
         const_bufs = [c._buf for c in consts]
         execute, loaded, handlers, wrap = _jaxlib.execute, exe.exe, exe.handlers, exe.wrap
+        if exe.host_callbacks:
+            execute = _jaxlib.execute_and_wait
         scalars = tuple(scalars)
 
         if not any(scalars):

@@ -55,6 +55,11 @@ def default_device():
     return local_devices()[0]
 
 
+def device_platform(device) -> str:
+    """``device``'s platform in our vocabulary: 'cpu', 'cuda', 'rocm' or 'tpu'."""
+    return _jaxlib.client_platform(device.client)
+
+
 def process_count(backend: str | None = None) -> int:
     """How many processes share the devices (1 alone)."""
     return _jaxlib.process_count(client(backend))

@@ -58,9 +58,14 @@ class CompiledSpmd:
                      for s, a in zip(self.in_shardings, in_avals)]
         result_attrs = [None if s is None else f"sdy.sharding = {sdy_sharding(s, a.ndim)}"
                         for s, a in zip(out_shardings, self.out_avals)]
+        callbacks: list = []
         self.text = lower_program(program, name, donated, arg_attrs, result_attrs,
                                   num_partitions=len(self.devices),
-                                  module_ops=[sdy_mesh(mesh)])
+                                  module_ops=[sdy_mesh(mesh)], host_callbacks=callbacks)
+        if callbacks:
+            raise NotImplementedError(
+                f"jit({name}): host callbacks (pure_callback, debug.print, debug.callback) "
+                f"in a program with shardings are not supported yet")
         self._exe = None
         self._cpu_collectives = len(self.devices) > 1 and self.devices[0].platform == "cpu"
 

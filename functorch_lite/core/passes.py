@@ -1,21 +1,41 @@
 """Program clean-up before lowering: dead-code elimination and common-subexpression
-elimination. Both return new programs and never change what a program computes (every
-primitive is pure)."""
+elimination. Both return new programs and never change what a program computes: every
+primitive is pure except the effectful ones (host callbacks), whose equations both keep."""
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
 
-from functorch_lite.core.ir import ClosedProgram, Eqn, Literal, Program, Var
+from functorch_lite.core.ir import ClosedProgram, Eqn, Literal, Program, Var, programs_in
+
+
+# Program -> whether any of its equations is effectful. Programs carried in params do not
+# change once built; entries go with their programs.
+_effects_of: "weakref.WeakKeyDictionary[Program, bool]" = weakref.WeakKeyDictionary()
+
+
+def has_effects(eqn: Eqn) -> bool:
+    """Whether ``eqn`` is effectful or carries a program with an effectful equation."""
+    if eqn.primitive.effectful:
+        return True
+    for p in programs_in(eqn.params):
+        known = _effects_of.get(p)
+        if known is None:
+            known = _effects_of[p] = any(has_effects(e) for e in p.eqns)
+        if known:
+            return True
+    return False
 
 
 def dce(program: Program, consts: list | None = None) -> tuple[Program, list]:
-    """Drop equations whose outputs nobody uses, and constvars nobody reads."""
+    """Drop equations whose outputs nobody uses (unless effectful), and constvars nobody
+    reads."""
     live: set[Var] = {v for v in program.outvars if isinstance(v, Var)}
     kept = []
     for eqn in reversed(program.eqns):
-        if any(o in live for o in eqn.outputs):
+        if any(o in live for o in eqn.outputs) or has_effects(eqn):
             kept.append(eqn)
             live.update(a for a in eqn.inputs if isinstance(a, Var))
     kept.reverse()
@@ -51,7 +71,7 @@ def cse(program: Program) -> Program:
     eqns = []
     for eqn in program.eqns:
         inputs = [rename.get(a, a) if isinstance(a, Var) else a for a in eqn.inputs]
-        pkey = _params_key(eqn.params)
+        pkey = None if has_effects(eqn) else _params_key(eqn.params)
         key = None if pkey is None else (eqn.primitive, tuple(_atom_key(a, rename)
                                                               for a in eqn.inputs), pkey)
         if key is not None and key in seen:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.backend import backend
 
+
 def backend_device_put(value: Any, device: Any = None, weak_type: bool = False):
     return backend.device_put(value, device, weak_type)
 
@@ -43,6 +44,10 @@ class Primitive:
         self._impl: Callable | None = None
         # Primitives whose derivative is zero everywhere (comparisons, argmax, ...).
         self.non_differentiable = False
+        # Primitives run for a side effect (a host callback that prints): dead-code and
+        # common-subexpression elimination keep every equation of one, even without used
+        # outputs, and so keep any equation whose program contains one (core/passes.py).
+        self.effectful = False
 
     def __repr__(self) -> str:
         return self.name

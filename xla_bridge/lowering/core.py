@@ -90,6 +90,12 @@ class LoweringContext:
         self.functions: list[str] = []  # extra private functions (func.call targets)
         self.num_partitions = 1  # devices the program is partitioned over (SPMD)
         self.manual_mesh = None  # inside a shard_map body: its mesh (collectives' groups)
+        self.platform = "cpu"  # where the module will run (host callbacks' target differs)
+        # Python functions the module calls back (custom calls name them by index); the
+        # compiler needs them (compile.compile_program).
+        self.host_callbacks: list = []
+        # The token chaining this region's ordered callbacks (None until the first one).
+        self.token: str | None = None
 
     # -- names and text ----------------------------------------------------------------------
     def fresh(self, prefix: str = "") -> str:
@@ -132,11 +138,12 @@ class LoweringContext:
         (with ``terminator``). The yielded values' avals are taken from ``body``'s second
         return (names, avals)."""
         args = [self.fresh("r") for _ in arg_avals]  # never clashes with @main's %argN
-        saved_lines, saved_indent = self.lines, self._indent
-        self.lines, self._indent = [], saved_indent + 4
+        saved_lines, saved_indent, saved_token = self.lines, self._indent, self.token
+        self.lines, self._indent, self.token = [], saved_indent + 4, None
         out_names, out_avals = body(*args)
         self.emit(f'"{terminator}"({", ".join(out_names)}) : ({self.types(out_avals)}) -> ()')
         inner, self.lines, self._indent = self.lines, saved_lines, saved_indent
+        self.token = saved_token
         header = ", ".join(f"{a}: {tensor_type(t)}" for a, t in zip(args, arg_avals))
         label = " " * (saved_indent + 2) + f"^bb0({header}):\n" if arg_avals else ""
         return "{\n" + label + "\n".join(inner) + "\n" + " " * saved_indent + "}"
@@ -224,14 +231,19 @@ def i64_array(values: Sequence[int]) -> str:
 def lower_program(program: Program, name: str = "main", donated: Sequence[bool] = (),
                   arg_attrs: Sequence[str | None] | None = None,
                   result_attrs: Sequence[str | None] | None = None,
-                  num_partitions: int = 1, module_ops: Sequence[str] = ()) -> str:
+                  num_partitions: int = 1, module_ops: Sequence[str] = (),
+                  platform: str = "cpu", host_callbacks: list | None = None) -> str:
     """The StableHLO module text of ``program``; its constvars come first among the
     arguments of ``@main``, then its invars. For a program over several devices
     (``num_partitions``), ``arg_attrs``/``result_attrs`` add an attribute to each argument
     and result (its sharding; None: none) and ``module_ops`` go first in the module (the
-    mesh the shardings name)."""
+    mesh the shardings name). The Python functions the program calls back are appended
+    to ``host_callbacks`` (pass a list to compile it; ``platform`` picks their target)."""
     ctx = LoweringContext()
     ctx.num_partitions = num_partitions
+    ctx.platform = platform
+    if host_callbacks is not None:
+        ctx.host_callbacks = host_callbacks
     in_vars = list(program.constvars) + list(program.invars)
     arg_names = [f"%arg{i}" for i in range(len(in_vars))]
     env: dict[Var, str] = dict(zip(in_vars, arg_names))

@@ -1,0 +1,250 @@
+"""Host callbacks: Python functions called from inside a program, with the values it has
+computed (JAX's ``pure_callback`` and ``debug.callback``).
+
+``pure_callback_p`` calls a function that must be pure: it returns arrays of declared shapes
+and dtypes, and may be dropped when its results are unused or run more than once (under
+``vmap`` with ``vmap_method="sequential"``, once per element). ``debug_callback_p`` is
+called for its effect (printing): it returns nothing, is *effectful* (dead-code and
+common-subexpression elimination keep it), runs on primal values under differentiation and
+once per element under ``vmap``.
+
+Eagerly both call the function at once; in a compiled program the lowering
+(``xla_bridge/lowering/callbacks.py``) emits a custom call XLA's runtime turns back into a
+Python call. The callback receives NumPy arrays.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from functorch_lite.core import dtypes, pytree
+from functorch_lite.core.avals import ShapedArray, get_aval
+from functorch_lite.core.primitive import Primitive, backend_device_put
+from functorch_lite.interpreters import batching
+from functorch_lite.lax._common import as_operand
+from functorch_lite.lax.control_flow import scan
+from functorch_lite.lax.shapes import concatenate, expand_dims, index_in_dim
+
+__all__ = ["pure_callback", "debug_callback"]
+
+VMAP_METHODS = ("sequential", "sequential_unrolled", "expand_dims", "broadcast_all",
+                "legacy_vectorized")
+
+
+class FlatCallback:
+    """The user's function seen through flat arguments: rebuilds ``(args, kwargs)`` from
+    the leaves and flattens what it returns. Hashed by identity (a new one per call site
+    and call), so two callbacks are never merged."""
+
+    __slots__ = ("fn", "in_tree", "name")
+
+    def __init__(self, fn: Callable, in_tree):
+        self.fn, self.in_tree = fn, in_tree
+        self.name = getattr(fn, "__name__", type(fn).__name__)
+
+    def __call__(self, *flat_args):
+        args, kwargs = pytree.tree_unflatten(self.in_tree, list(flat_args))
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<callback {self.name}>"
+
+
+def _host_values(args: Sequence[Any]) -> list[np.ndarray]:
+    # With the dtypes the program gives them (a Python float is float32), so an eager call
+    # hands the callback what a compiled one does.
+    return [np.asarray(a, get_aval(a).dtype) for a in args]
+
+
+def call_pure(callback: FlatCallback, result_avals: Sequence[ShapedArray],
+              args: Sequence[Any]) -> list[np.ndarray]:
+    """Run ``callback`` on host values and check what it returns against the declared
+    ``result_avals`` (a RuntimeError naming the result that differs, as JAX)."""
+    outs = pytree.tree_leaves(callback(*_host_values(args)))
+    if len(outs) != len(result_avals):
+        raise RuntimeError(f"pure_callback: {callback.name} returned {len(outs)} arrays, "
+                           f"expected {len(result_avals)} (result_shape_dtypes)")
+    checked = []
+    for i, (out, aval) in enumerate(zip(outs, result_avals)):
+        out = np.asarray(out)
+        if out.shape != aval.shape:
+            raise RuntimeError(f"pure_callback: result {i} of {callback.name} has shape "
+                               f"{out.shape}, expected {aval.shape}")
+        if out.dtype != aval.dtype:
+            raise RuntimeError(f"pure_callback: result {i} of {callback.name} has dtype "
+                               f"{out.dtype}, expected {aval.dtype}")
+        checked.append(out)
+    return checked
+
+
+def call_debug(callback: FlatCallback, args: Sequence[Any]) -> None:
+    callback(*_host_values(args))
+
+
+# ---------------------------------------------------------------------------------------
+# pure_callback
+
+pure_callback_p = Primitive("pure_callback", multiple_results=True)
+
+
+@pure_callback_p.def_shape
+def _pure_callback_shape(*avals, callback, result_avals, vmap_method):
+    return list(result_avals)
+
+
+@pure_callback_p.def_impl
+def _pure_callback_impl(*args, callback, result_avals, vmap_method):
+    return [backend_device_put(out, None, False)
+            for out in call_pure(callback, result_avals, args)]
+
+
+def _result_aval(x: Any) -> ShapedArray:
+    shape, dtype = getattr(x, "shape", None), getattr(x, "dtype", None)
+    if shape is None or dtype is None:
+        raise TypeError(f"pure_callback: result_shape_dtypes must be a pytree of objects "
+                        f"with .shape and .dtype (fl.ShapeDtypeStruct, arrays), got "
+                        f"{type(x).__name__} {x!r}")
+    return ShapedArray(tuple(int(d) for d in shape), dtypes.canonicalize_dtype(dtype))
+
+
+def pure_callback(callback: Callable, result_shape_dtypes: Any, *args: Any,
+                  sharding: Any = None, vmap_method: str | None = None, **kwargs: Any):
+    """Call the pure Python function ``callback(*args, **kwargs)`` from inside traced or
+    compiled code; it receives NumPy arrays and returns arrays matching
+    ``result_shape_dtypes`` (a pytree of ``ShapeDtypeStruct``, or anything with ``.shape``
+    and ``.dtype``). Not differentiable (wrap it in ``custom_jvp``/``custom_vjp``).
+
+    Under ``vmap``, ``vmap_method`` says how to call it: ``"sequential"`` (a loop, one call
+    per element), ``"sequential_unrolled"``, ``"expand_dims"`` (one call; unbatched
+    arguments get a leading axis of size 1), ``"broadcast_all"`` (one call; every argument
+    batched) or ``"legacy_vectorized"``; None raises under ``vmap``, as in JAX.
+
+    >>> def host_sin(x):
+    ...     return np.sin(x).astype(x.dtype)
+    >>> fl.jit(lambda x: fl.pure_callback(host_sin, fl.ShapeDtypeStruct(x.shape, x.dtype),
+    ...                                   x))(fnp.ones(3))
+    """
+    if vmap_method not in (*VMAP_METHODS, None):
+        raise ValueError(f"pure_callback: vmap_method must be one of {VMAP_METHODS} or "
+                         f"None, got {vmap_method!r}")
+    if sharding is not None:
+        raise NotImplementedError("pure_callback: sharding= is not supported yet; the "
+                                  "callback runs once, on the host")
+    flat_args, in_tree = pytree.tree_flatten((args, kwargs))
+    result_leaves, out_tree = pytree.tree_flatten(result_shape_dtypes)
+    result_avals = tuple(_result_aval(r) for r in result_leaves)
+    outs = pure_callback_p.bind(*[as_operand(a) for a in flat_args],
+                                callback=FlatCallback(callback, in_tree),
+                                result_avals=result_avals, vmap_method=vmap_method)
+    return pytree.tree_unflatten(out_tree, outs)
+
+
+@pure_callback_p.def_jvp
+def _pure_callback_jvp(primals, tangents, **params):
+    raise ValueError("Pure callbacks do not support JVP. Please use `custom_jvp` to use "
+                     "callbacks while taking gradients.")
+
+
+def _pure_callback_transpose(cts, *args, **params):
+    raise ValueError("Pure callbacks do not support transpose. Please use `custom_vjp` to "
+                     "use callbacks while taking gradients.")
+
+
+pure_callback_p.def_transpose(_pure_callback_transpose)
+
+
+@pure_callback_p.def_batch
+def _pure_callback_batch(axis, args, dims, *, callback, result_avals, vmap_method):
+    size = axis.size
+    args = [a if d is None else batching.bdim_at_front(a, d, size)
+            for a, d in zip(args, dims)]
+    batched_avals = tuple(r.update(shape=(size, *r.shape)) for r in result_avals)
+    if vmap_method in ("expand_dims", "broadcast_all", "legacy_vectorized"):
+        if vmap_method == "expand_dims":
+            args = [expand_dims(a, (0,)) if d is None else a for a, d in zip(args, dims)]
+        elif vmap_method == "broadcast_all":
+            args = [batching.bdim_at_front(a, None, size) if d is None else a
+                    for a, d in zip(args, dims)]
+        outs = pure_callback_p.bind(*args, callback=callback, result_avals=batched_avals,
+                                    vmap_method=vmap_method)
+        return outs, [0] * len(outs)
+    if vmap_method is None:
+        raise NotImplementedError(
+            "vmap of pure_callback needs vmap_method: one of 'sequential', "
+            "'sequential_unrolled', 'expand_dims', 'broadcast_all' or 'legacy_vectorized' "
+            "(see pure_callback's docstring); got vmap_method=None")
+    batched = [d is not None for d in dims]
+
+    def one(elements):
+        it = iter(elements)
+        full = [next(it) if b else a for a, b in zip(args, batched)]
+        return pure_callback_p.bind(*full, callback=callback, result_avals=result_avals,
+                                    vmap_method=vmap_method)
+    if vmap_method == "sequential":
+        _, outs = scan(lambda c, xs: (c, one(xs)), None,
+                       [a for a, b in zip(args, batched) if b])
+        return list(outs), [0] * len(result_avals)
+    # sequential_unrolled: one call per element, in order, in the program itself.
+    per_element = [one([index_in_dim(a, i, 0, keepdims=False)
+                        for a, b in zip(args, batched) if b]) for i in range(size)]
+    outs = [concatenate([expand_dims(e[k], (0,)) for e in per_element], 0)
+            for k in range(len(result_avals))]
+    return outs, [0] * len(outs)
+
+
+# ---------------------------------------------------------------------------------------
+# debug_callback
+
+debug_callback_p = Primitive("debug_callback", multiple_results=True)
+debug_callback_p.effectful = True
+
+
+@debug_callback_p.def_shape
+def _debug_callback_shape(*avals, callback, ordered):
+    return []
+
+
+@debug_callback_p.def_impl
+def _debug_callback_impl(*args, callback, ordered):
+    call_debug(callback, args)
+    return []
+
+
+def debug_callback(callback: Callable, *args: Any, ordered: bool = False,
+                   **kwargs: Any) -> None:
+    """Call ``callback(*args, **kwargs)`` for its effect (printing, logging) from inside
+    traced or compiled code, with the values ``args`` have when the program runs (NumPy
+    arrays). Returns None. Under ``grad`` it sees the primal values; under ``vmap`` it is
+    called once per element. ``ordered=True`` keeps the calls of one program (or loop
+    body) in program order.
+
+    >>> fl.jit(lambda x: (fl.debug.callback(print, x), x * 2)[1])(fnp.ones(2))
+    [1. 1.]
+    """
+    flat_args, in_tree = pytree.tree_flatten((args, kwargs))
+    debug_callback_p.bind(*[as_operand(a) for a in flat_args],
+                          callback=FlatCallback(callback, in_tree), ordered=bool(ordered))
+
+
+@debug_callback_p.def_jvp
+def _debug_callback_jvp(primals, tangents, **params):
+    # The callback sees the primal values; it has no outputs, so no tangents.
+    return debug_callback_p.bind(*primals, **params), []
+
+
+def _debug_callback_transpose(cts, *args, **params):
+    # Reached only if a callback is given tangent values: the backward pass calls nothing.
+    return [None] * len(args)
+
+
+debug_callback_p.def_transpose(_debug_callback_transpose)
+
+
+@debug_callback_p.def_batch
+def _debug_callback_batch(axis, args, dims, **params):
+    # One call per element, in order, each with that element's values (JAX's behavior).
+    for i in range(axis.size):
+        debug_callback_p.bind(*[a if d is None else index_in_dim(a, i, d, keepdims=False)
+                                for a, d in zip(args, dims)], **params)
+    return [], []
