@@ -135,6 +135,14 @@ def execute_and_wait(exe, buffers: list, handlers: list) -> list:
     return outs
 
 
+def from_dlpack(external: Any, device=None, copy: bool | None = None) -> Any:
+    """A device buffer holding ``external`` (an object with ``__dlpack__``: a NumPy array,
+    a torch tensor, ...), sharing its memory when the runtime can; dtypes are canonicalized
+    as for any input (int64 to int32 without x64)."""
+    import jax.dlpack  # (the runtime's DLPack import; nothing else needs it)
+    return jax.dlpack.from_dlpack(external, device=device, copy=copy)
+
+
 def to_device(value: np.ndarray, device) -> Any:
     return jax.device_put(value, device)
 

@@ -130,6 +130,22 @@ class Array(avals_mod.Array):
             return np.zeros(self.shape, dtypes.float0)
         return out
 
+    # -- DLPack: hand the buffer to another library without copying ---------------------
+    def __dlpack__(self, *, stream: Any = None, max_version: Any = None,
+                   dl_device: Any = None, copy: bool | None = None):
+        """The DLPack capsule of this array's buffer (``torch.from_dlpack(x)``,
+        ``np.from_dlpack(x)``); arrays on several devices have no single buffer."""
+        if self._sharding is not None and len(self._sharding.device_set) > 1:
+            raise ValueError(f"Array {self.aval.str_short()} is on "
+                             f"{len(self._sharding.device_set)} devices; DLPack exports one "
+                             "buffer: take a shard (x.addressable_shards[i].data) instead")
+        kwargs = {k: v for k, v in (("stream", stream), ("max_version", max_version),
+                                    ("dl_device", dl_device), ("copy", copy)) if v is not None}
+        return self.buffer.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self.buffer.__dlpack_device__()
+
     def item(self, *args):
         return self._value().item(*args)
 
@@ -211,6 +227,18 @@ class Shard:
 # ``_device`` (None until ``device`` looks it up) directly, for every argument of every
 # cached jit call: a property would add a call per argument. They are private to
 # xla_bridge, which owns this class; nothing outside the package reads them.
+
+
+def from_dlpack(external: Any, device=None, copy: bool | None = None) -> Array:
+    """An Array over the memory of ``external`` (anything with ``__dlpack__``)."""
+    if isinstance(external, Array):
+        return external
+    if not hasattr(external, "__dlpack__"):
+        raise TypeError(f"from_dlpack: expected an object with __dlpack__ (a NumPy array, a "
+                        f"torch tensor, ...), got {type(external).__name__}")
+    buf = _jaxlib.from_dlpack(external, device, copy)
+    return Array(buf, ShapedArray(tuple(buf.shape), np.dtype(buf.dtype)),
+                 _jaxlib.buffer_device(buf))
 
 
 def from_numpy(value: Any, device=None, weak_type: bool = False) -> Array:

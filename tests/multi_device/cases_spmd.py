@@ -184,3 +184,22 @@ def test_errors_name_the_array_its_shape_the_spec_and_the_mesh():
     c, d = fl.device_put(np.ones(3), fl.devices()[1]), fl.device_put(np.ones(3), fl.devices()[2])
     with pytest.raises(ValueError, match="cpu:1.*cpu:2"):
         c * d
+
+
+def test_an_array_over_several_devices_exports_no_single_dlpack_buffer():
+    a = fl.device_put(rand(0, 8, 16), ours(P("data")))
+    with pytest.raises(ValueError, match="is on 8 devices"):
+        a.__dlpack__()
+    # A shard is one buffer and exports.
+    shard = a.addressable_shards[0]
+    np.testing.assert_array_equal(np.from_dlpack(shard.data), np.asarray(shard.data))
+
+
+def test_host_callbacks_are_refused_in_a_partitioned_program():
+    f = fl.jit(lambda x: (fl.debug.print("{}", x), x * 2)[1],
+               in_shardings=ours(P("data")))
+    with pytest.raises(NotImplementedError, match="partitioned over several devices"):
+        f(rand(0, 8, 16))
+    # Eagerly, a sharded array prints its whole value.
+    fl.debug.callback(lambda v: None if v.shape == (8, 16) else 1 / 0,
+                      fl.device_put(rand(0, 8, 16), ours(P("data"))))
