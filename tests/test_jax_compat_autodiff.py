@@ -170,6 +170,8 @@ CONCRETE_ONLY = {
     "__setitem__": None, "sharding": AttributeError,
     # (JAX raises its ConcretizationTypeError for these; ours raises ours)
     "addressable_shards": None, "is_fully_replicated": None, "is_fully_addressable": None,
+    # (JAX: ConcretizationTypeError for __dlpack__; tracers here have no buffer to export)
+    "__dlpack__": None, "__dlpack_device__": AttributeError,
 }
 
 _CONCRETE_CALLS = {
@@ -184,6 +186,7 @@ _CONCRETE_CALLS = {
     "sharding": lambda x: x.sharding, "addressable_shards": lambda x: x.addressable_shards,
     "is_fully_replicated": lambda x: x.is_fully_replicated,
     "is_fully_addressable": lambda x: x.is_fully_addressable,
+    "__dlpack__": lambda x: x.__dlpack__(), "__dlpack_device__": lambda x: x.__dlpack_device__(),
 }
 
 # Our eager Array differs from JAX's here (not a tracer matter): jax.Array.flat raises
