@@ -32,7 +32,8 @@ def callback(callback: Callable[..., Any], *args: Any, ordered: bool = False,
 
 
 def _check_format(fmt: str, num_args: int, names) -> None:
-    """Fail at trace time, not inside XLA, when ``fmt`` asks for arguments not given."""
+    """Fail at trace time, not inside XLA, when ``fmt`` asks for arguments not given, with
+    the exception ``str.format`` (and so JAX) raises: IndexError or KeyError."""
     auto = 0
     for _, field, _, _ in string.Formatter().parse(fmt):
         if field is None:
@@ -41,15 +42,15 @@ def _check_format(fmt: str, num_args: int, names) -> None:
         if key == "":
             auto += 1
             if auto > num_args:
-                raise ValueError(f"debug.print: {fmt!r} has more '{{}}' fields than the "
+                raise IndexError(f"debug.print: {fmt!r} has more '{{}}' fields than the "
                                  f"{num_args} positional argument(s) given")
         elif key.isdigit():
             if int(key) >= num_args:
-                raise ValueError(f"debug.print: {fmt!r} refers to positional argument "
+                raise IndexError(f"debug.print: {fmt!r} refers to positional argument "
                                  f"{key}, but {num_args} were given")
         elif key not in names:
-            raise ValueError(f"debug.print: {fmt!r} refers to {key!r}, which is not among "
-                             f"the keyword arguments {sorted(names)}")
+            raise KeyError(f"debug.print: {fmt!r} refers to {key!r}, which is not among "
+                           f"the keyword arguments {sorted(names)}")
 
 
 def print(fmt: str, *args: Any, ordered: bool = False, **kwargs: Any) -> None:  # noqa: A001

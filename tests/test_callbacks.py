@@ -266,11 +266,18 @@ def test_debug_print_text_matches_jax(capsys, case):
 
 
 def test_debug_print_format_errors_come_at_trace_time():
-    with pytest.raises(ValueError, match="more '{}' fields"):
+    # JAX raises str.format's own IndexError / KeyError when tracing; so do we.
+    with pytest.raises(IndexError):
+        jax.jit(lambda x: jax.debug.print("{} {}", x))(np.ones(2))
+    with pytest.raises(KeyError):
+        jax.debug.print("{y}", x=1.0)
+    with pytest.raises(IndexError):
+        jax.debug.print("{2}", 1.0, 2.0)
+    with pytest.raises(IndexError, match="more '{}' fields"):
         fl.jit(lambda x: fl.debug.print("{} {}", x))(fnp.ones(2))
-    with pytest.raises(ValueError, match="refers to 'y'"):
+    with pytest.raises(KeyError, match="refers to 'y'"):
         fl.debug.print("{y}", x=1.0)
-    with pytest.raises(ValueError, match="positional argument 2"):
+    with pytest.raises(IndexError, match="positional argument 2"):
         fl.debug.print("{2}", 1.0, 2.0)
     with pytest.raises(TypeError, match="format must be a str"):
         fl.debug.print(3, 1.0)
@@ -315,3 +322,24 @@ def test_a_jitted_call_returns_after_its_callbacks_ran():
     for i in range(3):
         f(fnp.full(2, float(i)))      # no outputs to wait on: the call itself waits
         assert len(done) == i + 1
+
+
+def test_a_print_of_tangents_in_a_custom_jvp_rule_matches_jax(capsys):
+    """jvp prints the tangent; grad transposes the print away (nothing is printed)."""
+    def make(lib, print_):
+        @lib.custom_jvp
+        def f(x):
+            return x * 2
+
+        @f.defjvp
+        def _(primals, tangents):
+            print_("tangent {}", tangents[0])
+            return f(primals[0]), tangents[0] * 2
+        return f
+    f, g = make(fl, fl.debug.print), make(jax, jax.debug.print)
+    x, t = np.ones(2, np.float32), np.full(2, 3.0, np.float32)
+    assert _printed(capsys, lambda: fl.jvp(f, (x,), (t,))) == \
+        _printed(capsys, lambda: jax.jvp(g, (x,), (t,))) == "tangent [3. 3.]\n"
+    assert _printed(capsys, lambda: fl.grad(lambda v: f(v).sum())(x)) == \
+        _printed(capsys, lambda: jax.grad(lambda v: g(v).sum())(x)) == ""
+    assert _printed(capsys, lambda: fl.jit(fl.grad(lambda v: f(v).sum()))(x)) == ""

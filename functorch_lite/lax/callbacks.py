@@ -24,7 +24,7 @@ from functorch_lite.core.primitive import Primitive, backend_device_put
 from functorch_lite.interpreters import batching
 from functorch_lite.lax._common import as_operand
 from functorch_lite.lax.control_flow import scan
-from functorch_lite.lax.shapes import concatenate, expand_dims, index_in_dim
+from functorch_lite.lax.shapes import expand_dims, index_in_dim
 
 __all__ = ["pure_callback", "debug_callback"]
 
@@ -34,8 +34,8 @@ VMAP_METHODS = ("sequential", "sequential_unrolled", "expand_dims", "broadcast_a
 
 class FlatCallback:
     """The user's function seen through flat arguments: rebuilds ``(args, kwargs)`` from
-    the leaves and flattens what it returns. Hashed by identity (a new one per call site
-    and call), so two callbacks are never merged."""
+    the leaves. Hashed by identity (a new one per call), so two callbacks are never
+    merged."""
 
     __slots__ = ("fn", "in_tree", "name")
 
@@ -146,14 +146,6 @@ def _pure_callback_jvp(primals, tangents, **params):
                      "callbacks while taking gradients.")
 
 
-def _pure_callback_transpose(cts, *args, **params):
-    raise ValueError("Pure callbacks do not support transpose. Please use `custom_vjp` to "
-                     "use callbacks while taking gradients.")
-
-
-pure_callback_p.def_transpose(_pure_callback_transpose)
-
-
 @pure_callback_p.def_batch
 def _pure_callback_batch(axis, args, dims, *, callback, result_avals, vmap_method):
     size = axis.size
@@ -181,16 +173,10 @@ def _pure_callback_batch(axis, args, dims, *, callback, result_avals, vmap_metho
         full = [next(it) if b else a for a, b in zip(args, batched)]
         return pure_callback_p.bind(*full, callback=callback, result_avals=result_avals,
                                     vmap_method=vmap_method)
-    if vmap_method == "sequential":
-        _, outs = scan(lambda c, xs: (c, one(xs)), None,
-                       [a for a, b in zip(args, batched) if b])
-        return list(outs), [0] * len(result_avals)
-    # sequential_unrolled: one call per element, in order, in the program itself.
-    per_element = [one([index_in_dim(a, i, 0, keepdims=False)
-                        for a, b in zip(args, batched) if b]) for i in range(size)]
-    outs = [concatenate([expand_dims(e[k], (0,)) for e in per_element], 0)
-            for k in range(len(result_avals))]
-    return outs, [0] * len(outs)
+    # A loop over the elements; "sequential_unrolled" writes its iterations out.
+    _, outs = scan(lambda c, xs: (c, one(xs)), None, [a for a, b in zip(args, batched) if b],
+                   unroll=vmap_method == "sequential_unrolled")
+    return list(outs), [0] * len(result_avals)
 
 
 # ---------------------------------------------------------------------------------------
