@@ -14,9 +14,13 @@ import numpy as np
 import jax  # noqa: F401  (initializes the runtime and its plugins)
 import jaxlib
 from jax._src import xla_bridge as _jax_xla_bridge  # (backends_are_initialized)
+from jax import dlpack as _jax_dlpack
 from jax.extend import backend as _jex_backend
 from jaxlib import _jax
 from jaxlib import xla_client as _xc
+from jaxlib.mlir import ir as _ir
+from jaxlib.mlir._mlir_libs import _jax_mlir_ext
+from jaxlib.mlir.dialects import chlo as _chlo, sdy as _sdy, stablehlo as _stablehlo
 
 Device = _xc.Device
 
@@ -75,15 +79,12 @@ def compile(c, module_text: str, devices: Sequence[Any]):
 def _mlir_context():
     """An MLIR context with every dialect our modules use (built once: loading them is
     slow), for compiles that must hand XLA a parsed module rather than text."""
-    from jaxlib.mlir import ir  # (only programs with host callbacks need MLIR objects)
-    from jaxlib.mlir._mlir_libs import _jax_mlir_ext
-    from jaxlib.mlir.dialects import chlo, sdy, stablehlo
-    registry = ir.DialectRegistry()
+    registry = _ir.DialectRegistry()
     _jax_mlir_ext.register_dialects(registry)     # func and the other upstream dialects
-    context = ir.Context()
+    context = _ir.Context()
     context.append_dialect_registry(registry)
     context.load_all_available_dialects()
-    for dialect in (stablehlo, chlo, sdy):
+    for dialect in (_stablehlo, _chlo, _sdy):
         dialect.register_dialect(context)
     return context
 
@@ -93,9 +94,8 @@ def compile_with_host_callbacks(c, module_text: str, devices: Sequence[Any],
     """``compile`` for a module whose custom calls call back into Python: the client takes
     the callbacks (indexed by the calls' ``index`` attribute) only with a parsed module.
     The executable keeps them alive."""
-    from jaxlib.mlir import ir
     with _mlir_context():
-        module = ir.Module.parse(module_text)
+        module = _ir.Module.parse(module_text)
         return c.compile_and_load(module, _xc.DeviceList(tuple(devices)),
                                   _compile_options(devices), list(host_callbacks))
 
@@ -139,8 +139,7 @@ def from_dlpack(external: Any, device=None, copy: bool | None = None) -> Any:
     """A device buffer holding ``external`` (an object with ``__dlpack__``: a NumPy array,
     a torch tensor, ...), sharing its memory when the runtime can; dtypes are canonicalized
     as for any input (int64 to int32 without x64)."""
-    import jax.dlpack  # (the runtime's DLPack import; nothing else needs it)
-    return jax.dlpack.from_dlpack(external, device=device, copy=copy)
+    return _jax_dlpack.from_dlpack(external, device=device, copy=copy)
 
 
 def to_device(value: np.ndarray, device) -> Any:
