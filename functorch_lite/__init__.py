@@ -38,6 +38,7 @@ from xla_bridge.runtime import process_count, process_index  # noqa: F401
 from functorch_lite import distributed  # noqa: F401  (many processes)
 from functorch_lite import debug  # noqa: F401  (debug.print, debug.callback)
 from functorch_lite import dlpack  # noqa: F401  (dlpack.from_dlpack)
+from functorch_lite import export  # noqa: F401  (export.export, serialize, deserialize)
 from functorch_lite.lax.callbacks import pure_callback  # noqa: F401
 
 from functorch_lite import scipy  # noqa: F401

@@ -1,5 +1,8 @@
 """Small helpers shared by the program-level tests (``conftest.py`` puts this folder on the
 import path)."""
+import subprocess
+import sys
+
 import jax
 import numpy as np
 
@@ -21,3 +24,12 @@ def assert_tree_close(got, want, rtol=1e-5, atol=1e-5, check_dtype=True):
         if check_dtype:
             assert g.dtype == w.dtype, (g.dtype, w.dtype)
         np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+
+
+def run_python(code: str, cwd, timeout: int = 300) -> str:
+    """Run ``code`` in a fresh interpreter in ``cwd``; its stdout (a failure shows its
+    stderr)."""
+    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True,
+                         text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return out.stdout

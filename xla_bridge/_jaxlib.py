@@ -100,6 +100,48 @@ def compile_with_host_callbacks(c, module_text: str, devices: Sequence[Any],
                                   _compile_options(devices), list(host_callbacks))
 
 
+def portable_artifact(module_text: str) -> bytes:
+    """``module_text`` as a StableHLO portable artifact (versioned VHLO bytecode) that
+    runtimes built up to twelve weeks older than this one can still load."""
+    target = _stablehlo.get_version_from_compatibility_requirement(
+        _stablehlo.StablehloCompatibilityRequirement.WEEK_12)
+    return _stablehlo.serialize_portable_artifact_str(module_text, target)
+
+
+def artifact_text(artifact: bytes) -> str:
+    """The StableHLO module in a portable artifact, as text (a ValueError if ``artifact``
+    is not one this runtime can read)."""
+    with _mlir_context():
+        return str(_artifact_module(artifact))
+
+
+def _artifact_module(artifact: bytes):
+    try:
+        bytecode = _stablehlo.deserialize_portable_artifact_str(bytes(artifact))
+        return _ir.Module.parse(bytecode)
+    except Exception as e:  # the bindings raise plain Exceptions with MLIR's diagnostics
+        raise ValueError(f"not a StableHLO portable artifact this runtime can read: "
+                         f"{e}") from None
+
+
+def artifact_functions(artifact: bytes, prefix: str) -> list[str]:
+    """The functions of the module in ``artifact`` as text, each renamed ``prefix + name``
+    (calls inside follow) and private, to be pasted into another module: its ``main``
+    becomes ``prefix + "main"``."""
+    with _mlir_context():
+        module = _artifact_module(artifact)
+        funcs = list(module.body.operations)
+        for op in funcs:
+            if op.operation.name != "func.func":
+                raise ValueError(f"cannot inline a module holding {op.operation.name}: "
+                                 "only modules of functions can be called")
+            old = _ir.StringAttr(op.attributes["sym_name"]).value
+            _ir.SymbolTable.replace_all_symbol_uses(old, prefix + old, module.operation)
+            op.attributes["sym_name"] = _ir.StringAttr.get(prefix + old)
+            op.attributes["sym_visibility"] = _ir.StringAttr.get("private")
+        return [op.operation.get_asm() for op in funcs]
+
+
 def serialize_executable(c, exe) -> bytes:
     return c.serialize_executable(exe)
 

@@ -21,6 +21,7 @@ def install() -> None:
     from xla_bridge.compile import lower
     from xla_bridge.dispatch import compile_for_call
     from xla_bridge.eager import apply_primitive, device_put, device_put_sharded
+    from xla_bridge.export import export_module, exported_text
     from xla_bridge.operands import choose_device
     from xla_bridge.runtime import devices, process_index
     from xla_bridge.spmd import compile_spmd
@@ -29,7 +30,8 @@ def install() -> None:
                      compile=compile_for_call, array_type=Array, clear_caches=caches.clear,
                      devices=devices, process_index=process_index,
                      device_put_sharded=device_put_sharded, compile_spmd=compile_spmd,
-                     choose_device=choose_device)
+                     choose_device=choose_device, export_module=export_module,
+                     exported_text=exported_text)
     _jaxlib.set_x64(config.enable_x64)
     config.on_change("enable_x64", _jaxlib.set_x64)
     _installed = True

@@ -27,6 +27,10 @@ itself here at import; a test double or another backend could register instead.
     compile_spmd(program, name, in_shardings, out_shardings, donated=()) -> compiled object
                               running over a mesh (shardings: one per operand / output,
                               None where XLA may choose)
+    export_module(program, consts, name, platform) -> bytes        (a serialized module
+                              whose main takes the invars, ``consts`` written in: what
+                              the ``call_exported`` primitive's lowering calls)
+    exported_text(bytes) -> str                                    (that module, as text)
 """
 from __future__ import annotations
 
@@ -45,6 +49,8 @@ class _Backend:
     device_put_sharded: Callable | None = None
     compile_spmd: Callable | None = None
     choose_device: Callable | None = None
+    export_module: Callable | None = None
+    exported_text: Callable | None = None
 
     def __getattribute__(self, name: str) -> Any:
         value = object.__getattribute__(self, name)

@@ -20,6 +20,7 @@ from functorch_lite.lax.control_flow import map  # noqa: F401
 from functorch_lite.lax import callbacks as _callbacks  # noqa: F401
 from functorch_lite.lax import checkpoint as _checkpoint  # noqa: F401
 from functorch_lite.lax import custom_derivatives as _custom_derivatives  # noqa: F401
+from functorch_lite.lax import exported_call as _exported_call  # noqa: F401
 from functorch_lite.lax import jit_call as _jit_call  # noqa: F401
 from functorch_lite.lax import shard_map as _shard_map  # noqa: F401
 

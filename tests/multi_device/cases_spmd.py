@@ -203,3 +203,20 @@ def test_host_callbacks_are_refused_in_a_partitioned_program():
     # Eagerly, a sharded array prints its whole value.
     fl.debug.callback(lambda v: None if v.shape == (8, 16) else 1 / 0,
                       fl.device_put(rand(0, 8, 16), ours(P("data"))))
+
+
+def test_an_exported_function_runs_on_sharded_arrays_and_sharded_exports_are_refused():
+    spec = fl.ShapeDtypeStruct((8, 16), fnp.float32)
+    exp = fl.export.export(fl.jit(lambda a: fnp.sin(a) * 2))(spec)
+    x = rand(0, 8, 16)
+    a = fl.device_put(x, ours(P("data")))
+    want = jax.export.export(jax.jit(lambda a: jnp.sin(a) * 2))(x).call(x)
+    out = exp.call(a)
+    assert out.sharding == ours(P("data"))  # eagerly the partitioned program keeps the layout
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+    np.testing.assert_allclose(fl.jit(lambda a: exp.call(a) + 1)(a), np.asarray(want) + 1,
+                               rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="several devices"):
+        fl.export.export(fl.jit(lambda a: a, in_shardings=ours(P("data"))))(a)
+    with pytest.raises(NotImplementedError, match="sharding constraints"):
+        fl.export.export(fl.jit(lambda a: lax.with_sharding_constraint(a, ours(P("data")))))(a)

@@ -1,8 +1,6 @@
 """The module mechanism (paths, sharing, state, rngs, errors), Dense, Sequential and the
 initializers, with Flax, PyTorch and jax.nn.initializers as oracles."""
 import pathlib
-import subprocess
-import sys
 import tomllib
 
 import flax.linen as flax_nn
@@ -16,7 +14,7 @@ import functorch_lite as fl
 import functorch_lite.numpy as fnp
 from functorch_lite import lax, nn, random
 
-from helpers import rand
+from helpers import rand, run_python
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 KEY = random.PRNGKey(0)
@@ -35,10 +33,7 @@ def test_nn_is_functorch_lite_nn_and_a_user_nn_py_is_left_alone(tmp_path):
             "assert nn.WHO == 'user', nn\n"
             "assert fl.nn is fnn and fnn.Dense is Dense\n"
             "print(fnn.__name__)\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "functorch_lite.nn"
+    assert run_python(code, tmp_path, timeout=120).strip() == "functorch_lite.nn"
 
 
 def test_installed_packages_are_exactly_the_folders():

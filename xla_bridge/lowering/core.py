@@ -67,6 +67,9 @@ def tensor_type(aval: ShapedArray) -> str:
 def dense_attr(value: np.ndarray, aval: ShapedArray) -> str:
     """A ``dense<"0x...">`` attribute holding ``value``'s raw little-endian bytes (one element
     only when all are equal, which MLIR reads as a splat)."""
+    if aval.dtype == dtypes.float0:  # no data: carried as bool zeros (element_type)
+        value = np.zeros(aval.shape, np.bool_)
+        aval = aval.update(dtype=np.bool_)
     flat = np.ascontiguousarray(np.asarray(value, dtype=aval.dtype).reshape(-1))
     if flat.dtype == np.bool_:
         flat = flat.astype(np.uint8)
@@ -88,6 +91,7 @@ class LoweringContext:
         self.lines: list[str] = []
         self._indent = 4
         self.functions: list[str] = []  # extra private functions (func.call targets)
+        self._function_names: dict = {}  # what a group of functions is -> its entry's name
         self.num_partitions = 1  # devices the program is partitioned over (SPMD)
         self.manual_mesh = None  # inside a shard_map body: its mesh (collectives' groups)
         self.platform = "cpu"  # where the module will run (host callbacks' target differs)
@@ -108,6 +112,17 @@ class LoweringContext:
     @staticmethod
     def types(avals: Sequence[ShapedArray]) -> str:
         return ", ".join(tensor_type(a) for a in avals)
+
+    def add_functions(self, key, make: Callable[[str], Sequence[str]]) -> str:
+        """The symbol to ``func.call`` for the functions ``make(prefix)`` writes (their
+        entry named ``prefix + "main"``), added to the module once per ``key``."""
+        name = self._function_names.get(key)
+        if name is None:
+            prefix = f"f{len(self._function_names)}_"
+            self.functions.extend("  " + "\n  ".join(text.splitlines())
+                                  for text in make(prefix))
+            name = self._function_names[key] = prefix + "main"
+        return name
 
     # -- ops ---------------------------------------------------------------------------------
     def op(self, name: str, operands: Sequence[str], operand_avals: Sequence[ShapedArray],
@@ -232,21 +247,28 @@ def lower_program(program: Program, name: str = "main", donated: Sequence[bool] 
                   arg_attrs: Sequence[str | None] | None = None,
                   result_attrs: Sequence[str | None] | None = None,
                   num_partitions: int = 1, module_ops: Sequence[str] = (),
-                  platform: str = "cpu", host_callbacks: list | None = None) -> str:
+                  platform: str = "cpu", host_callbacks: list | None = None,
+                  consts: Sequence[Any] | None = None) -> str:
     """The StableHLO module text of ``program``; its constvars come first among the
-    arguments of ``@main``, then its invars. For a program over several devices
-    (``num_partitions``), ``arg_attrs``/``result_attrs`` add an attribute to each argument
-    and result (its sharding; None: none) and ``module_ops`` go first in the module (the
-    mesh the shardings name). The Python functions the program calls back are appended
-    to ``host_callbacks`` (pass a list to compile it; ``platform`` picks their target)."""
+    arguments of ``@main``, then its invars (given ``consts``, their values are written
+    into the module instead, and ``@main`` takes the invars only). For a program over
+    several devices (``num_partitions``), ``arg_attrs``/``result_attrs`` add an attribute
+    to each argument and result (its sharding; None: none) and ``module_ops`` go first in
+    the module (the mesh the shardings name). The Python functions the program calls back
+    are appended to ``host_callbacks`` (pass a list to compile it; ``platform`` picks
+    their target)."""
     ctx = LoweringContext()
     ctx.num_partitions = num_partitions
     ctx.platform = platform
     if host_callbacks is not None:
         ctx.host_callbacks = host_callbacks
-    in_vars = list(program.constvars) + list(program.invars)
+    in_vars = list(program.invars) if consts is not None else \
+        list(program.constvars) + list(program.invars)
     arg_names = [f"%arg{i}" for i in range(len(in_vars))]
     env: dict[Var, str] = dict(zip(in_vars, arg_names))
+    if consts is not None:
+        env.update((v, ctx.constant(np.asarray(c), v.aval))
+                   for v, c in zip(program.constvars, consts))
     outs = ctx.lower_eqns(program, env)
     out_avals = [a.aval for a in program.outvars]
     ctx.emit(f'"func.return"({", ".join(outs)}) : ({ctx.types(out_avals)}) -> ()')
