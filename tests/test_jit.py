@@ -173,6 +173,8 @@ _OTHER = {
     "sort": (lambda x, y: lax.sort((x, y), dimension=0, num_keys=1),
              ints(0, 3, 5, 2), rnd(5, 2)),
     "top_k": (lambda x: lax.top_k(x, 2), _X45),
+    # Fourier transforms
+    "fft": (lambda x: lax.fft(x, lax.FftType.RFFT, (4, 5)), _X45),
     # indexing
     "dynamic_slice": (lambda x, i: lax.dynamic_slice(x, (i, 1), (2, 3)), _X45, np.int32(1)),
     "dynamic_update_slice": (lambda x, u, i: lax.dynamic_update_slice(x, u, (i, np.int32(0))),
@@ -488,7 +490,6 @@ def test_same_signature_neither_retraces_nor_recompiles():
     assert _compiles() == n
 
 
-
 def test_cached_call_path_matches_first_call():
     """Repeat calls with device Arrays take jit's cached-call path (prebuilt output
     handlers, no pytree work); they must give what the first call gave, for single,
@@ -585,6 +586,7 @@ def test_cached_call_path_reports_a_deleted_input():
         jf(a)
     np.testing.assert_array_equal(np.asarray(jf(xla_bridge.from_numpy(np.ones(4, np.float32)))),
                                   np.full(4, 2.0))
+
 
 def test_new_shape_dtype_weak_type_or_static_value_retraces():
     calls = []

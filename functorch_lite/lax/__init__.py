@@ -9,6 +9,7 @@ from functorch_lite.lax.sorting import *  # noqa: F401,F403
 from functorch_lite.lax.indexing import *  # noqa: F401,F403
 from functorch_lite.lax.linalg import *  # noqa: F401,F403
 from functorch_lite.lax.convolution import *  # noqa: F401,F403
+from functorch_lite.lax.fft import *  # noqa: F401,F403
 from functorch_lite.lax.windowed import *  # noqa: F401,F403
 from functorch_lite.lax.transfer import *  # noqa: F401,F403
 from functorch_lite.lax.misc import *  # noqa: F401,F403

@@ -21,7 +21,7 @@ from functorch_lite.core.avals import TypedScalar as _TypedScalar
 from functorch_lite.core.avals import Array as _Array
 from functorch_lite.numpy import _util
 from functorch_lite.numpy import array_methods as _array_methods
-from functorch_lite.numpy import linalg  # noqa: F401
+from functorch_lite.numpy import fft, linalg  # noqa: F401
 from functorch_lite.numpy.creation import *  # noqa: F401,F403
 from functorch_lite.numpy.creation import array, asarray  # noqa: F401
 from functorch_lite.numpy.einsum import einsum, einsum_path  # noqa: F401
