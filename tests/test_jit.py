@@ -175,6 +175,16 @@ _OTHER = {
     "top_k": (lambda x: lax.top_k(x, 2), _X45),
     # Fourier transforms
     "fft": (lambda x: lax.fft(x, lax.FftType.RFFT, (4, 5)), _X45),
+    # decompositions
+    "cholesky": (lambda x: lax.linalg.cholesky(x @ x.T + 5 * np.eye(4, dtype=np.float32)),
+                 _X45),
+    "triangular_solve": (lambda a, b: lax.linalg.triangular_solve(a, b, left_side=True,
+                                                                  lower=True),
+                         np.tril(rnd(4, 4)) + 4 * np.eye(4, dtype=np.float32), _X45),
+    "geqrf": (lambda x: lax.linalg.geqrf(x), _X45),
+    "householder_product": (lambda x: lax.linalg.householder_product(*lax.linalg.geqrf(x)),
+                            np.ascontiguousarray(_X45.T)),
+    "eigh": (lambda x: lax.linalg.eigh(x @ x.T), _X45),
     # indexing
     "dynamic_slice": (lambda x, i: lax.dynamic_slice(x, (i, 1), (2, 3)), _X45, np.int32(1)),
     "dynamic_update_slice": (lambda x, u, i: lax.dynamic_update_slice(x, u, (i, np.int32(0))),

@@ -13,7 +13,8 @@ LINEAR = {
     "convert_element_type", "reshape", "broadcast_in_dim", "transpose", "squeeze",
     "concatenate", "pad", "slice", "rev", "reduce_sum", "cumsum", "dot_general",
     "conv_general_dilated", "reduce_window_sum", "dynamic_slice", "dynamic_update_slice",
-    "gather", "scatter_add", "device_put", "jit_call", "cond", "scan", "checkpoint",
+    "gather", "scatter_add", "device_put", "jit_call", "cond", "scan", "checkpoint", "fft",
+    "triangular_solve",
     "custom_lin", "psum", "all_gather", "reduce_window_select", "select_and_scatter_add",
 }
 # Primitives whose batching is handled by the trace itself or that take no batched operands.

@@ -414,3 +414,9 @@ def _dot_general_batch(axis, args, dims, *, dimension_numbers, precision=None,
     free = _free_dims(get_aval(rhs).ndim, rc2, rb2)
     out_dim = len(lb) + len(lhs_free) + free.index(rbd)
     return dot_general_p.bind(lhs, rhs, dimension_numbers=new, **params), out_dim
+
+
+# JAX's lax.linalg also holds the decompositions; they live in their own module (built on
+# dot_general above) and are imported last so that module can import this one.
+from functorch_lite.lax.decompositions import (cholesky, eigh, geqrf,  # noqa: E402,F401
+                                               householder_product, qr, triangular_solve)

@@ -1,9 +1,10 @@
 """``functorch_lite.numpy.linalg``: norms and the products NumPy's ``linalg`` namespace
-offers (matmul, outer, tensordot, vecdot, trace, diagonal, matrix_transpose).
+offers (matmul, outer, tensordot, vecdot, trace, diagonal, matrix_transpose), and the
+decompositions and solvers of ``linalg_solve`` (cholesky, qr, eigh, eigvalsh, solve, inv,
+det, slogdet).
 
-Decompositions (svd, eigh, qr, cholesky, solve, inv, det) need their own primitives and
-are not here yet; the matrix norms that depend on singular values (ord=2, -2, 'nuc')
-raise NotImplementedError.
+There is no svd (nor eig) yet; the matrix norms that depend on singular values (ord=2,
+-2, 'nuc') raise NotImplementedError.
 """
 from __future__ import annotations
 
@@ -20,9 +21,13 @@ from functorch_lite.numpy._util import (broadcast_shapes, broadcast_to_shape, ch
                                         normalize_axis, promote_dtypes,
                                         promote_dtypes_inexact, shape_of)
 from functorch_lite.numpy.creation import asarray
+from functorch_lite.numpy.linalg_solve import (EighResult, QRResult,  # noqa: F401
+                                               SlogdetResult, cholesky, det, eigh, eigvalsh,
+                                               inv, qr, slogdet, solve)
 from functorch_lite.numpy.reductions import sum as _sum
 
-__all__ = ["norm", "vector_norm", "matrix_norm", "matmul", "outer", "tensordot", "vecdot",
+__all__ = ["cholesky", "qr", "eigh", "eigvalsh", "solve", "inv", "det", "slogdet",
+           "norm", "vector_norm", "matrix_norm", "matmul", "outer", "tensordot", "vecdot",
            "trace", "diagonal", "matrix_transpose"]
 
 

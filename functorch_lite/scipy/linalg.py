@@ -1,0 +1,131 @@
+"""``functorch_lite.scipy.linalg`` (as ``jax.scipy.linalg``): SciPy's names and conventions
+for the decompositions of ``functorch_lite.numpy.linalg`` (Cholesky factors upper by
+default, ``qr`` with ``mode="full"``, ``eigh`` returning ``(w, v)``) and triangular and
+Cholesky solves. ``overwrite_*`` and ``check_finite`` are accepted and ignored (arrays
+are immutable; nothing is checked), as in JAX.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from functorch_lite import lax
+from functorch_lite.core.avals import get_aval
+from functorch_lite.lax import decompositions as dec
+from functorch_lite.numpy import linalg_solve as _np_linalg
+from functorch_lite.numpy.linalg_solve import _matrices
+
+__all__ = ["cholesky", "cho_factor", "cho_solve", "solve_triangular", "solve", "inv", "det",
+           "eigh", "qr"]
+
+
+def cholesky(a: Any, lower: bool = False, overwrite_a: bool = False,
+             check_finite: bool = True):
+    """The Cholesky factor of each Hermitian positive-definite matrix: upper ``U`` with
+    ``a = U^H U`` by default, lower ``L`` (``a = L L^H``) with ``lower=True``. Only that
+    triangle of ``a`` is read (as SciPy and JAX)."""
+    (a,) = _matrices("cholesky", a)
+    factor = dec.cholesky(a if lower else dec.mH(a), symmetrize_input=False)
+    return factor if lower else dec.mH(factor)
+
+
+def cho_factor(a: Any, lower: bool = False, overwrite_a: bool = False,
+               check_finite: bool = True):
+    """``(c, lower)`` for ``cho_solve``: the factor and which triangle it is."""
+    return cholesky(a, lower=lower), lower
+
+
+def _as_matrix_rhs(name: str, a, b):
+    a, b = _matrices(name, a, b, square=False)
+    vector = get_aval(b).ndim == get_aval(a).ndim - 1
+    if vector:
+        b = lax.expand_dims(b, (get_aval(b).ndim,))
+    return a, b, vector
+
+
+def _done(x, vector: bool):
+    return lax.squeeze(x, (get_aval(x).ndim - 1,)) if vector else x
+
+
+def solve_triangular(a: Any, b: Any, trans: int | str = 0, lower: bool = False,
+                     unit_diagonal: bool = False, overwrite_b: bool = False,
+                     debug: Any = None, check_finite: bool = True):
+    """``x`` with ``op(a) @ x == b`` for triangular ``a`` (its ``lower`` or upper triangle
+    is read); ``trans``: 0/'N' (a), 1/'T' (a^T) or 2/'C' (a^H). ``b`` is (..., m) or
+    (..., m, n)."""
+    modes = {0: (False, False), "N": (False, False), 1: (True, False), "T": (True, False),
+             2: (True, True), "C": (True, True)}
+    if trans not in modes:
+        raise ValueError(f"Invalid 'trans' value {trans!r}; expected 0, 1, 2, 'N', 'T' or "
+                         "'C'")
+    transpose_a, conjugate_a = modes[trans]
+    a, b, vector = _as_matrix_rhs("solve_triangular", a, b)
+    x = dec.triangular_solve(a, b, left_side=True, lower=lower, transpose_a=transpose_a,
+                             conjugate_a=conjugate_a, unit_diagonal=unit_diagonal)
+    return _done(x, vector)
+
+
+def cho_solve(c_and_lower: tuple, b: Any, overwrite_b: bool = False,
+              check_finite: bool = True):
+    """``x`` with ``a @ x == b``, given ``(c, lower) = cho_factor(a)``."""
+    c, lower = c_and_lower
+    c, b, vector = _as_matrix_rhs("cho_solve", c, b)
+    # a = L L^H (lower) or U^H U: two triangular solves.
+    first = dec.triangular_solve(c, b, left_side=True, lower=lower, transpose_a=not lower,
+                                 conjugate_a=not lower)
+    x = dec.triangular_solve(c, first, left_side=True, lower=lower, transpose_a=lower,
+                             conjugate_a=lower)
+    return _done(x, vector)
+
+
+def solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False,
+          overwrite_b: bool = False, debug: bool = False, check_finite: bool = True,
+          assume_a: str = "gen"):
+    """``x`` with ``a @ x == b``; ``assume_a="pos"`` (or "her"/"sym" positive definite)
+    solves through a Cholesky factorization reading the ``lower`` or upper triangle."""
+    if assume_a not in ("gen", "sym", "her", "pos"):
+        raise ValueError(f"Expected assume_a to be one of 'gen', 'sym', 'her', 'pos'; got "
+                         f"{assume_a!r}")
+    if assume_a != "pos":
+        a, b, vector = _as_matrix_rhs("solve", a, b)
+        return _done(_np_linalg.solve(a, b), vector)
+    (a,) = _matrices("solve", a)
+    # The factorization reads a lower triangle: the upper one, given, is its adjoint.
+    factor = dec.cholesky(a if lower else dec.mH(a), symmetrize_input=False)
+    return cho_solve((factor, True), b)
+
+
+def inv(a: Any, overwrite_a: bool = False, check_finite: bool = True):
+    return _np_linalg.inv(a)
+
+
+def det(a: Any, overwrite_a: bool = False, check_finite: bool = True):
+    return _np_linalg.det(a)
+
+
+def eigh(a: Any, b: Any = None, lower: bool = True, eigvals_only: bool = False,
+         overwrite_a: bool = False, overwrite_b: bool = False, turbo: bool = True,
+         eigvals: Any = None, type: int = 1, check_finite: bool = True):
+    """``(w, v)`` (or ``w`` with ``eigvals_only``) of each Hermitian matrix, reading its
+    ``lower`` or upper triangle. Generalized problems (``b``) are not supported."""
+    if b is not None:
+        raise NotImplementedError("Only the b=None case of eigh is implemented")
+    if type != 1:
+        raise NotImplementedError("Only the type=1 case of eigh is implemented.")
+    if eigvals is not None:
+        raise NotImplementedError("Only the eigvals=None case of eigh is implemented.")
+    w, v = _np_linalg.eigh(a, UPLO="L" if lower else "U", symmetrize_input=False)
+    return w if eigvals_only else (w, v)
+
+
+def qr(a: Any, overwrite_a: bool = False, lwork: Any = None, mode: str = "full",
+       pivoting: bool = False, check_finite: bool = True):
+    """``(q, r)`` with ``mode="full"`` (q m x m) or ``"economic"``; ``(r,)`` with
+    ``mode="r"``; ``(h, tau)`` with ``mode="raw"``."""
+    if pivoting:
+        raise NotImplementedError("qr with pivoting=True is not supported")
+    if mode not in ("full", "economic", "r", "raw"):
+        raise ValueError(f"Unsupported QR decomposition mode '{mode}'")
+    if mode == "raw":
+        return tuple(_np_linalg.qr(a, mode="raw"))
+    q, r = _np_linalg.qr(a, mode="complete" if mode in ("full", "r") else "reduced")
+    return (r,) if mode == "r" else (q, r)
