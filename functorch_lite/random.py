@@ -160,7 +160,7 @@ class KeyArray:
             shape = tuple(self.size // known if d == -1 else d for d in shape)
         if math.prod(shape) != self.size:  # a TypeError, as JAX's reshape
             raise TypeError(f"cannot reshape a key array of shape {self.shape} into shape "
-                             f"{shape}")
+                            f"{shape}")
         return KeyArray._unchecked(lax.reshape(self._data, shape + (2,)))
 
     def ravel(self) -> "KeyArray":
@@ -999,3 +999,12 @@ def bits(key: Any, shape: Sequence[int] = (), dtype: Any = None):
         raise ValueError(f"dtype argument to `bits` must be an unsigned int dtype, got "
                          f"{_dtname(dt)}")
     return _bits_jit(data, dt.itemsize * 8, canonical_shape("bits", shape))
+
+
+# The samplers that transform these ones (laplace, cauchy, ..., multivariate_normal) live
+# in their own module, imported last because it builds on the functions above.
+from functorch_lite.random_distributions import (cauchy, double_sided_maxwell,  # noqa: E402,F401
+                                                 geometric, laplace, logistic, lognormal,
+                                                 maxwell, multivariate_normal, orthogonal,
+                                                 pareto, rademacher, rayleigh, triangular,
+                                                 wald, weibull_min)
