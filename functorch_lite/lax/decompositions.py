@@ -305,7 +305,9 @@ def _householder_product_batch(axis, args, dims):
     return householder_product_p.bind(a, taus), 0
 
 
-def _qr(x, full_matrices: bool):
+def qr_factors(x, full_matrices: bool):
+    """``(q, r)`` of ``x`` from ``geqrf`` and ``householder_product``, with no derivative
+    rule of its own (``qr`` adds one; solvers that bring their own use this)."""
     aval = get_aval(x)
     m, n = aval.shape[-2:]
     k = min(m, n)
@@ -342,14 +344,14 @@ def _qr_fn(full_matrices: bool):
     """``qr`` with its derivative (one custom_jvp per ``full_matrices``)."""
     fn = _qr_fns.get(full_matrices)
     if fn is None:
-        fn = _qr_fns[full_matrices] = custom_jvp(lambda x: _qr(x, full_matrices))
+        fn = _qr_fns[full_matrices] = custom_jvp(lambda x: qr_factors(x, full_matrices))
         fn.defjvp(lambda primals, tangents: _qr_jvp(primals, tangents, full_matrices))
     return fn
 
 
 def _qr_jvp(primals, tangents, full_matrices):
     (x,), (dx,) = primals, tangents
-    q, r = _qr(x, full_matrices)
+    q, r = qr_factors(x, full_matrices)
     m, n = get_aval(x).shape[-2:]
     if m < n or (full_matrices and m > n):
         raise NotImplementedError("the derivative of qr is implemented for m >= n with "

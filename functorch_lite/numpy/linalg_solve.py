@@ -111,14 +111,14 @@ def _qr_solve(q, r, b):
 
 @custom_jvp
 def _solve(a, b):
-    q, r = dec._qr(a, False)
+    q, r = dec.qr_factors(a, False)
     return _qr_solve(q, r, b)
 
 
 @_solve.defjvp
 def _solve_jvp(primals, tangents):
     (a, b), (da, db) = primals, tangents
-    q, r = dec._qr(a, False)
+    q, r = dec.qr_factors(a, False)
     x = _qr_solve(q, r, b)
     # a x = b: a dx = db - da x
     return x, _qr_solve(q, r, lax.sub(db, dec.matmul(da, x)))
@@ -180,7 +180,7 @@ def _diag(x):
 def _trace_of_solve(a, da):
     """tr(a^-1 da) per matrix (linear in ``da`` through transposable operations: a
     custom_jvp function such as ``_solve`` would not transpose)."""
-    q, r = dec._qr(a, False)
+    q, r = dec.qr_factors(a, False)
     return lax.reduce_sum(_diag(_qr_solve(q, r, da)), (get_aval(a).ndim - 2,))
 
 
