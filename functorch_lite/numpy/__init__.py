@@ -26,8 +26,8 @@ from functorch_lite.numpy.creation import *  # noqa: F401,F403
 from functorch_lite.numpy.creation import array, asarray  # noqa: F401
 from functorch_lite.numpy.einsum import einsum, einsum_path  # noqa: F401
 from functorch_lite.numpy.indexing import take, take_along_axis  # noqa: F401
-from functorch_lite.numpy.linalg_ops import (dot, inner, kron, matmul, outer,  # noqa: F401
-                                             tensordot, vdot)
+from functorch_lite.numpy.linalg_ops import (cross, dot, inner, kron, matmul,  # noqa: F401
+                                             outer, tensordot, vdot)
 from functorch_lite.numpy.reductions import *  # noqa: F401,F403
 from functorch_lite.numpy.reductions import all, any, max, min, sum  # noqa: F401
 from functorch_lite.numpy.shapes import *  # noqa: F401,F403

@@ -23,10 +23,12 @@ from functorch_lite.numpy._util import (broadcast_shapes, broadcast_to_shape, ch
 from functorch_lite.numpy.creation import asarray
 from functorch_lite.numpy.linalg_solve import (EighResult, QRResult,  # noqa: F401
                                                SlogdetResult, cholesky, det, eigh, eigvalsh,
-                                               inv, qr, slogdet, solve)
+                                               inv, matrix_power, multi_dot, qr, slogdet,
+                                               solve, tensorinv, tensorsolve)
 from functorch_lite.numpy.reductions import sum as _sum
 
 __all__ = ["cholesky", "qr", "eigh", "eigvalsh", "solve", "inv", "det", "slogdet",
+           "matrix_power", "multi_dot", "tensorinv", "tensorsolve", "cross",
            "norm", "vector_norm", "matrix_norm", "matmul", "outer", "tensordot", "vecdot",
            "trace", "diagonal", "matrix_transpose"]
 
@@ -221,6 +223,17 @@ def outer(x1, x2, /):
             raise ValueError(f"outer: input {k + 1} must be 1-D, got shape "
                              f"{shape_of(asarray(v))}")
     return _ops.outer(x1, x2)
+
+
+def cross(x1, x2, /, *, axis=-1):
+    """The cross product of 3-component vectors along ``axis`` (NumPy's array-API
+    ``linalg.cross``; ``functorch_lite.numpy.cross`` also takes 2-vectors)."""
+    check_arraylike("functorch_lite.numpy.linalg.cross", x1, x2)
+    for x in (x1, x2):
+        if shape_of(x)[axis] != 3:
+            raise ValueError("Both input arrays must be (arrays of) 3-dimensional vectors, "
+                             f"but they have shapes {shape_of(x1)} and {shape_of(x2)}")
+    return _ops.cross(x1, x2, axis=axis)
 
 
 def vecdot(x1, x2, /, *, axis=-1, precision=None, preferred_element_type=None):

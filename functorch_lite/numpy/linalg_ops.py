@@ -1,5 +1,5 @@
-"""Products: dot, matmul (and ``@``), vdot, tensordot, outer, inner, kron; einsum lives in
-``einsum.py``."""
+"""Products: dot, matmul (and ``@``), vdot, tensordot, outer, inner, kron, cross; einsum
+lives in ``einsum.py``."""
 from __future__ import annotations
 
 import numpy as np
@@ -158,6 +158,54 @@ def kron(a, b):
     a2 = lax.broadcast_in_dim(a, big, tuple(range(0, 2 * nd, 2)))
     b2 = lax.broadcast_in_dim(b, big, tuple(range(1, 2 * nd, 2)))
     return lax.reshape(lax.mul(a2, b2), tuple(x * y for x, y in zip(sa, sb)))
+
+
+def _vector_axis(name: str, x, axis: int):
+    """``x`` with ``axis`` last (its vectors of 2 or 3 components)."""
+    nd = len(shape_of(x))
+    axis = normalize_axis(name, axis, nd)
+    x = lax.transpose(x, tuple(d for d in range(nd) if d != axis) + (axis,))
+    if shape_of(x)[-1] not in (2, 3):
+        raise ValueError(f"{name}: incompatible dimensions for cross product (dimension "
+                         f"must be 2 or 3), got {shape_of(x)[-1]}")
+    return x
+
+
+def _component(x, i: int):
+    n = shape_of(x)[-1]
+    if i >= n:  # a 2-vector's missing z component
+        return None
+    return lax.squeeze(lax.slice_in_dim(x, i, i + 1, axis=len(shape_of(x)) - 1),
+                       (len(shape_of(x)) - 1,))
+
+
+@compiled_when_eager
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """The cross product of 2- or 3-component vectors along ``axisa``/``axisb`` (``axis``
+    sets all three); two 2-vectors give the scalar z component, as NumPy."""
+    a, b = _prep("cross", a, b)
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = _vector_axis("cross", a, axisa), _vector_axis("cross", b, axisb)
+    batch = broadcast_shapes(shape_of(a)[:-1], shape_of(b)[:-1], name="cross")
+    a = broadcast_to_shape(a, batch + shape_of(a)[-1:])
+    b = broadcast_to_shape(b, batch + shape_of(b)[-1:])
+    a0, a1, a2 = (_component(a, i) for i in range(3))
+    b0, b1, b2 = (_component(b, i) for i in range(3))
+    z = lax.sub(lax.mul(a0, b1), lax.mul(a1, b0))
+    if a2 is None and b2 is None:
+        return z
+    x = lax.sub(lax.mul(a1, b2), lax.mul(a2, b1)) if a2 is not None and b2 is not None \
+        else (lax.mul(a1, b2) if a2 is None else lax.neg(lax.mul(a2, b1)))
+    y = lax.sub(lax.mul(a2, b0), lax.mul(a0, b2)) if a2 is not None and b2 is not None \
+        else (lax.neg(lax.mul(a0, b2)) if a2 is None else lax.mul(a2, b0))
+    out = lax.concatenate([lax.expand_dims(c, (len(batch),)) for c in (x, y, z)],
+                          len(batch))
+    nd = len(batch) + 1
+    axisc = normalize_axis("cross", axisc, nd)
+    perm = list(range(nd - 1))
+    perm.insert(axisc, nd - 1)
+    return lax.transpose(out, tuple(perm))
 
 
 # The public names are the functions defined here (helpers imported from elsewhere stay out

@@ -1,5 +1,7 @@
 """The decompositions and solvers of ``functorch_lite.numpy.linalg`` (as ``jax.numpy.linalg``):
-``cholesky``, ``qr``, ``eigh``, ``eigvalsh``, ``solve``, ``inv``, ``det``, ``slogdet``.
+``cholesky``, ``qr``, ``eigh``, ``eigvalsh``, ``solve``, ``inv``, ``det``, ``slogdet``, and
+what is built on them and on products: ``matrix_power``, ``multi_dot``, ``tensorinv``,
+``tensorsolve``.
 
 They work on stacks of matrices (the two innermost axes). ``solve``, ``inv``, ``det`` and
 ``slogdet`` go through a Householder QR (as stable as JAX's pivoted LU); their derivatives
@@ -7,6 +9,7 @@ are the closed forms (``dx = A^-1 (db - dA x)``, ``d det = det tr(A^-1 dA)``).
 """
 from __future__ import annotations
 
+import operator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -19,7 +22,8 @@ from functorch_lite.lax.custom_derivatives import custom_jvp
 from functorch_lite.numpy._util import broadcast_shapes, check_arraylike, promote_dtypes_inexact
 from functorch_lite.numpy.creation import asarray
 
-__all__ = ["cholesky", "qr", "eigh", "eigvalsh", "solve", "inv", "det", "slogdet"]
+__all__ = ["cholesky", "qr", "eigh", "eigvalsh", "solve", "inv", "det", "slogdet",
+           "matrix_power", "multi_dot", "tensorinv", "tensorsolve"]
 
 
 class QRResult(NamedTuple):
@@ -235,3 +239,110 @@ def slogdet(a: Any):
     (sign 0 and logabsdet -inf for a singular matrix)."""
     (a,) = _matrices("slogdet", a)
     return SlogdetResult(*_slogdet(a))
+
+
+# -- built on the above and on products ------------------------------------------------------
+def matrix_power(a: Any, n: int):
+    """``a`` multiplied by itself ``n`` times (an integer; 0: the identity, negative: powers
+    of the inverse), by repeated squaring. Integer matrices stay integer for ``n >= 0``."""
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"exponent must be an integer, got {n!r}") from None
+    check_arraylike("functorch_lite.numpy.linalg.matrix_power", a)
+    a = asarray(a)
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"matrix_power: last 2 dimensions of the array must be square, got "
+                         f"shape {a.shape}")
+    if n == 0:
+        return dec.eye_like(a)
+    if n < 0:
+        a, n = inv(a), -n
+    result, square = None, a
+    while True:  # binary exponentiation: multiply in the squares the bits of n ask for
+        if n & 1:
+            result = square if result is None else dec.matmul(result, square)
+        n >>= 1
+        if not n:
+            return result
+        square = dec.matmul(square, square)
+
+
+def multi_dot(arrays: Any, *, precision: Any = None):
+    """The product of a chain of matrices, multiplied in the cheapest order (the first may
+    be a vector, taken as a row, and the last a vector, taken as a column)."""
+    from functorch_lite.numpy.linalg_ops import matmul
+    arrays = [asarray(x) for x in arrays]
+    if len(arrays) < 2:
+        raise ValueError(f"multi_dot requires at least two arrays, got {len(arrays)}")
+    first_vec, last_vec = arrays[0].ndim == 1, arrays[-1].ndim == 1
+    if first_vec:
+        arrays[0] = arrays[0][None, :]
+    if last_vec:
+        arrays[-1] = arrays[-1][:, None]
+    for x in arrays:
+        if x.ndim != 2:
+            raise ValueError(f"multi_dot: arrays must be 2-D (the first and last may be 1-D), "
+                             f"got shapes {[tuple(a.shape) for a in arrays]}")
+    dims = [arrays[0].shape[0]] + [x.shape[1] for x in arrays]
+    order = _chain_order(dims)
+
+    def product(i, j):
+        if i == j:
+            return arrays[i]
+        k = order[i][j]
+        return matmul(product(i, k), product(k + 1, j), precision=precision)
+    out = product(0, len(arrays) - 1)
+    if first_vec:
+        out = out[0]
+    if last_vec:
+        out = out[..., 0]
+    return out
+
+
+def _chain_order(dims: list) -> list:
+    """The matrix-chain split points: ``order[i][j]`` is where the cheapest product of
+    matrices i..j (matrix k is dims[k] x dims[k + 1]) splits."""
+    n = len(dims) - 1
+    cost = [[0] * n for _ in range(n)]
+    order = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = None
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if cost[i][j] is None or c < cost[i][j]:
+                    cost[i][j], order[i][j] = c, k
+    return order
+
+
+def tensorinv(a: Any, ind: int = 2):
+    """The inverse of ``a`` seen as a linear map from its first ``ind`` axes' space (as a
+    vector) to the rest: ``tensordot(tensorinv(a), a, ind)`` is the identity."""
+    a = asarray(a)
+    if ind <= 0:
+        raise ValueError(f"ind must be a positive integer, got {ind}")
+    out_shape, in_shape = a.shape[:ind], a.shape[ind:]
+    rows, cols = int(np.prod(out_shape)), int(np.prod(in_shape))
+    if rows != cols:
+        raise ValueError(f"tensorinv: the first {ind} axes of a {a.shape} must have as many "
+                         f"elements as the rest ({rows} != {cols})")
+    return lax.reshape(inv(lax.reshape(a, (rows, cols))), in_shape + out_shape)
+
+
+def tensorsolve(a: Any, b: Any, axes: Any = None):
+    """``x`` with ``tensordot(a, x, x.ndim) == b`` (``axes``: axes of ``a`` moved to the end
+    first)."""
+    from functorch_lite.numpy.shapes import moveaxis
+    a, b = asarray(a), asarray(b)
+    if axes is not None:
+        axes = (axes,) if isinstance(axes, int) else tuple(axes)
+        a = moveaxis(a, axes, tuple(range(a.ndim - len(axes), a.ndim)))
+    out_shape = a.shape[b.ndim:]
+    rows, cols = int(np.prod(b.shape)), int(np.prod(out_shape))
+    if a.shape[:b.ndim] != b.shape or rows != cols:
+        raise ValueError(f"tensorsolve: a {a.shape} must start with b's shape {b.shape} and "
+                         f"be square once flattened")
+    x = solve(lax.reshape(a, (rows, cols)), lax.reshape(b, (rows,)))
+    return lax.reshape(x, out_shape)

@@ -200,3 +200,62 @@ def test_scipy_solve_inv_det_eigh_qr_match_jax():
         fsl.eigh(s, s)
     with pytest.raises(ValueError, match="trans"):
         fsl.solve_triangular(a, a, trans=3)
+
+
+# -- built on the solvers and products ---------------------------------------------------------
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 6, -1, -4])
+def test_matrix_power_matches_jax(n):
+    a = _mat((2, 3, 3), seed=15) / 3
+    _close(fnp.linalg.matrix_power(a, n), jnp.linalg.matrix_power(a, n), tol=2e-4)
+    ints = np.array([[1, 1], [1, 0]], np.int32)
+    if n >= 0:
+        out = fnp.linalg.matrix_power(ints, n)
+        assert out.dtype == np.int32
+        np.testing.assert_array_equal(out, np.linalg.matrix_power(ints, n))
+    g = fl.grad(lambda a: fnp.sum(fnp.linalg.matrix_power(a, n)))(a[0])
+    _close(g, jax.grad(lambda a: jnp.sum(jnp.linalg.matrix_power(a, n)))(a[0]), tol=5e-4)
+
+
+def test_matrix_power_errors():
+    with pytest.raises(TypeError, match="integer"):
+        fnp.linalg.matrix_power(np.eye(2), 1.5)
+    with pytest.raises(ValueError, match="square"):
+        fnp.linalg.matrix_power(np.ones((2, 3)), 2)
+
+
+@pytest.mark.parametrize("shapes", [[(4, 10), (10, 2), (2, 7)], [(4,), (4, 10), (10, 3)],
+                                    [(5, 2), (2, 6), (6,)], [(3,), (3, 4), (4, 2), (2,)]])
+def test_multi_dot_matches_numpy(shapes):
+    arrays = [_mat(s, seed=i) for i, s in enumerate(shapes)]
+    _close(fnp.linalg.multi_dot(arrays), np.linalg.multi_dot(arrays))
+    with pytest.raises(ValueError):
+        fnp.linalg.multi_dot(arrays[:1])
+
+
+def test_tensorinv_and_tensorsolve_match_numpy():
+    a = _mat((2, 3, 6), seed=16)
+    _close(fnp.linalg.tensorinv(a, ind=2), np.linalg.tensorinv(a, ind=2), tol=5e-4)
+    b = _mat((2, 3), seed=17)
+    _close(fnp.linalg.tensorsolve(a, b), np.linalg.tensorsolve(a, b), tol=5e-4)
+    moved = np.moveaxis(a, 0, 2)
+    rhs = _mat((3, 2), seed=18)  # moved (3, 6, 2) with its axis 1 last: (3, 2, 6)
+    _close(fnp.linalg.tensorsolve(moved, rhs, axes=(1,)),
+           np.linalg.tensorsolve(moved, rhs, axes=(1,)), tol=5e-4)
+    with pytest.raises(ValueError):
+        fnp.linalg.tensorinv(_mat((2, 3, 4)), ind=2)
+
+
+@pytest.mark.parametrize("sa,sb", [(3, 3), (2, 3), (3, 2), (2, 2)])
+def test_cross_matches_numpy(sa, sb):
+    u = _mat((4, sa), seed=19)
+    v = _mat((1, sb), seed=20)
+    _close(fnp.cross(u, v), np.cross(u, v))
+    if sa == sb == 3:
+        _close(fnp.cross(u.T, v.T, axisa=0, axisb=0, axisc=0),
+               np.cross(u.T, v.T, axisa=0, axisb=0, axisc=0))
+        _close(fnp.linalg.cross(u, v), jnp.linalg.cross(u, v))
+    else:
+        with pytest.raises(ValueError):
+            fnp.linalg.cross(u, v)
+    with pytest.raises(ValueError, match="2 or 3"):
+        fnp.cross(_mat((4,)), _mat((4,)))
