@@ -30,6 +30,7 @@ from functorch_lite.numpy.linalg_ops import (cross, dot, inner, kron, matmul,  #
                                              outer, tensordot, vdot)
 from functorch_lite.numpy.reductions import *  # noqa: F401,F403
 from functorch_lite.numpy.statistics import *  # noqa: F401,F403
+from functorch_lite.numpy.sequences import *  # noqa: F401,F403
 from functorch_lite.numpy.reductions import all, any, max, min, sum  # noqa: F401
 from functorch_lite.numpy.shapes import *  # noqa: F401,F403
 from functorch_lite.numpy.sorting import argsort, lexsort, sort  # noqa: F401
