@@ -19,6 +19,7 @@ import numpy as np
 
 from functorch_lite import lax
 from functorch_lite.core import dtypes
+from functorch_lite.core.errors import ConcretizationTypeError
 from functorch_lite.numpy import reductions as _red
 from functorch_lite.numpy import shapes as _shapes
 from functorch_lite.numpy import ufuncs as _uf
@@ -32,7 +33,7 @@ __all__ = ["diff", "ediff1d", "trapezoid", "convolve", "correlate", "vander", "s
            "logspace", "geomspace", "append", "angle", "nan_to_num", "isreal", "iscomplex",
            "isrealobj", "indices", "tril_indices", "triu_indices", "tril_indices_from",
            "triu_indices_from", "diag_indices", "diag_indices_from", "unravel_index",
-           "ravel_multi_index"]
+           "ravel_multi_index", "nonzero", "flatnonzero", "argwhere"]
 
 
 def _arr(name: str, *xs):
@@ -562,3 +563,53 @@ def ravel_multi_index(multi_index: Sequence[Any], dims: Sequence[int], mode: str
         term = i.astype(out_dtype) * int(s)
         total = term if total is None else total + term
     return total
+
+
+# -- where the non-zero values are -----------------------------------------------------------
+def nonzero(a: Any, *, size: int | None = None, fill_value: Any = None):
+    """The indices of the non-zero elements of ``a``, one array per axis, in C order.
+    Their number depends on the data: under ``jit`` give ``size`` (the first ``size``
+    are kept; missing ones are ``fill_value``, 0 by default, or one value per axis)."""
+    (a,) = _arr("nonzero", a)
+    if a.ndim == 0:
+        raise ValueError("Calling nonzero on 0d arrays is not allowed. Use "
+                         "jnp.atleast_1d(scalar).nonzero() instead.")
+    mask = _shapes.ravel(a if a.dtype == np.bool_ else a != 0)
+    count = _red.sum(mask, dtype=np.int32)
+    if size is None:
+        try:
+            size = int(count)
+        except ConcretizationTypeError:
+            raise ConcretizationTypeError(
+                "The size argument of nonzero must be statically specified to use nonzero "
+                "within transformations (jit, vmap, grad): nonzero(x, size=...)") from None
+    size = _int("nonzero", "size", size)
+    n = mask.shape[0]
+    # The k-th non-zero element goes to slot k; later ones fall off the end.
+    slot = _red.cumsum(mask.astype(np.int32)) - 1
+    slot = _uf.where(mask, slot, size)
+    flat = zeros((size,), np.int32).at[slot].set(arange(n, dtype=np.int32), mode="drop")
+    found = arange(size, dtype=np.int32) < count
+    coords = unravel_index(flat, a.shape)
+    fills = fill_value if isinstance(fill_value, (tuple, list)) else \
+        (0 if fill_value is None else fill_value,) * a.ndim
+    if len(fills) != a.ndim:
+        raise ValueError(f"fill_value must be a scalar or a tuple of length {a.ndim}; got "
+                         f"{fill_value}")
+    return tuple(_uf.where(found, c, asarray(f, np.int32)) for c, f in zip(coords, fills))
+
+
+def flatnonzero(a: Any, *, size: int | None = None, fill_value: Any = None):
+    """The indices of the non-zero elements of the flattened ``a`` (``size`` as
+    ``nonzero``)."""
+    (a,) = _arr("flatnonzero", a)
+    return nonzero(_shapes.ravel(a), size=size, fill_value=fill_value)[0]
+
+
+def argwhere(a: Any, *, size: int | None = None, fill_value: Any = None):
+    """The coordinates of the non-zero elements, one row each: shape (count, a.ndim)."""
+    (a,) = _arr("argwhere", a)
+    if a.ndim == 0:
+        rows = nonzero(_shapes.atleast_1d(a), size=size, fill_value=fill_value)[0]
+        return _shapes.reshape(rows, (rows.shape[0], 1))[:, :0]
+    return _shapes.stack(nonzero(a, size=size, fill_value=fill_value), axis=-1)

@@ -648,13 +648,17 @@ def conjugate(x, /):
 conj = conjugate
 
 
-def where(condition, x=None, y=None, /):
+def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     """``x`` where ``condition`` else ``y``, broadcasting all three (a non-bool condition
-    counts as ``condition != 0``). The one-argument form (``nonzero``) needs a
-    data-dependent shape and is not supported."""
+    counts as ``condition != 0``). With ``condition`` alone it is ``nonzero(condition,
+    size=size, fill_value=fill_value)``."""
+    if x is None and y is None:
+        # (imported here: sequences builds on this module)
+        from functorch_lite.numpy.sequences import nonzero
+        return nonzero(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
-        raise ValueError("where: the one-argument form (nonzero) has a data-dependent shape; "
-                         "pass both x and y (or use nonzero with size=...)")
+        raise ValueError("Either both or neither of the x and y arguments should be "
+                         "provided to where.")
     check_arraylike("where", condition, x, y)
     (condition,) = promote_dtypes("where", condition)
     condition = _to_bool(condition)

@@ -96,6 +96,14 @@ CASES = {
     "unravel_index": lambda m: m.unravel_index(np.array([0, 5, 11, -1]), (3, 4)),
     "ravel_multi_index": lambda m: m.ravel_multi_index((np.array([0, 2]), np.array([3, 1])),
                                                        (3, 4)),
+    "nonzero": lambda m: m.nonzero(INTS.reshape(2, 3)),
+    "nonzero_size_fill": lambda m: m.nonzero(INTS.reshape(2, 3), size=6, fill_value=(7, 8)),
+    "nonzero_size_short": lambda m: m.nonzero(INTS, size=2),
+    "flatnonzero": lambda m: m.flatnonzero(A > 0, size=9, fill_value=-1),
+    "argwhere": lambda m: m.argwhere(A > 0),
+    "argwhere_size": lambda m: m.argwhere(A > 0, size=3),
+    "argwhere_0d": lambda m: m.argwhere(np.array(3)),
+    "where_one_argument": lambda m: m.where(A > 0, size=4, fill_value=-1),
     "ravel_multi_index_wrap_F": lambda m: m.ravel_multi_index(
         (np.array([0, 5]), np.array([3, -1])), (3, 4), mode="wrap", order="F"),
 }
@@ -148,6 +156,11 @@ def test_errors_follow_jax():
             case(fnp)
     with pytest.raises(TypeError, match="length"):
         fl.jit(fnp.bincount)(INTS)
+    with pytest.raises(fl.ConcretizationTypeError, match="size"):
+        fl.jit(fnp.nonzero)(INTS)
+    _same(fl.jit(lambda x: fnp.nonzero(x, size=3))(INTS), jnp.nonzero(INTS, size=3))
+    with pytest.raises(ValueError, match="0d"):
+        fnp.nonzero(np.array(1))
     with pytest.raises(ValueError, match="zero"):  # NumPy's error (JAX returns NaNs)
         fnp.geomspace(0.0, 1.0)
     _same(fl.jit(lambda a, b: fnp.geomspace(a, b, 3))(np.float32(1), np.float32(9)),
