@@ -33,7 +33,8 @@ __all__ = ["diff", "ediff1d", "trapezoid", "convolve", "correlate", "vander", "s
            "logspace", "geomspace", "append", "angle", "nan_to_num", "isreal", "iscomplex",
            "isrealobj", "indices", "tril_indices", "triu_indices", "tril_indices_from",
            "triu_indices_from", "diag_indices", "diag_indices_from", "unravel_index",
-           "ravel_multi_index", "nonzero", "flatnonzero", "argwhere"]
+           "ravel_multi_index", "nonzero", "flatnonzero", "argwhere", "apply_along_axis",
+           "apply_over_axes"]
 
 
 def _arr(name: str, *xs):
@@ -613,3 +614,38 @@ def argwhere(a: Any, *, size: int | None = None, fill_value: Any = None):
         rows = nonzero(_shapes.atleast_1d(a), size=size, fill_value=fill_value)[0]
         return _shapes.reshape(rows, (rows.shape[0], 1))[:, :0]
     return _shapes.stack(nonzero(a, size=size, fill_value=fill_value), axis=-1)
+
+
+# -- applying a function along axes ----------------------------------------------------------
+def apply_along_axis(func1d, axis: int, arr: Any, *args, **kwargs):
+    """``func1d`` applied to every 1-D slice of ``arr`` along ``axis`` (a ``vmap`` over the
+    other axes); the dimensions of its result take ``axis``'s place."""
+    from functorch_lite.api import vmap  # (the transformation, as random's jit)
+    (arr,) = _arr("apply_along_axis", arr)
+    nd = arr.ndim
+    if not -nd <= axis < nd:
+        raise ValueError(f"apply_along_axis: axis {axis} is out of bounds for an array of "
+                         f"rank {nd}")
+    axis %= nd
+
+    def func(x):
+        return func1d(x, *args, **kwargs)
+    for i in range(1, nd - axis):  # the axes after `axis`: their results go last
+        func = vmap(func, in_axes=i, out_axes=-1)
+    for _ in range(axis):  # the axes before it: first
+        func = vmap(func, in_axes=0, out_axes=0)
+    return func(arr)
+
+
+def apply_over_axes(func, a: Any, axes: Sequence[int]):
+    """``func(a, axis)`` applied for each of ``axes`` in turn, each result keeping ``a``'s
+    rank (a reduced axis is put back with length 1)."""
+    (a,) = _arr("apply_over_axes", a)
+    for axis in axes:
+        b = asarray(func(a, axis))
+        if b.ndim == a.ndim - 1:
+            b = _shapes.expand_dims(b, axis)
+        elif b.ndim != a.ndim:
+            raise ValueError("function is not returning an array of the correct shape")
+        a = b
+    return a

@@ -104,6 +104,13 @@ CASES = {
     "argwhere_size": lambda m: m.argwhere(A > 0, size=3),
     "argwhere_0d": lambda m: m.argwhere(np.array(3)),
     "where_one_argument": lambda m: m.where(A > 0, size=4, fill_value=-1),
+    "apply_along_axis_shorter": lambda m: m.apply_along_axis(lambda v: v[:2] * 2, 1, A),
+    "apply_along_axis_scalar": lambda m: m.apply_along_axis(
+        lambda v, p: m.sum(v ** p), 0, A.reshape(3, 5, 1), 2),
+    "apply_along_axis_matrix": lambda m: m.apply_along_axis(lambda v: m.outer(v, v), 1, A),
+    "apply_along_axis_middle": lambda m: m.apply_along_axis(
+        lambda v: m.cumsum(v), 1, np.arange(24.0, dtype=np.float32).reshape(2, 3, 4)),
+    "apply_over_axes": lambda m: m.apply_over_axes(m.sum, A.reshape(3, 5, 1), [0, 2]),
     "ravel_multi_index_wrap_F": lambda m: m.ravel_multi_index(
         (np.array([0, 5]), np.array([3, -1])), (3, 4), mode="wrap", order="F"),
 }
