@@ -412,7 +412,7 @@ def _eigh_jvp(primals, tangents, *, lower, sort_eigenvalues):
     off = ew.sub(full_like(gaps, 1), eye_like(gaps))
     inv_gaps = ew.div(off, ew.add(gaps, eye_like(gaps)))
     dv = matmul(v, ew.mul(inv_gaps, vdv))
-    dw = ew.real(_diag(vdv)) if dtypes.is_complex(get_aval(vdv).dtype) else _diag(vdv)
+    dw = ew.real(diagonal(vdv)) if dtypes.is_complex(get_aval(vdv).dtype) else diagonal(vdv)
     return [v, w], [dv, dw]
 
 
@@ -422,7 +422,7 @@ def _dims_but(ndim: int, skip: int) -> tuple:
     return tuple(d for d in range(ndim) if d != skip)
 
 
-def _diag(x):
+def diagonal(x):
     """The diagonal of each matrix, as a (..., n) array."""
     return reduce_sum(ew.mul(x, eye_like(x)), (get_aval(x).ndim - 1,))
 

@@ -29,11 +29,15 @@ __all__ = ["fft", "ifft", "rfft", "irfft", "hfft", "ihfft", "fft2", "ifft2", "rf
 _NORMS = (None, "backward", "ortho", "forward")
 
 
-def _scale(name: str, norm: str | None, lengths: Sequence[int]) -> float:
-    """The factor ``norm`` asks of transform ``name`` (names of inverses start with i)."""
+def _check_norm(norm) -> None:
     if norm not in _NORMS:
         raise ValueError(f'Invalid norm value {norm}; should be "backward", "ortho" or '
                          '"forward".')
+
+
+def _scale(name: str, norm: str | None, lengths: Sequence[int]) -> float:
+    """The factor ``norm`` asks of transform ``name`` (names of inverses start with i)."""
+    _check_norm(norm)
     if norm in (None, "backward"):
         return 1.0
     size = float(math.prod(lengths))
@@ -150,15 +154,13 @@ _SWAPPED = {None: "forward", "backward": "forward", "ortho": "ortho", "forward":
 
 def hfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None):
     """The real spectrum of a signal with Hermitian symmetry (``a`` is its first half)."""
-    if norm not in _NORMS:
-        _scale("hfft", norm, ())
+    _check_norm(norm)
     return irfft(conj(asarray(a)), n, axis, norm=_SWAPPED[norm])
 
 
 def ihfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None):
     """The inverse of ``hfft``: the first half of a Hermitian-symmetric signal."""
-    if norm not in _NORMS:
-        _scale("ihfft", norm, ())
+    _check_norm(norm)
     return conj(rfft(a, n, axis, norm=_SWAPPED[norm]))
 
 

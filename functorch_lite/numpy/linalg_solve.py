@@ -21,6 +21,8 @@ from functorch_lite.lax import decompositions as dec
 from functorch_lite.lax.custom_derivatives import custom_jvp
 from functorch_lite.numpy._util import broadcast_shapes, check_arraylike, promote_dtypes_inexact
 from functorch_lite.numpy.creation import asarray
+from functorch_lite.numpy.linalg_ops import matmul
+from functorch_lite.numpy.shapes import moveaxis
 
 __all__ = ["cholesky", "qr", "eigh", "eigvalsh", "solve", "inv", "det", "slogdet",
            "matrix_power", "multi_dot", "tensorinv", "tensorsolve"]
@@ -177,21 +179,17 @@ def _householder_signs(stored, taus):
                                    lax.mul(taus, norms)), (get_aval(taus).ndim - 1,))
 
 
-def _diag(x):
-    return lax.reduce_sum(lax.mul(x, dec.eye_like(x)), (get_aval(x).ndim - 1,))
-
-
 def _trace_of_solve(a, da):
     """tr(a^-1 da) per matrix (linear in ``da`` through transposable operations: a
     custom_jvp function such as ``_solve`` would not transpose)."""
     q, r = dec.qr_factors(a, False)
-    return lax.reduce_sum(_diag(_qr_solve(q, r, da)), (get_aval(a).ndim - 2,))
+    return lax.reduce_sum(dec.diagonal(_qr_solve(q, r, da)), (get_aval(a).ndim - 2,))
 
 
 @custom_jvp
 def _det(a):
     stored, taus = dec.geqrf(a)
-    r_diag = _diag(stored)
+    r_diag = dec.diagonal(stored)
     return lax.mul(_householder_signs(stored, taus),
                    lax.reduce_prod(r_diag, (get_aval(r_diag).ndim - 1,)))
 
@@ -212,7 +210,7 @@ def det(a: Any):
 @custom_jvp
 def _slogdet(a):
     stored, taus = dec.geqrf(a)
-    r_diag = _diag(stored)
+    r_diag = dec.diagonal(stored)
     axis = (get_aval(r_diag).ndim - 1,)
     size = lax.abs(r_diag)
     logabsdet = lax.reduce_sum(lax.log(size), axis)
@@ -271,7 +269,6 @@ def matrix_power(a: Any, n: int):
 def multi_dot(arrays: Any, *, precision: Any = None):
     """The product of a chain of matrices, multiplied in the cheapest order (the first may
     be a vector, taken as a row, and the last a vector, taken as a column)."""
-    from functorch_lite.numpy.linalg_ops import matmul
     arrays = [asarray(x) for x in arrays]
     if len(arrays) < 2:
         raise ValueError(f"multi_dot requires at least two arrays, got {len(arrays)}")
@@ -334,7 +331,6 @@ def tensorinv(a: Any, ind: int = 2):
 def tensorsolve(a: Any, b: Any, axes: Any = None):
     """``x`` with ``tensordot(a, x, x.ndim) == b`` (``axes``: axes of ``a`` moved to the end
     first)."""
-    from functorch_lite.numpy.shapes import moveaxis
     a, b = asarray(a), asarray(b)
     if axes is not None:
         axes = (axes,) if isinstance(axes, int) else tuple(axes)

@@ -428,8 +428,8 @@ def iscomplex(x: Any):
 
 def isrealobj(x: Any) -> bool:
     """Whether ``x`` has a real (not complex) dtype."""
-    return not dtypes.is_complex(np.result_type(getattr(x, "dtype", None) or
-                                                np.asarray(x).dtype))
+    # (a dtype is falsy: test for the attribute, not its truth)
+    return not dtypes.is_complex(x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype)
 
 
 # -- index grids -----------------------------------------------------------------------------

@@ -85,6 +85,8 @@ CASES = {
     "isreal": lambda m: m.isreal(np.array([1 + 0j, 1 + 1j], np.complex64)),
     "iscomplex": lambda m: m.iscomplex(np.array([1 + 0j, 1 + 1j], np.complex64)),
     "isreal_float": lambda m: m.isreal(A),
+    "isrealobj": lambda m: np.asarray([m.isrealobj(A), m.isrealobj(C), m.isrealobj(1j),
+                                       m.isrealobj(fnp.ones(2))]),
     "indices": lambda m: m.indices((2, 3)),
     "indices_sparse": lambda m: m.indices((2, 3), sparse=True),
     "tril_indices": lambda m: m.tril_indices(4, k=-1),
