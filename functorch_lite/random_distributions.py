@@ -270,6 +270,9 @@ def _multivariate_normal(key, mean, cov, shape, dtype, method):
     if method == "eigh":
         w, v = fnp.linalg.eigh(cov)
         factor = v * fnp.sqrt(w[..., None, :])
+    elif method == "svd":
+        u, s, _ = fnp.linalg.svd(cov)
+        factor = u * fnp.sqrt(s[..., None, :])
     else:
         factor = fnp.linalg.cholesky(cov)
     draws = _random().normal(key, shape + get_aval(mean).shape[-1:], dtype)
@@ -283,12 +286,10 @@ def multivariate_normal(key: Any, mean: Any, cov: Any, shape: Sequence[int] | No
                         dtype: Any = None, method: str = "cholesky"):
     """Samples of the normal distribution with ``mean`` (..., n) and covariance ``cov``
     (..., n, n), of shape ``shape + (n,)`` (``shape`` defaults to the batch shape of the
-    parameters). ``method``: "cholesky" or "eigh" factors ``cov``."""
+    parameters). ``method``: "cholesky", "eigh" or "svd" factors ``cov`` (the last two
+    draw the same distribution as JAX's but other samples: eigenvectors' signs differ)."""
     if method not in ("svd", "eigh", "cholesky"):
         raise ValueError("method must be one of {'svd', 'eigh', 'cholesky'}")
-    if method == "svd":
-        raise NotImplementedError("multivariate_normal(method='svd') needs an SVD, which "
-                                  "functorch_lite does not have yet; use 'eigh'")
     mean, cov = fnp.asarray(mean), fnp.asarray(cov)
     common = dtypes.float_dtype_for(np.promote_types(mean.dtype, cov.dtype))
     mean, cov = mean.astype(common), cov.astype(common)

@@ -420,3 +420,4 @@ def _dot_general_batch(axis, args, dims, *, dimension_numbers, precision=None,
 # dot_general above) and are imported last so that module can import this one.
 from functorch_lite.lax.decompositions import (cholesky, eigh, geqrf,  # noqa: E402,F401
                                                householder_product, qr, triangular_solve)
+from functorch_lite.lax.polar_svd import SvdAlgorithm, qdwh, svd  # noqa: E402,F401

@@ -1,10 +1,10 @@
 """``functorch_lite.numpy.linalg``: norms and the products NumPy's ``linalg`` namespace
 offers (matmul, outer, tensordot, vecdot, trace, diagonal, matrix_transpose), and the
 decompositions and solvers of ``linalg_solve`` (cholesky, qr, eigh, eigvalsh, solve, inv,
-det, slogdet).
+det, slogdet), the SVD and what ``linalg_svd`` builds on it (svd, svdvals, pinv, lstsq,
+matrix_rank), and ``cond``.
 
-There is no svd (nor eig) yet; the matrix norms that depend on singular values (ord=2,
--2, 'nuc') raise NotImplementedError.
+There is no ``eig`` (general eigenproblems): XLA has no expander for one.
 """
 from __future__ import annotations
 
@@ -25,10 +25,13 @@ from functorch_lite.numpy.linalg_solve import (EighResult, QRResult,  # noqa: F4
                                                SlogdetResult, cholesky, det, eigh, eigvalsh,
                                                inv, matrix_power, multi_dot, qr, slogdet,
                                                solve, tensorinv, tensorsolve)
+from functorch_lite.numpy.linalg_svd import (SVDResult, lstsq, matrix_rank,  # noqa: F401
+                                             pinv, svd, svdvals)
 from functorch_lite.numpy.reductions import sum as _sum
 
 __all__ = ["cholesky", "qr", "eigh", "eigvalsh", "solve", "inv", "det", "slogdet",
-           "matrix_power", "multi_dot", "tensorinv", "tensorsolve", "cross",
+           "matrix_power", "multi_dot", "tensorinv", "tensorsolve", "cross", "svd", "svdvals",
+           "pinv", "lstsq", "matrix_rank", "cond",
            "norm", "vector_norm", "matrix_norm", "matmul", "outer", "tensordot", "vecdot",
            "trace", "diagonal", "matrix_transpose"]
 
@@ -115,9 +118,12 @@ def _matrix_norm(name: str, x, ord_: Any, row: int, col: int):
         return lax.sqrt(lax.reduce_sum(_abs_sq(x), (row, col)))
     if isinstance(ord_, str) and ord_ == "nuc" or (not isinstance(ord_, (str, bool)) and
                                                   ord_ in (2, -2)):
-        raise NotImplementedError(f"{name}: the matrix norm ord={ord_!r} is a function of the "
-                                  "singular values and needs an SVD, which functorch_lite "
-                                  "does not implement yet")
+        # Functions of the singular values: of the matrices moved to the last two axes.
+        s = svdvals(_shapes.moveaxis(x, (row, col), (-2, -1)))
+        last = get_aval(s).ndim - 1
+        if ord_ == "nuc":
+            return lax.reduce_sum(s, (last,))
+        return (lax.reduce_max if ord_ == 2 else lax.reduce_min)(s, (last,))
     if ord_ in (1, -1) and not isinstance(ord_, bool):
         # Largest / smallest column sum: sum over rows, then extremum over columns.
         sums = lax.reduce_sum(_abs(x), (row,))
@@ -142,8 +148,9 @@ def norm(x, ord=None, axis=None, keepdims=False):
     ``ord=None`` any input is flattened and gets the 2-norm. An int ``axis`` asks for
     vector norms along it, a pair of axes for matrix norms over them. Vector orders: None
     or 2 (Euclidean), 1, inf, -inf, 0 (count of nonzeros) and any other p
-    (``sum(|x|**p)**(1/p)``). Matrix orders: None/'fro', 1, -1, inf, -inf; 2, -2 and 'nuc'
-    need an SVD and raise NotImplementedError. The result is a real float array.
+    (``sum(|x|**p)**(1/p)``). Matrix orders: None/'fro', 1, -1, inf, -inf, 2 and -2 (the
+    largest and smallest singular value) and 'nuc' (their sum). The result is a real float
+    array.
 
     >>> norm(ones((3, 4)), axis=1).shape
     (3,)
@@ -317,3 +324,30 @@ def diagonal(x, /, *, offset=0):
 def matrix_transpose(x, /):
     """Swap the last two axes."""
     return _shapes.matrix_transpose(asarray(x))
+
+
+# ---------------------------------------------------------------------------------------
+# condition number
+
+def cond(x, p=None):
+    """The condition number ``norm(x, p) * norm(inv(x), p)`` of each matrix; for ``p``
+    None or 2 the ratio of the largest to the smallest singular value (-2: its inverse).
+    Infinity where that is NaN (a singular matrix) and ``x`` itself has no NaN, as JAX."""
+    check_arraylike("cond", x)
+    x = asarray(x)
+    aval = get_aval(x)
+    if aval.ndim < 2:
+        raise ValueError(f"cond: input array must be at least 2D; got shape {aval.shape}")
+    if 0 in aval.shape[-2:]:
+        raise ValueError(f"cond: input array must not be empty; got shape {aval.shape}")
+    if p is None or (not isinstance(p, str) and p in (2, -2)):
+        s = svdvals(x)
+        first, last = (lax.index_in_dim(s, i, -1, False) for i in (0, -1))
+        return lax.div(first, last) if p != -2 else lax.div(last, first)
+    if aval.shape[-1] != aval.shape[-2]:
+        raise ValueError(f"cond: for p={p!r}, the array must be square; got shape "
+                         f"{aval.shape}")
+    r = lax.mul(norm(x, ord=p, axis=(-2, -1)), norm(inv(x), ord=p, axis=(-2, -1)))
+    x_has_nan = lax.reduce_or(lax.ne(x, x), (aval.ndim - 2, aval.ndim - 1))
+    undefined = lax.bitwise_and(lax.ne(r, r), lax.bitwise_not(x_has_nan))
+    return lax.select(undefined, lax.full_like(r, np.inf), r)

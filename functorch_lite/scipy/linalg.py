@@ -11,11 +11,13 @@ from typing import Any
 from functorch_lite import lax
 from functorch_lite.core.avals import get_aval
 from functorch_lite.lax import decompositions as dec
+from functorch_lite.lax.polar_svd import qdwh
 from functorch_lite.numpy import linalg_solve as _np_linalg
+from functorch_lite.numpy import linalg_svd as _np_svd
 from functorch_lite.numpy.linalg_solve import _matrices
 
 __all__ = ["cholesky", "cho_factor", "cho_solve", "solve_triangular", "solve", "inv", "det",
-           "eigh", "qr"]
+           "eigh", "qr", "svd", "polar"]
 
 
 def cholesky(a: Any, lower: bool = False, overwrite_a: bool = False,
@@ -129,3 +131,41 @@ def qr(a: Any, overwrite_a: bool = False, lwork: Any = None, mode: str = "full",
         return tuple(_np_linalg.qr(a, mode="raw"))
     q, r = _np_linalg.qr(a, mode="complete" if mode in ("full", "r") else "reduced")
     return (r,) if mode == "r" else (q, r)
+
+
+def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
+        overwrite_a: bool = False, check_finite: bool = True, lapack_driver: str = "gesdd"):
+    """``(u, s, vh)`` with ``a = u @ diag(s) @ vh`` (``s`` alone without ``compute_uv``);
+    ``lapack_driver`` is accepted and ignored (one algorithm: see ``lax.linalg.svd``)."""
+    out = _np_svd.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
+    return tuple(out) if compute_uv else out
+
+
+def polar(a: Any, side: str = "right", *, method: str = "qdwh", eps: float | None = None,
+          max_iterations: int | None = None):
+    """``(u, p)``: ``a = u p`` (``side="right"``, ``p`` n x n) or ``a = p u`` (``"left"``,
+    ``p`` m x m), ``u`` with orthonormal rows or columns and ``p`` Hermitian positive
+    semi-definite. ``method="qdwh"`` (the polar iteration) or ``"svd"``."""
+    if side not in ("right", "left"):
+        raise ValueError("The argument `side` must be either 'right' or 'left'.")
+    if method not in ("qdwh", "svd"):
+        raise ValueError(f"Unknown polar decomposition method {method!r}.")
+    (a,) = _matrices("polar", a, square=False)
+    m, n = get_aval(a).shape[-2:]
+    if method == "svd":
+        w, s, vh = _np_svd.svd(a, full_matrices=False)
+        u = dec.matmul(w, vh)
+        basis = dec.mH(vh) if side == "right" else w      # p = basis diag(s) basis^H
+    else:
+        tall = m >= n
+        q, h, _, _ = qdwh(a if tall else dec.mH(a), eps=eps, max_iterations=max_iterations)
+        u = q if tall else dec.mH(q)
+        if (side == "right") == tall:  # h itself is the factor asked for
+            return u, h
+        # The other side's factor: q h q^H (a = q h, so q h q^H q = a on that side).
+        return u, dec.matmul(dec.matmul(q, h), dec.mH(q))
+    s = lax.convert_element_type(s, get_aval(basis).dtype)
+    nd = get_aval(basis).ndim
+    scaled = lax.mul(basis, lax.broadcast_in_dim(s, get_aval(basis).shape,
+                                                 tuple(range(nd - 2)) + (nd - 1,)))
+    return u, dec.matmul(scaled, dec.mH(basis))

@@ -127,11 +127,14 @@ def test_vector_norm_hypothesis(shape, ord, keepdims, axis_pick):
 
 
 @pytest.mark.parametrize("ord", [2, -2, "nuc"])
-def test_svd_norms_not_implemented(ord):
-    with pytest.raises(NotImplementedError, match="SVD"):
-        fla.norm(np.ones((2, 2), np.float32), ord=ord)
-    with pytest.raises(NotImplementedError, match="SVD"):
-        fla.matrix_norm(np.ones((2, 2), np.float32), ord=ord)
+def test_singular_value_norms(ord):
+    x = np.random.default_rng(0).standard_normal((3, 4, 5)).astype(np.float32)
+    np.testing.assert_allclose(fla.norm(x[0], ord=ord), np.linalg.norm(x[0], ord=ord),
+                               rtol=1e-5)
+    np.testing.assert_allclose(fla.matrix_norm(x, ord=ord), np.linalg.norm(
+        x, ord=ord, axis=(1, 2)), rtol=1e-5)
+    np.testing.assert_allclose(fla.norm(x, ord=ord, axis=(2, 0)), np.linalg.norm(
+        x, ord=ord, axis=(2, 0)), rtol=1e-5)
 
 
 def test_norm_errors():

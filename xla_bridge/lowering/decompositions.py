@@ -55,7 +55,10 @@ def _householder_product(ctx, avals_in, aval_out, a, taus):
 
 @register(dec.eigh_p)
 def _eigh(ctx, avals_in, avals_out, x, *, lower, sort_eigenvalues):
-    # XLA's Jacobi eigensolver: lower, sort, at most 100 sweeps, tolerance 1e-6 (what
-    # JAX asks of it).
+    # XLA's Jacobi eigensolver: lower, sort, at most 100 sweeps, and a tolerance on the
+    # off-diagonal norm relative to the whole: 1e-6 for 32-bit inputs (what JAX asks of it);
+    # for 64-bit ones as low as XLA can measure (it stops when its estimate, which cancels
+    # near sqrt(eps), says so), before lax.decompositions refines the result.
+    tol = "1e-15" if avals_in[0].dtype in (np.float64, np.complex128) else "1e-6"
     return _expanded_call(ctx, "Eigh", [x], avals_in, list(avals_out),
-                          f"{int(lower)},{int(sort_eigenvalues)},100,1e-6")
+                          f"{int(lower)},{int(sort_eigenvalues)},100,{tol}")
