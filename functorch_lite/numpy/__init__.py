@@ -8,7 +8,9 @@ Each module imports only modules before it in this order, at its top (no late im
 ``scalar_types`` need only ``creation``; ``array_methods`` and this package come last. A
 helper needed below the module that uses it most moves down (``_shape_core`` holds the
 array-level cores of ``shapes``' joins, transposes and ravel for ``creation`` and
-``indexing``)."""
+``indexing``). ``mathfuncs`` (on ``sequences``, ``linalg_solve`` and ``linalg_svd``) and
+``construction`` (on ``sequences`` and ``linalg``) come after what they use and not after
+each other."""
 from __future__ import annotations
 
 import numpy as _np
@@ -31,6 +33,8 @@ from functorch_lite.numpy.linalg_ops import (cross, dot, inner, kron, matmul,  #
 from functorch_lite.numpy.reductions import *  # noqa: F401,F403
 from functorch_lite.numpy.statistics import *  # noqa: F401,F403
 from functorch_lite.numpy.sequences import *  # noqa: F401,F403
+from functorch_lite.numpy.mathfuncs import *  # noqa: F401,F403
+from functorch_lite.numpy.construction import *  # noqa: F401,F403
 from functorch_lite.numpy.reductions import all, any, max, min, sum  # noqa: F401
 from functorch_lite.numpy.shapes import *  # noqa: F401,F403
 from functorch_lite.numpy.sorting import argsort, lexsort, sort  # noqa: F401
