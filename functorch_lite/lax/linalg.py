@@ -421,3 +421,4 @@ def _dot_general_batch(axis, args, dims, *, dimension_numbers, precision=None,
 from functorch_lite.lax.decompositions import (cholesky, eigh, geqrf,  # noqa: E402,F401
                                                householder_product, qr, triangular_solve)
 from functorch_lite.lax.polar_svd import SvdAlgorithm, qdwh, svd  # noqa: E402,F401
+from functorch_lite.lax.lu import lu, lu_pivots_to_permutation  # noqa: E402,F401

@@ -11,13 +11,14 @@ from typing import Any
 from functorch_lite import lax
 from functorch_lite.core.avals import get_aval
 from functorch_lite.lax import decompositions as dec
+from functorch_lite.lax import lu as _lu
 from functorch_lite.lax.polar_svd import qdwh
 from functorch_lite.numpy import linalg_solve as _np_linalg
 from functorch_lite.numpy import linalg_svd as _np_svd
 from functorch_lite.numpy.linalg_solve import _matrices
 
 __all__ = ["cholesky", "cho_factor", "cho_solve", "solve_triangular", "solve", "inv", "det",
-           "eigh", "qr", "svd", "polar"]
+           "eigh", "qr", "svd", "polar", "lu", "lu_factor", "lu_solve"]
 
 
 def cholesky(a: Any, lower: bool = False, overwrite_a: bool = False,
@@ -169,3 +170,47 @@ def polar(a: Any, side: str = "right", *, method: str = "qdwh", eps: float | Non
     scaled = lax.mul(basis, lax.broadcast_in_dim(s, get_aval(basis).shape,
                                                  tuple(range(nd - 2)) + (nd - 1,)))
     return u, dec.matmul(scaled, dec.mH(basis))
+
+
+def lu(a: Any, permute_l: bool = False, overwrite_a: bool = False,
+       check_finite: bool = True):
+    """``(p, l, u)`` with ``a = p @ l @ u`` (``p`` a permutation matrix, ``l`` unit lower
+    m x k, ``u`` upper k x n), or ``(p @ l, u)`` with ``permute_l``."""
+    (a,) = _matrices("lu", a, square=False)
+    m, n = get_aval(a).shape[-2:]
+    k = min(m, n)
+    batch = get_aval(a).shape[:-2]
+    zeros = (0,) * len(batch)
+    packed, _, perm = _lu.lu(a)
+    l_part = lax.slice(packed, zeros + (0, 0), batch + (m, k))
+    l_mat = lax.add(dec.triangle(l_part, lower=True, k=-1), dec.eye_like(l_part))
+    u_mat = dec.triangle(lax.slice(packed, zeros + (0, 0), batch + (k, n)), lower=False)
+    # a[perm] = l u, so a = P^T l u with P the matrix that takes rows in perm's order.
+    p = dec.mT(_lu._permutation_matrix(perm, get_aval(a).dtype))
+    if permute_l:
+        return dec.matmul(p, l_mat), u_mat
+    return p, l_mat, u_mat
+
+
+def lu_factor(a: Any, overwrite_a: bool = False, check_finite: bool = True):
+    """``(lu, piv)``: the packed factors and LAPACK's pivot indices, for ``lu_solve``."""
+    (a,) = _matrices("lu_factor", a, square=False)
+    packed, pivots, _ = _lu.lu(a)
+    return packed, pivots
+
+
+def lu_solve(lu_and_piv: tuple, b: Any, trans: int = 0, overwrite_b: bool = False,
+             check_finite: bool = True):
+    """``x`` with ``a x = b`` (``trans=0``), ``a^T x = b`` (1) or ``a^H x = b`` (2), from
+    ``lu_factor(a)``; ``b`` (n,) or (..., n, k)."""
+    packed, pivots = lu_and_piv
+    packed, b, vector = _as_matrix_rhs("lu_solve", packed, b)
+    if trans not in (0, 1, 2):
+        raise ValueError(f"'trans' value must be 0, 1, or 2, got {trans}")
+    n = get_aval(packed).shape[-1]
+    if get_aval(packed).shape[-2] != n:
+        raise ValueError(f"lu_solve: the LU factors must be square, got shape "
+                         f"{get_aval(packed).shape}")
+    perm = _lu.lu_pivots_to_permutation(pivots, n)
+    x = _lu.lu_solve(packed, perm, b, trans)
+    return _done(x, vector)

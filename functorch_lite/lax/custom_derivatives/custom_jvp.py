@@ -158,6 +158,11 @@ class custom_jvp(CustomRule):
                                     f"output {i} is {get_aval(o).str_short()} but its "
                                     f"tangent is {got.str_short()} (expected "
                                     f"{expect.str_short()})")
+            # An integer or bool output has no derivative: whatever zeros the rule gave,
+            # its tangent is the symbolic zero (as JAX's), so no float0 array flows on.
+            tout_l = [ad.Zero(ad.tangent_aval(get_aval(o)))
+                      if ad.tangent_aval(get_aval(o)).dtype == dtypes.float0 else t
+                      for o, t in zip(out_l, tout_l)]
             return out_l, tout_l
 
         outs = apply_custom_call(_JVPCall(name, flat_fun, flat_jvp), leaves)
