@@ -5,7 +5,9 @@ Names, broadcasting and dtype promotion follow ``jax.numpy``.
 Each module imports only modules before it in this order, at its top (no late imports):
 ``_util``, ``_eager`` < ``_shape_core`` < ``creation`` < ``ufuncs`` < ``reductions``,
 ``indexing`` < ``shapes`` < ``linalg_ops`` < ``linalg``; ``einsum``, ``sorting`` and
-``scalar_types`` need only ``creation``; ``array_methods`` and this package come last. A
+``scalar_types`` need only ``creation``; ``setops`` imports ``sequences``, ``sorting``,
+``shapes``, ``reductions``, ``ufuncs`` and ``creation``, and ``selection`` those and
+``setops``; ``array_methods`` and this package come last. A
 helper needed below the module that uses it most moves down (``_shape_core`` holds the
 array-level cores of ``shapes``' joins, transposes and ravel for ``creation`` and
 ``indexing``). ``mathfuncs`` (on ``sequences``, ``linalg_solve`` and ``linalg_svd``) and
@@ -35,6 +37,8 @@ from functorch_lite.numpy.statistics import *  # noqa: F401,F403
 from functorch_lite.numpy.sequences import *  # noqa: F401,F403
 from functorch_lite.numpy.mathfuncs import *  # noqa: F401,F403
 from functorch_lite.numpy.construction import *  # noqa: F401,F403
+from functorch_lite.numpy.setops import *  # noqa: F401,F403
+from functorch_lite.numpy.selection import *  # noqa: F401,F403
 from functorch_lite.numpy.reductions import all, any, max, min, sum  # noqa: F401
 from functorch_lite.numpy.shapes import *  # noqa: F401,F403
 from functorch_lite.numpy.sorting import argsort, lexsort, sort  # noqa: F401
