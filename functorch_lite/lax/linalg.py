@@ -422,3 +422,4 @@ from functorch_lite.lax.decompositions import (cholesky, eigh, geqrf,  # noqa: E
                                                householder_product, qr, triangular_solve)
 from functorch_lite.lax.polar_svd import SvdAlgorithm, qdwh, svd  # noqa: E402,F401
 from functorch_lite.lax.lu import lu, lu_pivots_to_permutation  # noqa: E402,F401
+from functorch_lite.lax.eig import EigImplementation, eig  # noqa: E402,F401

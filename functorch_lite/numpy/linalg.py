@@ -4,7 +4,8 @@ decompositions and solvers of ``linalg_solve`` (cholesky, qr, eigh, eigvalsh, so
 det, slogdet), the SVD and what ``linalg_svd`` builds on it (svd, svdvals, pinv, lstsq,
 matrix_rank), and ``cond``.
 
-There is no ``eig`` (general eigenproblems): XLA has no expander for one.
+``eig``/``eigvals`` (general matrices) come from ``lax.linalg.eig``'s shifted QR
+iteration.
 """
 from __future__ import annotations
 
@@ -21,15 +22,17 @@ from functorch_lite.numpy._util import (broadcast_shapes, broadcast_to_shape, ch
                                         normalize_axis, promote_dtypes,
                                         promote_dtypes_inexact, shape_of)
 from functorch_lite.numpy.creation import asarray
-from functorch_lite.numpy.linalg_solve import (EighResult, QRResult,  # noqa: F401
-                                               SlogdetResult, cholesky, det, eigh, eigvalsh,
-                                               inv, matrix_power, multi_dot, qr, slogdet,
-                                               solve, tensorinv, tensorsolve)
+from functorch_lite.numpy.linalg_solve import (EigResult, EighResult,  # noqa: F401
+                                               QRResult, SlogdetResult, cholesky, det, eig,
+                                               eigh, eigvals, eigvalsh, inv, matrix_power,
+                                               multi_dot, qr, slogdet, solve, tensorinv,
+                                               tensorsolve)
 from functorch_lite.numpy.linalg_svd import (SVDResult, lstsq, matrix_rank,  # noqa: F401
                                              pinv, svd, svdvals)
 from functorch_lite.numpy.reductions import sum as _sum
 
-__all__ = ["cholesky", "qr", "eigh", "eigvalsh", "solve", "inv", "det", "slogdet",
+__all__ = ["cholesky", "qr", "eigh", "eigvalsh", "eig", "eigvals", "solve", "inv", "det",
+           "slogdet",
            "matrix_power", "multi_dot", "tensorinv", "tensorsolve", "cross", "svd", "svdvals",
            "pinv", "lstsq", "matrix_rank", "cond",
            "norm", "vector_norm", "matrix_norm", "matmul", "outer", "tensordot", "vecdot",

@@ -1,7 +1,7 @@
 """The decompositions and solvers of ``functorch_lite.numpy.linalg`` (as ``jax.numpy.linalg``):
-``cholesky``, ``qr``, ``eigh``, ``eigvalsh``, ``solve``, ``inv``, ``det``, ``slogdet``, and
-what is built on them and on products: ``matrix_power``, ``multi_dot``, ``tensorinv``,
-``tensorsolve``.
+``cholesky``, ``qr``, ``eigh``, ``eigvalsh``, ``eig``, ``eigvals``, ``solve``, ``inv``,
+``det``, ``slogdet``, and what is built on them and on products: ``matrix_power``,
+``multi_dot``, ``tensorinv``, ``tensorsolve``.
 
 They work on stacks of matrices (the two innermost axes). ``solve``, ``inv``, ``det`` and
 ``slogdet`` go through a Householder QR (as stable as JAX's pivoted LU); their derivatives
@@ -19,12 +19,14 @@ from functorch_lite.core import dtypes
 from functorch_lite.core.avals import get_aval
 from functorch_lite.lax import decompositions as dec
 from functorch_lite.lax.custom_derivatives import custom_jvp
+from functorch_lite.lax.eig import eig as eig_lax
 from functorch_lite.numpy._util import broadcast_shapes, check_arraylike, promote_dtypes_inexact
 from functorch_lite.numpy.creation import asarray
 from functorch_lite.numpy.linalg_ops import matmul
 from functorch_lite.numpy.shapes import moveaxis
 
-__all__ = ["cholesky", "qr", "eigh", "eigvalsh", "solve", "inv", "det", "slogdet",
+__all__ = ["cholesky", "qr", "eigh", "eigvalsh", "eig", "eigvals", "solve", "inv", "det",
+           "slogdet",
            "matrix_power", "multi_dot", "tensorinv", "tensorsolve"]
 
 
@@ -34,6 +36,11 @@ class QRResult(NamedTuple):
 
 
 class EighResult(NamedTuple):
+    eigenvalues: Any
+    eigenvectors: Any
+
+
+class EigResult(NamedTuple):
     eigenvalues: Any
     eigenvectors: Any
 
@@ -99,6 +106,21 @@ def eigh(a: Any, UPLO: str | None = None, symmetrize_input: bool = True):
 def eigvalsh(a: Any, UPLO: str | None = "L", *, symmetrize_input: bool = True):
     """The eigenvalues of each Hermitian matrix, ascending."""
     return eigh(a, UPLO, symmetrize_input).eigenvalues
+
+
+def eig(a: Any):
+    """``EigResult(eigenvalues, eigenvectors)`` of each square matrix (complex; the
+    eigenvectors are columns with unit norm). Their order is the Schur form's, not
+    LAPACK's (see ``lax.linalg.eig``)."""
+    (a,) = _matrices("eig", a)
+    w, v = eig_lax(a, compute_left_eigenvectors=False)
+    return EigResult(w, v)
+
+
+def eigvals(a: Any):
+    """The (complex) eigenvalues of each square matrix."""
+    (a,) = _matrices("eigvals", a)
+    return eig_lax(a, compute_left_eigenvectors=False, compute_right_eigenvectors=False)[0]
 
 
 def _uplo(UPLO) -> bool:

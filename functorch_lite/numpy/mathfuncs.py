@@ -11,8 +11,8 @@ generalized-ufunc signatures, one ``vmap`` per broadcast axis) and the polynomia
 subnormal inputs decompose exactly even where the device flushes subnormals to zero in
 arithmetic (JAX on CPU does not: there ``frexp(1e-45)`` reports exponent -149 for every
 subnormal). ``polyfit`` solves its weighted least-squares problem with ``linalg.lstsq``,
-as JAX does. Sizes that decide a result's shape (``deg``, ``M``, polynomial lengths) must be concrete,
-as in JAX.
+as JAX does; ``roots`` takes the eigenvalues of the companion matrix. Sizes that decide a
+result's shape (``deg``, ``M``, polynomial lengths) must be concrete, as in JAX.
 """
 from __future__ import annotations
 
@@ -39,14 +39,15 @@ from functorch_lite.numpy._util import (broadcast_shapes, check_arraylike, norma
                                         promote_dtypes, promote_dtypes_inexact)
 from functorch_lite.numpy.creation import arange, asarray, full, ones, zeros
 from functorch_lite.numpy.linalg_ops import matmul
-from functorch_lite.numpy.linalg_solve import inv
+from functorch_lite.numpy.linalg_solve import eigvals, inv
 from functorch_lite.numpy.linalg_svd import lstsq
 from functorch_lite.numpy.sequences import convolve, diff, vander
+from functorch_lite.numpy.sorting import argsort
 
 __all__ = ["gcd", "lcm", "frexp", "ldexp", "modf", "spacing", "i0", "kaiser",
            "bitwise_count", "bitwise_left_shift", "bitwise_right_shift", "gradient", "unwrap",
            "vectorize", "poly", "polyadd", "polysub", "polymul", "polydiv", "polyder",
-           "polyint", "polyval", "polyfit"]
+           "polyint", "polyval", "polyfit", "roots"]
 
 
 def _arr(name: str, *xs):
@@ -632,8 +633,7 @@ def poly(seq_of_zeros: Any):
     (z,) = promote_dtypes_inexact("poly", *_arr("poly", seq_of_zeros))
     z = _shapes.atleast_1d(z)
     if z.ndim == 2 and z.shape[0] == z.shape[1] and z.shape[0] != 0:
-        raise NotImplementedError("poly of a square matrix needs eigenvalues (linalg.eig), "
-                                  "which functorch_lite does not have yet")
+        z = eigvals(z)     # the characteristic polynomial (complex, as JAX's)
     if z.ndim != 1:
         raise ValueError("input must be 1d or non-empty square 2d array.")
     if z.shape[0] == 0:
@@ -648,6 +648,55 @@ def _poly(z):
     for k in range(z.shape[0]):  # multiply by (x - z_k)
         coefs = _shapes.concatenate([coefs, pad]) - z[k] * _shapes.concatenate([pad, coefs])
     return coefs
+
+
+def roots(p: Any, *, strip_zeros: bool = True):
+    """The (complex) roots of the polynomial with coefficients ``p`` (highest power
+    first): the eigenvalues of its companion matrix. Leading zeros are stripped, which
+    needs a concrete ``p``; with ``strip_zeros=False`` each leading zero gives a NaN root
+    instead (usable under jit), as JAX's."""
+    (p,) = promote_dtypes_inexact("roots", *_arr("roots", p))
+    p = _shapes.atleast_1d(p)
+    if p.ndim != 1:
+        raise ValueError("Input must be a rank-1 array.")
+    cdtype = np.dtype(np.complex128 if p.dtype in (np.float64, np.complex128)
+                      else np.complex64)
+    if p.shape[0] < 2:
+        return zeros((0,), cdtype)
+    is_zero = p == 0
+    leading = lax.select(_red.all(is_zero), asarray(p.shape[0], np.int32),
+                         _red.argmin(is_zero).astype(np.int32))
+    if strip_zeros:
+        if is_traced(leading):
+            raise ConcretizationTypeError(
+                "roots: stripping leading zeros needs a concrete p; inside jit pass "
+                "strip_zeros=False (leading zeros then give NaN roots)")
+        return _companion_roots(p[int(leading):], cdtype)
+    return _roots_keeping_size(p, leading, cdtype)
+
+
+def _companion_roots(p, cdtype):
+    n = p.shape[0] - 1
+    if n < 1:
+        return zeros((0,), cdtype)
+    first_row = -p[1:] / p[0]
+    below = _shapes.pad(_dec.eye_like(zeros((n - 1, n - 1), p.dtype)), [(0, 0), (0, 1)]) \
+        if n > 1 else zeros((0, 1), p.dtype)
+    return eigvals(_shapes.concatenate([first_row[None, :], below], axis=0))
+
+
+def _roots_keeping_size(p, leading, cdtype):
+    """All ``len(p) - 1`` roots, with the leading zeros rolled to the end and their roots
+    (the last ``leading`` ones) set to NaN."""
+    n = p.shape[0]
+    p = lax.select(lax.broadcast(leading == n, p.shape), ones(p.shape, p.dtype), p)
+    idx = (arange(n, dtype=np.int32) + leading) % n
+    found = _companion_roots(p[idx], cdtype)
+    # Zero roots (from the rolled-in zeros) sort last, then the last `leading` become NaN.
+    order = argsort(found == 0, stable=True)
+    found = found[order]
+    keep = arange(found.shape[0], dtype=np.int32) < found.shape[0] - leading
+    return lax.select(keep, found, full(found.shape, complex(np.nan, np.nan), found.dtype))
 
 
 def polyadd(a1: Any, a2: Any):
