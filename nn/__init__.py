@@ -9,9 +9,11 @@ parameters and state are plain nested dicts the user holds (see ``nn/module.py``
 """
 from . import (callbacks, checkpoints, initializers, losses, metrics, optim,  # noqa: F401
                schedules)
-from .activations import (celu, elu, gelu, glu, hard_sigmoid, hard_tanh,  # noqa: F401
-                          leaky_relu, log_sigmoid, log_softmax, logsumexp, one_hot,
-                          relu, relu6, selu, sigmoid, silu, softmax, softplus, swish)
+from .activations import (celu, elu, gelu, glu, hard_sigmoid, hard_silu,  # noqa: F401
+                          hard_swish, hard_tanh, identity, leaky_relu, log1mexp,
+                          log_sigmoid, log_softmax, logmeanexp, logsumexp, mish, one_hot,
+                          relu, relu6, selu, sigmoid, silu, soft_sign, softmax, softplus,
+                          sparse_plus, sparse_sigmoid, squareplus, standardize, swish, tanh)
 from .attention import (MultiHeadAttention, combine_masks,  # noqa: F401
                         dot_product_attention, make_attention_mask, make_causal_mask)
 from .conv import Conv, ConvTranspose  # noqa: F401

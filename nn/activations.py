@@ -148,6 +148,93 @@ def log_softmax(x, axis: int | tuple = -1, where=None):
     return out if where is None else fnp.where(where, out, -np.inf)
 
 
+def identity(x):
+    """``x`` unchanged (an array)."""
+    return fnp.asarray(x)
+
+
+def tanh(x):
+    return fnp.tanh(x)
+
+
+def hard_silu(x):
+    """x * hard_sigmoid(x), MobileNetV3's hard swish."""
+    return x * hard_sigmoid(x)
+
+
+hard_swish = hard_silu
+
+
+def mish(x):
+    """x * tanh(softplus(x))."""
+    return x * fnp.tanh(softplus(x))
+
+
+def soft_sign(x):
+    """x / (|x| + 1)."""
+    return x / (fnp.abs(x) + 1)
+
+
+def squareplus(x, b=4):
+    """(x + sqrt(x^2 + b)) / 2, a smooth and algebraic relu."""
+    return (x + fnp.sqrt(fnp.square(x) + b)) / 2
+
+
+def sparse_plus(x):
+    """0 for x <= -1, x for x >= 1, (x + 1)^2 / 4 between: a relu with a quadratic knee."""
+    return fnp.where(x <= -1.0, 0.0, fnp.where(x >= 1.0, x, (x + 1.0) ** 2 / 4))
+
+
+def sparse_sigmoid(x):
+    """The derivative of ``sparse_plus``: (x + 1) / 2 clipped to [0, 1]."""
+    return 0.5 * fnp.clip(x + 1.0, 0.0, 2.0)
+
+
+@custom_jvp
+def log1mexp(x):
+    """log(1 - exp(-x)) for x >= 0, accurate at both ends: log(-expm1(-x)) below log 2,
+    log1p(-exp(-x)) above (each where the other cancels)."""
+    x = fnp.asarray(_inexact(x))
+    return fnp.where(x < np.log(2.0), fnp.log(-fnp.expm1(-x)), fnp.log1p(-fnp.exp(-x)))
+
+
+@log1mexp.defjvp
+def _log1mexp_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return log1mexp(x), t / fnp.expm1(_inexact(x))
+
+
+def logmeanexp(x, axis=None, where=None, keepdims: bool = False):
+    """log(mean(exp(x))) over ``axis`` (the entries ``where`` holds), computed as
+    logsumexp minus the log of the count."""
+    lse = logsumexp(x, axis=axis, where=where, keepdims=keepdims)
+    kept = fnp.ones(fnp.shape(x), lse.dtype) if where is None else \
+        fnp.broadcast_to(fnp.asarray(where, lse.dtype), fnp.shape(x))
+    count = fnp.sum(kept, axis=axis, keepdims=keepdims)
+    return lse - fnp.log(count)
+
+
+def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None, *,
+                algorithm: str = "fast"):
+    """(x - mean) / sqrt(variance + epsilon) over ``axis``; the mean and variance are
+    computed (over the entries ``where`` holds) when not given. ``algorithm="fast"``
+    takes the variance as mean(x^2) - mean(x)^2 clipped at 0, ``"stable"`` as
+    mean((x - mean)^2)."""
+    x = fnp.asarray(x)
+    if mean is None:
+        mean = fnp.mean(x, axis, keepdims=True, where=where)
+    if variance is None:
+        if algorithm == "stable":
+            variance = fnp.mean(fnp.square(x - mean), axis, keepdims=True, where=where)
+        elif algorithm == "fast":
+            variance = fnp.clip(fnp.mean(fnp.square(x), axis, keepdims=True, where=where)
+                                - fnp.square(mean), 0)
+        else:
+            raise ValueError(f"Unknown algorithm '{algorithm}'. Expected 'fast' or "
+                             "'stable'.")
+    return (x - mean) * lax.rsqrt(variance + epsilon)
+
+
 def one_hot(x, num_classes: int, dtype=fnp.float32, axis: int = -1):
     """``x[..., None] == arange(num_classes)`` as ``dtype``."""
     x = fnp.asarray(x)
