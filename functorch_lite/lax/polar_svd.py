@@ -227,6 +227,7 @@ def _svd_factors(x, full_matrices: bool, compute_uv: bool):
         s = broadcast_in_dim(np.zeros((), _real_dtype(aval.dtype)), aval.shape[:-2] + (0,), ())
         if not compute_uv:
             return None, s, None
+
         def eye(rows, cols):
             return eye_like(broadcast_in_dim(np.zeros((), aval.dtype),
                                              aval.shape[:-2] + (rows, cols), ()))
