@@ -4,7 +4,11 @@ import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+
+# Options for compiling a JAX oracle quickly (it is run once; its speed does not matter).
+FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 
 
 def rand(seed, *shape, scale=1.0):
@@ -33,3 +37,30 @@ def run_python(code: str, cwd, timeout: int = 300) -> str:
                          text=True, timeout=timeout)
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def assert_same(ours, theirs, tol=1e-5, weak_type=False):
+    """``ours`` equals ``theirs`` (usually ``jax.numpy``'s result) in shape, dtype and,
+    to ``tol``, value (NaNs where theirs are); tuples and lists element by element; with
+    ``weak_type`` the weak types agree too."""
+    if isinstance(theirs, (tuple, list)):
+        assert isinstance(ours, (tuple, list)) and len(ours) == len(theirs), (ours, theirs)
+        for o, t in zip(ours, theirs):
+            assert_same(o, t, tol, weak_type)
+        return
+    if weak_type:
+        assert getattr(ours, "weak_type", False) == getattr(theirs, "weak_type", False)
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype, \
+        (ours.shape, theirs.shape, ours.dtype, theirs.dtype)
+    np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol, equal_nan=True)
+
+
+def jax_oracle(case):
+    """``case(jnp)``, compiled whole where its shapes are static (one quick compilation
+    instead of one per jnp operation), else run eagerly."""
+    try:
+        compiled = jax.jit(lambda: case(jnp)).lower().compile(FAST_COMPILE)
+    except Exception:  # a data-dependent shape: eager
+        return case(jnp)
+    return compiled()

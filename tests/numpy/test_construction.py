@@ -12,6 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
+from helpers import assert_same
 
 RNG = np.random.default_rng(0)
 A = RNG.standard_normal((3, 5)).astype(np.float32)
@@ -21,17 +22,7 @@ E2 = np.eye(2, dtype=np.float32)
 M4 = RNG.standard_normal((2, 1, 4, 3)).astype(np.float32)
 
 
-def _same(ours, theirs, tol=1e-5):
-    if isinstance(theirs, (tuple, list)):
-        assert isinstance(ours, (tuple, list)) and len(ours) == len(theirs)
-        for o, t in zip(ours, theirs):
-            _same(o, t, tol)
-        return
-    ours, theirs = np.asarray(ours), np.asarray(theirs)
-    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype, \
-        (ours.shape, theirs.shape, ours.dtype, theirs.dtype)
-    np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol, equal_nan=True)
-
+_same = assert_same
 
 CASES = {
     "block_2d": lambda m: m.block([[E2, np.zeros((2, 1), np.float32)],

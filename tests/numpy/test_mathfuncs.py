@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
+from helpers import assert_same
 
 RNG = np.random.default_rng(0)
 A = RNG.standard_normal((3, 5)).astype(np.float32)
@@ -25,17 +26,7 @@ YF = (3 * XF ** 2 - XF + 0.5 + 0.01 * RNG.standard_normal(9)).astype(np.float32)
 Y2 = np.stack([YF, 2 * YF - 1], axis=1)
 
 
-def _same(ours, theirs, tol=1e-5):
-    if isinstance(theirs, (tuple, list)):
-        assert isinstance(ours, (tuple, list)) and len(ours) == len(theirs)
-        for o, t in zip(ours, theirs):
-            _same(o, t, tol)
-        return
-    ours, theirs = np.asarray(ours), np.asarray(theirs)
-    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype, \
-        (ours.shape, theirs.shape, ours.dtype, theirs.dtype)
-    np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol, equal_nan=True)
-
+_same = assert_same
 
 CASES = {
     "gcd": lambda m: m.gcd(I1, I2),

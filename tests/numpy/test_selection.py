@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
+from helpers import assert_same, jax_oracle
 
 RNG = np.random.default_rng(0)
 A = RNG.standard_normal((3, 4)).astype(np.float32)
@@ -21,16 +22,7 @@ PADDED = np.pad(np.ones((2, 2), np.float32), 1)
 
 
 def _same(ours, theirs, tol=1e-5):
-    if isinstance(theirs, (tuple, list)):
-        assert isinstance(ours, (tuple, list)) and len(ours) == len(theirs)
-        for o, t in zip(ours, theirs):
-            _same(o, t, tol)
-        return
-    assert getattr(ours, "weak_type", False) == getattr(theirs, "weak_type", False)
-    ours, theirs = np.asarray(ours), np.asarray(theirs)
-    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype, \
-        (ours.shape, theirs.shape, ours.dtype, theirs.dtype)
-    np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol, equal_nan=True)
+    assert_same(ours, theirs, tol, weak_type=True)
 
 
 CASES = {
@@ -110,19 +102,6 @@ CASES = {
     "sort_complex_complex": lambda m: m.sort_complex(
         np.array([1 + 2j, 1 - 1j, -3 + 0j], np.complex64)),
 }
-
-# The oracle's programs run once: compile them quickly (no effect on semantics).
-FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
-
-
-def jax_oracle(case):
-    """``case(jnp)``, compiled whole where its shapes are static (one quick compilation
-    instead of one per jnp operation), else run eagerly."""
-    try:
-        compiled = jax.jit(lambda: case(jnp)).lower().compile(FAST_COMPILE)
-    except Exception:  # a data-dependent shape: eager
-        return case(jnp)
-    return compiled()
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

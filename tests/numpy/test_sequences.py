@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
+from helpers import assert_same
 
 RNG = np.random.default_rng(0)
 A = RNG.standard_normal((3, 5)).astype(np.float32)
@@ -20,17 +21,7 @@ INTS = np.array([0, 3, 1, 3, 7, 0], np.int32)
 WEIRD = np.array([1.0, np.nan, np.inf, -np.inf, -2.0], np.float32)
 
 
-def _same(ours, theirs, tol=1e-5):
-    if isinstance(theirs, tuple):
-        assert isinstance(ours, tuple) and len(ours) == len(theirs)
-        for o, t in zip(ours, theirs):
-            _same(o, t, tol)
-        return
-    ours, theirs = np.asarray(ours), np.asarray(theirs)
-    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype, \
-        (ours.shape, theirs.shape, ours.dtype, theirs.dtype)
-    np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol, equal_nan=True)
-
+_same = assert_same
 
 CASES = {
     "diff": lambda m: m.diff(A),

@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
+from helpers import assert_same, jax_oracle
 
 RNG = np.random.default_rng(0)
 INTS = np.array([3, 1, 1, 2, 3, 5], np.int32)
@@ -23,21 +24,12 @@ W = RNG.random(12).astype(np.float32)
 SAMPLE = np.stack([X, W, X * W], axis=1)
 
 
-def _same(ours, theirs, tol=1e-5):
-    if isinstance(theirs, (tuple, list)):
-        assert isinstance(ours, type(theirs)) or isinstance(ours, (tuple, list)), type(ours)
-        assert len(ours) == len(theirs)
-        for o, t in zip(ours, theirs):
-            _same(o, t, tol)
-        return
-    assert getattr(ours, "weak_type", False) == getattr(theirs, "weak_type", False)
-    ours, theirs = np.asarray(ours), np.asarray(theirs)
-    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype, \
-        (ours.shape, theirs.shape, ours.dtype, theirs.dtype)
-    np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol, equal_nan=True)
-
-
 ALL = dict(return_index=True, return_inverse=True, return_counts=True)
+
+
+def _same(ours, theirs, tol=1e-5):
+    assert_same(ours, theirs, tol, weak_type=True)
+
 
 CASES = {
     # unique: flattened, NaNs, complex, bool, 0-d, along an axis, padded, empty
@@ -107,21 +99,6 @@ CASES = {
     "histogram2d_shared_edges": lambda m: m.histogram2d(
         X, W, bins=np.array([-1.0, 0.0, 0.5, 1.0])),
 }
-
-
-# The oracle's programs run once: compile them quickly (no effect on semantics).
-FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
-
-
-def jax_oracle(case):
-    """``case(jnp)``, compiled whole where its shapes are static (one quick compilation
-    instead of one per jnp operation: the oracle dominated this file's run time), else
-    run eagerly."""
-    try:
-        compiled = jax.jit(lambda: case(jnp)).lower().compile(FAST_COMPILE)
-    except Exception:  # a data-dependent shape: eager
-        return case(jnp)
-    return compiled()
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
