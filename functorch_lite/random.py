@@ -1008,3 +1008,6 @@ from functorch_lite.random_distributions import (cauchy, double_sided_maxwell,  
                                                  maxwell, multivariate_normal, orthogonal,
                                                  pareto, rademacher, rayleigh, triangular,
                                                  wald, weibull_min)
+from functorch_lite.random_gamma import (ball, beta, chisquare, dirichlet, f,  # noqa: E402,F401
+                                         gamma, generalized_normal, loggamma, poisson,
+                                         t)

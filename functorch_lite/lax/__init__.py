@@ -17,6 +17,7 @@ from functorch_lite.lax.parallel import *  # noqa: F401,F403
 from functorch_lite.lax.sharding import *  # noqa: F401,F403
 from functorch_lite.lax.control_flow import *  # noqa: F401,F403
 from functorch_lite.lax.control_flow import map  # noqa: F401
+from functorch_lite.lax.special_gamma import *  # noqa: F401,F403
 # The other higher-order primitives (imported so every primitive is registered with lax).
 from functorch_lite.lax import callbacks as _callbacks  # noqa: F401
 from functorch_lite.lax import checkpoint as _checkpoint  # noqa: F401
