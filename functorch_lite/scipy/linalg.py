@@ -16,9 +16,16 @@ from functorch_lite.lax.polar_svd import qdwh
 from functorch_lite.numpy import linalg_solve as _np_linalg
 from functorch_lite.numpy import linalg_svd as _np_svd
 from functorch_lite.numpy.linalg_solve import _matrices
+from functorch_lite.scipy.linalg_matrices import (  # noqa: F401
+    block_diag, circulant, companion, convolution_matrix, dft, expm, expm_frechet, fiedler,
+    fiedler_companion, hadamard, hankel, helmert, hilbert, invhilbert, invpascal, leslie,
+    pascal, toeplitz)
 
 __all__ = ["cholesky", "cho_factor", "cho_solve", "solve_triangular", "solve", "inv", "det",
-           "eigh", "qr", "svd", "polar", "lu", "lu_factor", "lu_solve"]
+           "eigh", "qr", "svd", "polar", "lu", "lu_factor", "lu_solve",
+           "block_diag", "circulant", "companion", "convolution_matrix", "dft", "expm",
+           "expm_frechet", "fiedler", "fiedler_companion", "hadamard", "hankel", "helmert",
+           "hilbert", "invhilbert", "invpascal", "leslie", "pascal", "toeplitz"]
 
 
 def cholesky(a: Any, lower: bool = False, overwrite_a: bool = False,
