@@ -66,3 +66,16 @@ def xlog1py(x, y):
     x, y = _inexact("xlog1py", x, y)
     safe_y = where(lax.eq(x, _like(x, 0)), lax.full_like(y, 0), y)
     return where(lax.eq(x, _like(x, 0)), lax.full_like(x, 0), lax.mul(x, lax.log1p(safe_y)))
+
+
+from functorch_lite.scipy.special_more import (softmax, log_softmax, gamma, gammasgn, loggamma,
+                                                beta, betaln, factorial, comb, poch, multigammaln,
+                                                entr, rel_entr, kl_div, boxcox, boxcox1p, ndtr,
+                                                log_ndtr, ndtri, gammainc, gammaincc, i0, i0e, i1,
+                                                i1e, bernoulli, zeta, polygamma, erfcx)  # noqa: E402
+
+__all__ = ["logsumexp", "expit", "logit", "erf", "erfc", "erfinv", "gammaln", "digamma", "xlogy",
+           "xlog1py", "softmax", "log_softmax", "gamma", "gammasgn", "loggamma", "beta", "betaln",
+           "factorial", "comb", "poch", "multigammaln", "entr", "rel_entr", "kl_div", "boxcox",
+           "boxcox1p", "ndtr", "log_ndtr", "ndtri", "gammainc", "gammaincc", "i0", "i0e", "i1",
+           "i1e", "bernoulli", "zeta", "polygamma", "erfcx"]
