@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import functorch_lite as fl
+from helpers import assert_same
 from rule_checks import x64
 
 scipy_linalg = pytest.importorskip("scipy.linalg")
@@ -26,12 +27,8 @@ STACK = (RNG.standard_normal((2, 1, 3, 3))).astype(np.float32)
 
 
 def _same(ours, theirs, tol=1e-5):
-    ours, theirs = jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(theirs)
-    assert len(ours) == len(theirs)
-    for o, t in zip(ours, theirs):
-        o, t = np.asarray(o), np.asarray(t)
-        assert o.shape == t.shape and o.dtype == t.dtype, (o.shape, t.shape, o.dtype, t.dtype)
-        np.testing.assert_allclose(o, t, rtol=tol, atol=tol)
+    assert_same(tuple(jax.tree_util.tree_leaves(ours)), tuple(jax.tree_util.tree_leaves(theirs)),
+                tol)
 
 
 CASES = {

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import math
-import operator
 import re
 from typing import Any, Callable, Sequence
 
@@ -35,31 +34,19 @@ from functorch_lite.numpy import reductions as _red
 from functorch_lite.numpy import shapes as _shapes
 from functorch_lite.numpy import ufuncs as _uf
 from functorch_lite.numpy._eager import compiled_when_eager
-from functorch_lite.numpy._util import (broadcast_shapes, check_arraylike, normalize_axis,
+from functorch_lite.numpy._util import (broadcast_shapes, normalize_axis,
                                         promote_dtypes, promote_dtypes_inexact)
 from functorch_lite.numpy.creation import arange, asarray, full, ones, zeros
 from functorch_lite.numpy.linalg_ops import matmul
 from functorch_lite.numpy.linalg_solve import eigvals, inv
 from functorch_lite.numpy.linalg_svd import lstsq
-from functorch_lite.numpy.sequences import convolve, diff, vander
+from functorch_lite.numpy.sequences import _arr, _int, convolve, diff, vander
 from functorch_lite.numpy.sorting import argsort
 
 __all__ = ["gcd", "lcm", "frexp", "ldexp", "modf", "spacing", "i0", "kaiser",
            "bitwise_count", "bitwise_left_shift", "bitwise_right_shift", "gradient", "unwrap",
            "vectorize", "poly", "polyadd", "polysub", "polymul", "polydiv", "polyder",
            "polyint", "polyval", "polyfit", "roots"]
-
-
-def _arr(name: str, *xs):
-    check_arraylike(f"functorch_lite.numpy.{name}", *xs)
-    return [asarray(x) for x in xs]
-
-
-def _int(name: str, what: str, value) -> int:
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name}: {what} must be a concrete integer, got {value!r}") from None
 
 
 def _concrete(name: str, x):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import functorch_lite as fl
+from helpers import assert_same
 import functorch_lite.numpy as fnp
 
 RNG = np.random.default_rng(0)
@@ -21,12 +22,8 @@ SINGULAR = np.array([[1.0, 2.0], [0.0, 0.0]], np.float32)
 
 
 def _same(ours, theirs, tol=1e-4):
-    ours, theirs = jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(theirs)
-    assert len(ours) == len(theirs)
-    for o, t in zip(ours, theirs):
-        o, t = np.asarray(o), np.asarray(t)
-        assert o.shape == t.shape and o.dtype == t.dtype, (o.shape, t.shape, o.dtype, t.dtype)
-        np.testing.assert_allclose(o, t, rtol=tol, atol=tol)
+    assert_same(tuple(jax.tree_util.tree_leaves(ours)), tuple(jax.tree_util.tree_leaves(theirs)),
+                tol)
 
 
 CASES = {
