@@ -1,5 +1,5 @@
 """jvp, transpose and batching rules of the shape primitives (functorch_lite/lax/shapes.py),
-device_put and stop_gradient, checked against finite differences, the transpose identity
+device_put, stop_gradient and optimization_barrier, checked against finite differences, the transpose identity
 and a Python loop over the batch."""
 
 import numpy as np
@@ -56,9 +56,9 @@ def test_every_primitive_has_rules():
     prims = [lax.reshape_p, lax.broadcast_in_dim_p, lax.transpose_p, lax.squeeze_p,
              lax.concatenate_p, lax.pad_p, lax.slice_p, lax.rev_p, lax.iota_p,
              lax.bitcast_convert_type_p]
-    from functorch_lite.lax.misc import stop_gradient_p
+    from functorch_lite.lax.misc import optimization_barrier_p, stop_gradient_p
     from functorch_lite.lax.transfer import device_put_p
-    prims += [device_put_p, stop_gradient_p]
+    prims += [device_put_p, stop_gradient_p, optimization_barrier_p]
     for p in prims:
         assert p.batch_rule is not None, p
         assert p.jvp_rule is not None or p.non_differentiable, p
@@ -362,6 +362,43 @@ def test_stop_gradient_rules():
     # batched, under grad
     g = fl.vmap(fl.grad(lambda x: _total(x * lax.stop_gradient(x))))(_f32((4, 3)))
     np.testing.assert_allclose(np.asarray(g), _f32((4, 3)), rtol=1e-6)
+
+
+def test_optimization_barrier_rules():
+    """The identity on a pytree, in every mode, with a barrier of its own for tangents and
+    cotangents; checked against finite differences, the transpose identity, a loop over
+    the batch and JAX."""
+    import jax
+    f = lambda x, y: _total(lax.optimization_barrier((x * y, {"s": y}))[0] * y)  # noqa: E731
+    with x64():
+        check_grads(f, [_rand((2, 3)), _rand((2, 3), 1)], order=2)
+        check_grads(lambda x: lax.optimization_barrier(x * x), [_rand((3,))], order=2)
+    check_batching(lambda x, y: lax.optimization_barrier((x + 1.0, y * 2.0)),
+                   [_batched((2,), 1), _f32((2,))], [1, None])
+    x, y = _f32((3,)), _f32((3,), 1)
+    ours = lax.optimization_barrier({"a": x, "b": (y, 3)})
+    theirs = jax.lax.optimization_barrier({"a": x, "b": (y, 3)})
+    assert fl.tree_util.tree_structure(ours) == fl.tree_util.tree_structure(
+        {"a": 0, "b": (0, 0)})
+    for o, t in zip(fl.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(theirs)):
+        np.testing.assert_array_equal(np.asarray(o), np.asarray(t))
+        assert np.asarray(o).dtype == np.asarray(t).dtype
+    assert lax.optimization_barrier(()) == ()
+    # A symbolic-zero tangent stays zero (no barrier is built for it).
+    _, (tx, ty) = fl.jvp(lambda a, b: lax.optimization_barrier((a * 2.0, b)), (x, y),
+                         (x, fl.numpy.zeros(3)))
+    np.testing.assert_allclose(np.asarray(tx), 2 * x)
+    np.testing.assert_array_equal(np.asarray(ad.instantiate(ty)), np.zeros(3))
+    # The compiled program carries StableHLO's barrier, forward and backward.
+    g = fl.jit(fl.value_and_grad(lambda a: _total(lax.optimization_barrier(a * a))))
+    text = g.lower(x).as_text()
+    assert text.count("stablehlo.optimization_barrier") == 2, text
+    np.testing.assert_allclose(np.asarray(g(x)[1]), 2 * x, rtol=1e-6)
+    # Through XLA's optimizations, a transposed operand behind a barrier.
+    a = _f32((8, 4))
+    h = fl.jit(lambda a: lax.dot_general(lax.optimization_barrier(a.T), a,
+                                         (((1,), (0,)), ((), ()))))
+    np.testing.assert_allclose(np.asarray(h(a)), a.T @ a, rtol=1e-5)
 
 
 # ---------------------------------------------------------------------------------------
