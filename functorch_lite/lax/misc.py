@@ -104,7 +104,7 @@ def optimization_barrier(operand: Any):
     leaves, tree = pytree.tree_flatten(operand)
     if not leaves:
         return operand
-    outs = optimization_barrier_p.bind(*[as_operand(l) for l in leaves])
+    outs = optimization_barrier_p.bind(*[as_operand(leaf) for leaf in leaves])
     return pytree.tree_unflatten(tree, outs)
 
 

@@ -1,6 +1,6 @@
 """jvp, transpose and batching rules of the shape primitives (functorch_lite/lax/shapes.py),
-device_put, stop_gradient and optimization_barrier, checked against finite differences, the transpose identity
-and a Python loop over the batch."""
+device_put, stop_gradient and optimization_barrier, checked against finite differences,
+the transpose identity and a Python loop over the batch."""
 
 import numpy as np
 import pytest
