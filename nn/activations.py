@@ -1,13 +1,12 @@
 """Activation functions with ``jax.nn``'s names and semantics."""
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 import functorch_lite.numpy as fnp
 from functorch_lite import custom_jvp, lax, typeof
 from functorch_lite.scipy.special import expit
+from functorch_lite.scipy.special_more import shifted_softmax
 from functorch_lite.scipy.special import logsumexp  # noqa: F401  (jax.nn has it too)
 
 
@@ -112,28 +111,13 @@ def glu(x, axis: int = -1):
 def softmax(x, axis: int | tuple = -1, where=None):
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the max for stability."""
     if where is None:
-        return _softmax(x, axis)
+        return shifted_softmax(fnp.asarray(x), axis)
     x_max = fnp.max(x, axis=axis, keepdims=True, where=where,
                     initial=-np.inf if where is not None else None)
     unnormalized = fnp.exp(x - lax.stop_gradient(x_max))
     if where is not None:
         unnormalized = fnp.where(where, unnormalized, 0.0)
     return unnormalized / fnp.sum(unnormalized, axis=axis, keepdims=True, where=where)
-
-
-@functools.partial(custom_jvp, nondiff_argnums=(1,))
-def _softmax(x, axis):
-    unnormalized = fnp.exp(x - lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True)))
-    return unnormalized / fnp.sum(unnormalized, axis=axis, keepdims=True)
-
-
-@_softmax.defjvp
-def _softmax_jvp(axis, primals, tangents):
-    # The derivative in terms of the output, as JAX's: y * (t - <y, t>). Differentiating
-    # the division instead takes more operations (and time: attention's backward pass).
-    (x,), (t,) = primals, tangents
-    y = _softmax(x, axis)
-    return y, y * (t - fnp.sum(y * t, axis=axis, keepdims=True))
 
 
 def log_softmax(x, axis: int | tuple = -1, where=None):

@@ -92,17 +92,19 @@ def _max_shift(x, axis):
 
 
 @functools.partial(custom_jvp, nondiff_argnums=(1,))
-def _softmax(x, axis):
-    x = asarray(x) if not hasattr(x, 'shape') else x
+def shifted_softmax(x, axis):
+    """``exp(x - max) / sum(exp(x - max))`` along ``axis`` (an int or a tuple), with the
+    derivative written in terms of the output. ``nn.softmax`` uses it too (one copy)."""
     e = _uf.exp(x - lax.stop_gradient(_red.max(x, axis=axis, keepdims=True)))
     return e / _red.sum(e, axis=axis, keepdims=True)
 
 
-@_softmax.defjvp
+@shifted_softmax.defjvp
 def _softmax_jvp(axis, primals, tangents):
-    # in terms of the output y: dy = y * (dx - <y, dx>)
+    # In terms of the output y: dy = y * (dx - <y, dx>). Differentiating the division
+    # instead takes more operations (and time: attention's backward pass).
     (x,), (t,) = primals, tangents
-    y = _softmax(x, axis)
+    y = shifted_softmax(x, axis)
     return y, y * (t - _red.sum(y * t, axis=axis, keepdims=True))
 
 
@@ -119,7 +121,7 @@ def softmax(x, /, *, axis=None):
 
 @compiled_when_eager(arrays=1)
 def _softmax_compiled(x, axes):
-    return _softmax(x, axes)
+    return shifted_softmax(x, axes)
 
 
 def log_softmax(x, /, *, axis=None):
