@@ -304,13 +304,19 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
     return out
 
 
+def _int32(k):
+    """The diagonal offset as an int32 operand: a Python int would be int64 under x64,
+    and lax.add does not promote."""
+    return np.int32(k) if type(k) in PY_SCALARS else lax.convert_element_type(k, np.int32)
+
+
 def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None):
     """A 2-D array with ones on the ``k``-th diagonal."""
     M = N if M is None else M
     dtype = canonicalize_dtype_arg(dtype, "eye") or dtypes.default_float_dtype()
     rows = lax.broadcasted_iota(np.int32, (N, M), 0)
     cols = lax.broadcasted_iota(np.int32, (N, M), 1)
-    return lax.convert_element_type(lax.eq(lax.add(rows, k), cols), dtype)
+    return lax.convert_element_type(lax.eq(lax.add(rows, _int32(k)), cols), dtype)
 
 
 def identity(n: int, dtype: Any = None):
@@ -323,7 +329,7 @@ def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = None):
     dtype = canonicalize_dtype_arg(dtype, "tri") or dtypes.default_float_dtype()
     rows = lax.broadcasted_iota(np.int32, (N, M), 0)
     cols = lax.broadcasted_iota(np.int32, (N, M), 1)
-    return lax.convert_element_type(lax.ge(lax.add(rows, k), cols), dtype)
+    return lax.convert_element_type(lax.ge(lax.add(rows, _int32(k)), cols), dtype)
 
 
 def _tri_mask(name, m, k, lower):

@@ -290,6 +290,21 @@ def test_eye_tri(args, kwargs):
     check("tri", *args, **kwargs)
 
 
+def test_eye_tri_under_x64_and_traced_offset():
+    """A Python-int offset is int64 under x64; lax.add does not promote (it used to
+    raise), and an offset traced under jit works too."""
+    from rule_checks import x64
+    with x64():
+        for name, args, kwargs in [("eye", (3, 4, -1), {}), ("tri", (3, 2, 1), {}),
+                                   ("eye", (2,), dict(k=1, dtype=np.int64))]:
+            ours = getattr(fnp, name)(*args, **kwargs)
+            theirs = getattr(jnp, name)(*args, **kwargs)
+            assert ours.dtype == theirs.dtype == (kwargs.get("dtype") or np.float64)
+            np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    out = fl.jit(lambda k: fnp.eye(3, k=k))(1)
+    np.testing.assert_array_equal(np.asarray(out), np.eye(3, k=1, dtype=np.float32))
+
+
 def test_identity_tril_triu():
     check("identity", 3)
     check("identity", 3, dtype=np.int32)
