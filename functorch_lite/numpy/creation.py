@@ -326,7 +326,8 @@ def identity(n: int, dtype: Any = None):
 def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = None):
     """Ones at and below the ``k``-th diagonal."""
     M = N if M is None else M
-    dtype = canonicalize_dtype_arg(dtype, "tri") or dtypes.default_float_dtype()
+    # float32 by default even under x64, as jnp.tri (unlike eye, and unlike NumPy).
+    dtype = canonicalize_dtype_arg(dtype, "tri") or np.dtype(np.float32)
     rows = lax.broadcasted_iota(np.int32, (N, M), 0)
     cols = lax.broadcasted_iota(np.int32, (N, M), 1)
     return lax.convert_element_type(lax.ge(lax.add(rows, _int32(k)), cols), dtype)
