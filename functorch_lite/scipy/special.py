@@ -73,9 +73,12 @@ from functorch_lite.scipy.special_more import (softmax, log_softmax, gamma, gamm
                                                 entr, rel_entr, kl_div, boxcox, boxcox1p, ndtr,
                                                 log_ndtr, ndtri, gammainc, gammaincc, i0, i0e, i1,
                                                 i1e, bernoulli, zeta, polygamma, erfcx)  # noqa: E402
+from functorch_lite.scipy.special_extra import (betainc, exp1, expi, expn, spence, dawsn, sici,
+                                                 fresnel, owens_t)  # noqa: E402
 
 __all__ = ["logsumexp", "expit", "logit", "erf", "erfc", "erfinv", "gammaln", "digamma", "xlogy",
            "xlog1py", "softmax", "log_softmax", "gamma", "gammasgn", "loggamma", "beta", "betaln",
            "factorial", "comb", "poch", "multigammaln", "entr", "rel_entr", "kl_div", "boxcox",
            "boxcox1p", "ndtr", "log_ndtr", "ndtri", "gammainc", "gammaincc", "i0", "i0e", "i1",
-           "i1e", "bernoulli", "zeta", "polygamma", "erfcx"]
+           "i1e", "bernoulli", "zeta", "polygamma", "erfcx", "betainc", "exp1", "expi", "expn",
+           "spence", "dawsn", "sici", "fresnel", "owens_t"]
