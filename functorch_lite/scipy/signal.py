@@ -12,6 +12,12 @@ Everything the shape of a result depends on (modes, segment lengths, breakpoints
 names) is static and worked out with NumPy at trace time; windows named by a string or a
 ``(name, parameter...)`` tuple are built here with NumPy (periodic, as SciPy's
 ``get_window`` makes them for spectral analysis).
+
+Three deliberate differences from JAX, each following SciPy where JAX errs: a callable
+``detrend`` in the spectral functions receives each segment along its last axis (JAX
+hands it the wrong axis); ``istft`` with an odd ``nperseg`` and no ``nfft`` works (JAX
+raises a shape error); ``noverlap=0`` means no overlap (JAX's ``noverlap or nperseg // 2``
+turns it into the default), and ``nperseg=0`` raises ValueError.
 """
 from __future__ import annotations
 

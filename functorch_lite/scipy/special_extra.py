@@ -17,6 +17,13 @@ fractions and asymptotic expansions (DLMF chapters 5-8), not minimax tables:
 Every function promotes like JAX (integers to the default float dtype), broadcasts, works in
 float32 and float64 and is differentiable through a ``custom_jvp`` carrying the closed-form
 derivative (differentiating the iterations would be slow and inaccurate).
+
+Where JAX returns NaN or a wrong value, these follow SciPy (or the limit): ``exp1(inf)`` and
+``expn(n, inf)`` are 0; ``expn(n, 0)`` is ``1/(n-1)`` for ``n >= 2``; ``expi(0)`` is
+-inf, ``expi(inf)`` inf and ``expi(-inf)`` -0; ``owens_t(0, +-inf)`` is +-1/4;
+``spence``'s derivative is ``log(x)/(1-x)`` everywhere (-1 at 1). As JAX: ``betainc``
+is differentiable in ``x`` only (ValueError for ``a``/``b``), ``expn`` of a non-integer
+order is NaN, ``spence`` takes float32/float64 only.
 """
 from __future__ import annotations
 
