@@ -5,6 +5,7 @@ the sample statistics ``sem`` and ``rankdata``."""
 from functorch_lite.scipy.stats._descriptive import rankdata, sem  # noqa: F401
 from functorch_lite.scipy.stats import bernoulli  # noqa: F401
 from functorch_lite.scipy.stats import beta  # noqa: F401
+from functorch_lite.scipy.stats import betabinom  # noqa: F401
 from functorch_lite.scipy.stats import binom  # noqa: F401
 from functorch_lite.scipy.stats import cauchy  # noqa: F401
 from functorch_lite.scipy.stats import chi2  # noqa: F401
@@ -30,8 +31,8 @@ from functorch_lite.scipy.stats import vonmises  # noqa: F401
 from functorch_lite.scipy.stats import wrapcauchy  # noqa: F401
 
 __all__ = [
-    "rankdata", "sem", "bernoulli", "beta", "binom", "cauchy", "chi2", "dirichlet", "expon",
-    "gamma", "gennorm", "geom", "gumbel_l", "gumbel_r", "laplace", "logistic", "multinomial",
-    "multivariate_normal", "nbinom", "norm", "pareto", "poisson", "t", "truncnorm", "uniform",
-    "vonmises", "wrapcauchy",
+    "rankdata", "sem", "bernoulli", "beta", "betabinom", "binom", "cauchy", "chi2",
+    "dirichlet", "expon", "gamma", "gennorm", "geom", "gumbel_l", "gumbel_r", "laplace",
+    "logistic", "multinomial", "multivariate_normal", "nbinom", "norm", "pareto", "poisson",
+    "t", "truncnorm", "uniform", "vonmises", "wrapcauchy",
 ]
