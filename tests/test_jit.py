@@ -201,6 +201,9 @@ _OTHER = {
                     _X45, np.array([[1], [1]], np.int32), rnd(2, 5)),
     "scatter_max": (lambda x, i, u: lax.scatter_max(x, i, u, SDN((1,), (0,), (0,))),
                     ints(-9, 9, 4, 5), np.array([[0], [3]], np.int32), ints(-9, 9, 2, 5)),
+    # the identity on a group that XLA may not look through
+    "optimization_barrier": (lambda x, y: lax.optimization_barrier((x * 2, y)), rnd(2, 3),
+                             ints(0, 9, 3)),
     # linear algebra, convolution
     "dot_general": (lambda a, b: lax.dot_general(a, b, (((2,), (1,)), ((0,), (0,)))),
                     rnd(2, 3, 4), rnd(2, 4, 5)),
