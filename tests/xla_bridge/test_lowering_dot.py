@@ -113,3 +113,16 @@ def test_dense_layer_gradient_matches_jax():
     assert text.count("stablehlo.optimization_barrier") == 2
     for o, t in zip(ours, theirs):
         np.testing.assert_allclose(np.asarray(o), np.asarray(t), rtol=2e-4, atol=2e-4)
+
+
+def test_precision_follows_its_operand(always):
+    """The precision pair names the operands in order, so it is swapped with them."""
+    a, b = np.ones((64, 32), np.float32), np.ones((64, 8), np.float32)   # swapped form
+    pair = (lax.Precision.HIGHEST, lax.Precision.DEFAULT)
+    text = _contract(a, b, 1, precision=pair).lower(a, b).as_text()
+    assert ("precision_config = [#stablehlo<precision DEFAULT>, "
+            "#stablehlo<precision HIGHEST>]") in text, text
+    a, b = b, a                                                        # unswapped form
+    text = _contract(a, b, 1, precision=pair).lower(a, b).as_text()
+    assert ("precision_config = [#stablehlo<precision HIGHEST>, "
+            "#stablehlo<precision DEFAULT>]") in text, text

@@ -40,7 +40,8 @@ def _dot_general(ctx, avals_in, aval_out, lhs, rhs, *, dimension_numbers, precis
     if precision is not None:
         attrs["precision_config"] = precision_config(precision)
     if _leading_contraction_on_cpu(ctx, lhs_aval, rhs_aval, lc, rc, lb):
-        return _leading_contraction(ctx, lhs, rhs, lhs_aval, rhs_aval, aval_out, len(lc), attrs)
+        return _leading_contraction(ctx, lhs, rhs, lhs_aval, rhs_aval, aval_out, len(lc),
+                                    precision)
     return ctx.op("stablehlo.dot_general", [lhs, rhs], [lhs_aval, rhs_aval], aval_out, attrs)
 
 
@@ -76,7 +77,7 @@ def _transposed(ctx, x, aval, perm):
                   {"permutation": f"array<i64: {', '.join(map(str, perm))}>"}), out
 
 
-def _leading_contraction(ctx, lhs, rhs, lhs_aval, rhs_aval, aval_out, n, attrs):
+def _leading_contraction(ctx, lhs, rhs, lhs_aval, rhs_aval, aval_out, n, precision):
     """``dot_general`` contracting the first ``n`` axes of both operands, as a product
     whose left operand (transposed and held by a barrier) contracts its last ``n`` axes and
     whose right operand contracts its first ``n``."""
@@ -92,7 +93,9 @@ def _leading_contraction(ctx, lhs, rhs, lhs_aval, rhs_aval, aval_out, n, attrs):
     (t,) = ctx.op("stablehlo.optimization_barrier", [t], [t_aval], [t_aval])
     dims = f"lhs_contracting_dimensions = {_dims(range(k, k + n))}, " \
            f"rhs_contracting_dimensions = {_dims(range(n))}"
-    attrs = dict(attrs, dot_dimension_numbers=f"#stablehlo.dot<{dims}>")
+    attrs = {"dot_dimension_numbers": f"#stablehlo.dot<{dims}>"}
+    if precision is not None:   # one per operand, in the order they are passed
+        attrs["precision_config"] = precision_config(precision[::-1] if swap else precision)
     if not swap:
         return ctx.op("stablehlo.dot_general", [t, second], [t_aval, second_aval], aval_out,
                       attrs)
