@@ -5,9 +5,8 @@ import math
 
 import numpy as np
 
-from functorch_lite.core.avals import ShapedArray
 from functorch_lite.lax import linalg as la
-from xla_bridge.lowering.core import register
+from xla_bridge.lowering.core import i64_array, register
 
 
 def precision_config(precision) -> str:
@@ -72,9 +71,8 @@ def _leading_contraction_on_cpu(ctx, lhs_aval, rhs_aval, lc, rc, lb) -> bool:
 
 
 def _transposed(ctx, x, aval, perm):
-    out = ShapedArray(tuple(aval.shape[p] for p in perm), aval.dtype)
-    return ctx.op("stablehlo.transpose", [x], [aval], out,
-                  {"permutation": f"array<i64: {', '.join(map(str, perm))}>"}), out
+    out = aval.update(shape=tuple(aval.shape[p] for p in perm))
+    return ctx.op("stablehlo.transpose", [x], [aval], out, {"permutation": i64_array(perm)}), out
 
 
 def _leading_contraction(ctx, lhs, rhs, lhs_aval, rhs_aval, aval_out, n, precision):
@@ -101,7 +99,6 @@ def _leading_contraction(ctx, lhs, rhs, lhs_aval, rhs_aval, aval_out, n, precisi
                       attrs)
     # (rhs free axes, lhs free axes), then the result's order.
     m = second_aval.ndim - n
-    swapped = ShapedArray(tuple(aval_out.shape[m:]) + tuple(aval_out.shape[:m]),
-                          aval_out.dtype)
+    swapped = aval_out.update(shape=tuple(aval_out.shape[m:]) + tuple(aval_out.shape[:m]))
     out = ctx.op("stablehlo.dot_general", [t, second], [t_aval, second_aval], swapped, attrs)
     return _transposed(ctx, out, swapped, list(range(k, k + m)) + list(range(k)))[0]
