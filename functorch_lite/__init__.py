@@ -13,7 +13,7 @@ from functorch_lite.api import (block_until_ready, disable_jit, grad, hessian,  
                                 jacfwd, jacrev, jit, jvp, linearize, make_ir,
                                 value_and_grad, vjp, vmap)
 from functorch_lite.core import pytree as _pytree
-from functorch_lite.core.config import config  # noqa: F401
+from functorch_lite.core.config import State as _State, config  # noqa: F401
 from functorch_lite.lax.checkpoint import checkpoint, remat  # noqa: F401
 from functorch_lite.lax.checkpoint_policies import checkpoint_policies  # noqa: F401
 from functorch_lite import ad_checkpoint  # noqa: F401,E402  (jax.ad_checkpoint)
@@ -40,6 +40,8 @@ from functorch_lite import debug  # noqa: F401  (debug.print, debug.callback)
 from functorch_lite import dlpack  # noqa: F401  (dlpack.from_dlpack)
 from functorch_lite import export  # noqa: F401  (export.export, serialize, deserialize)
 from functorch_lite.lax.callbacks import pure_callback  # noqa: F401
+from functorch_lite import dtypes, errors, typing  # noqa: F401  (jax.dtypes, .errors, .typing)
+from functorch_lite.core.dtypes import float0  # noqa: F401
 
 from functorch_lite import scipy  # noqa: F401
 from functorch_lite import nn  # noqa: F401  (the repo's nn/ folder, installed as functorch_lite.nn)
@@ -59,5 +61,11 @@ def device_put(x, device=None):
     leaves, treedef = _pytree.tree_flatten(x)
     return _pytree.tree_unflatten(treedef, [lax.device_put(leaf, device) for leaf in leaves])
 
+
+# Flags as context managers and readable values (``with fl.enable_x64(True): ...``).
+enable_x64 = _State("enable_x64")
+debug_nans = _State("debug_nans")
+log_compiles = _State("log_compiles")
+explain_cache_misses = _State("explain_cache_misses")
 
 __version__ = "0.1.0"

@@ -23,6 +23,8 @@ from jaxlib.mlir._mlir_libs import _jax_mlir_ext
 from jaxlib.mlir.dialects import chlo as _chlo, sdy as _sdy, stablehlo as _stablehlo
 
 Device = _xc.Device
+# What a failing execution (or compile) raises: users catch it as functorch_lite.errors'.
+JaxRuntimeError = _jax.JaxRuntimeError
 
 
 def jaxlib_version() -> str:

@@ -9,6 +9,7 @@ import functools
 
 from functorch_lite.core.config import config
 from xla_bridge import _jaxlib
+from xla_bridge._jaxlib import JaxRuntimeError  # noqa: F401  (functorch_lite.errors)
 
 _PLATFORM_ALIASES = {"cuda": "gpu", "rocm": "gpu", "gpu": "gpu", "cpu": "cpu", "tpu": "tpu"}
 

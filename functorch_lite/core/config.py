@@ -53,6 +53,9 @@ class Config:
             raise AttributeError(name) from None
 
 
+_NO_DEFAULT = object()
+
+
 def _parse_bool(s: str) -> bool:
     return s.strip().lower() in ("1", "true", "yes", "on")
 
@@ -69,3 +72,40 @@ config.define("explain_cache_misses", False, env="JAX_EXPLAIN_CACHE_MISSES",
 config.define("disable_jit", False, env="JAX_DISABLE_JIT", parse=_parse_bool)
 config.define("compilation_cache_dir", None, env="FUNCTORCH_LITE_COMPILATION_CACHE_DIR")
 config.define("platform_name", None, env="FUNCTORCH_LITE_PLATFORM")
+
+
+class State:
+    """A flag as JAX exposes it at the top level (``jax.enable_x64``): ``.value`` reads it,
+    and calling it gives a context manager that sets it for a block and then restores it
+    (``with fl.enable_x64(True): ...``; a boolean flag defaults to True). Unlike JAX's, the
+    setting is process-wide, not per thread."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def value(self) -> Any:
+        return config.read(self._name)
+
+    def __call__(self, new_value: Any = _NO_DEFAULT) -> "_Scoped":
+        if new_value is _NO_DEFAULT:
+            if not isinstance(self.value, bool):
+                raise TypeError(f"{self._name}(...) needs the value to set")
+            new_value = True
+        return _Scoped(self._name, new_value)
+
+    def __repr__(self) -> str:
+        return f"State({self._name}={self.value!r})"
+
+
+class _Scoped:
+    def __init__(self, name: str, value: Any) -> None:
+        self._name, self._value = name, value
+        self._saved: list[Any] = []
+
+    def __enter__(self) -> None:
+        self._saved.append(config.read(self._name))
+        config.update(self._name, self._value)
+
+    def __exit__(self, *exc: Any) -> None:
+        config.update(self._name, self._saved.pop())

@@ -13,6 +13,10 @@ class TracerIntegerConversionError(ConcretizationTypeError):
     pass
 
 
+class TracerArrayConversionError(ConcretizationTypeError):
+    """A traced value was converted to a NumPy array (``np.asarray(tracer)``)."""
+
+
 class UnexpectedTracerError(Exception):
     """A tracer escaped the transformation that created it and was used later."""
 

@@ -17,8 +17,9 @@ import contextlib
 from typing import Any, Iterator, Sequence
 
 from functorch_lite.core import avals as avals_mod
-from functorch_lite.core.errors import (ConcretizationTypeError, TracerBoolConversionError,
-                                        TracerIntegerConversionError, UnexpectedTracerError)
+from functorch_lite.core.errors import (ConcretizationTypeError, TracerArrayConversionError,
+                                        TracerBoolConversionError, TracerIntegerConversionError,
+                                        UnexpectedTracerError)
 
 
 class MainTrace:
@@ -149,7 +150,8 @@ class Tracer(avals_mod.Array):
         raise self._concretization_error("complex()")
 
     def __array__(self, dtype=None, copy=None):
-        raise self._concretization_error("numpy.asarray() (converting to a NumPy array)")
+        raise self._concretization_error("numpy.asarray() (converting to a NumPy array)",
+                                         TracerArrayConversionError)
 
     def item(self):
         raise self._concretization_error(".item()")
