@@ -18,6 +18,8 @@ from functorch_lite.lax.sharding import *  # noqa: F401,F403
 from functorch_lite.lax.control_flow import *  # noqa: F401,F403
 from functorch_lite.lax.control_flow import map  # noqa: F401
 from functorch_lite.lax.special_gamma import *  # noqa: F401,F403
+from functorch_lite.lax.associative import *  # noqa: F401,F403
+from functorch_lite.lax.custom_solve import custom_linear_solve, custom_root  # noqa: F401
 # The other higher-order primitives (imported so every primitive is registered with lax).
 from functorch_lite.lax import callbacks as _callbacks  # noqa: F401
 from functorch_lite.lax import checkpoint as _checkpoint  # noqa: F401
