@@ -14,7 +14,7 @@ LINEAR = {
     "concatenate", "pad", "slice", "rev", "reduce_sum", "cumsum", "dot_general",
     "conv_general_dilated", "reduce_window_sum", "dynamic_slice", "dynamic_update_slice",
     "gather", "scatter_add", "device_put", "jit_call", "cond", "scan", "checkpoint", "fft",
-    "triangular_solve",
+    "triangular_solve", "custom_linear_solve",
     "custom_lin", "psum", "all_gather", "reduce_window_select", "select_and_scatter_add",
 }
 # Primitives whose batching is handled by the trace itself or that take no batched operands.

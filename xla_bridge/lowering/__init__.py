@@ -1,5 +1,5 @@
 """Lowering rules, one module per family of primitives (mirroring functorch_lite/lax)."""
-from xla_bridge.lowering import (callbacks, control, convolution,  # noqa: F401
+from xla_bridge.lowering import (callbacks, control, convolution, custom_solve,  # noqa: F401
                                  decompositions, elementwise, exported_call, fft, indexing,
                                  linalg, misc, parallel, reductions, shapes, shard_map,
                                  sharding, sorting, transfer, windowed)
