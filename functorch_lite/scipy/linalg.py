@@ -20,12 +20,16 @@ from functorch_lite.scipy.linalg_matrices import (  # noqa: F401
     block_diag, circulant, companion, convolution_matrix, dft, expm, expm_frechet, fiedler,
     fiedler_companion, hadamard, hankel, helmert, hilbert, invhilbert, invpascal, leslie,
     pascal, toeplitz)
+from functorch_lite.scipy.linalg_extra import (  # noqa: F401
+    eigh_tridiagonal, funm, hessenberg, qr_multiply, rsf2csf, schur, solve_sylvester, sqrtm)
 
 __all__ = ["cholesky", "cho_factor", "cho_solve", "solve_triangular", "solve", "inv", "det",
            "eigh", "qr", "svd", "polar", "lu", "lu_factor", "lu_solve",
            "block_diag", "circulant", "companion", "convolution_matrix", "dft", "expm",
            "expm_frechet", "fiedler", "fiedler_companion", "hadamard", "hankel", "helmert",
-           "hilbert", "invhilbert", "invpascal", "leslie", "pascal", "toeplitz"]
+           "hilbert", "invhilbert", "invpascal", "leslie", "pascal", "toeplitz",
+           "hessenberg", "schur", "rsf2csf", "sqrtm", "funm", "solve_sylvester", "qr_multiply",
+           "eigh_tridiagonal"]
 
 
 def cholesky(a: Any, lower: bool = False, overwrite_a: bool = False,
