@@ -1,8 +1,9 @@
 """fl.scipy.sparse.linalg (cg, bicgstab, gmres), fl.scipy.integrate.trapezoid and
 fl.scipy.cluster.vq.vq against jax.scipy, numpy.linalg.solve and scipy: solutions for
 matrix and function operators, pytree right-hand sides, preconditioners, early stops at
-maxiter, implicit gradients against jax.grad and the closed form, jit, vmap, float64 and
-complex systems, and the errors JAX raises."""
+maxiter, implicit derivatives (reverse and forward mode, closed-over matrices) against
+JAX's and the closed form, jit, vmap, float64 and complex systems, and the errors JAX
+raises."""
 import jax
 import jax.numpy as jnp
 import jax.scipy.cluster.vq as jvq
@@ -19,7 +20,6 @@ import functorch_lite.numpy as fnp
 import functorch_lite.scipy.cluster.vq as fvq
 import functorch_lite.scipy.integrate as fintegrate
 import functorch_lite.scipy.sparse.linalg as fsl
-from functorch_lite.interpreters.custom_calls import CustomRuleClosureError
 from functorch_lite.tree_util import Partial
 from helpers import assert_same, jax_oracle
 from rule_checks import x64
@@ -220,12 +220,34 @@ def test_errors_match_jax():
             case(fnp, fsl)
         assert str(info.value).startswith(("cg:", "bicgstab:", "gmres:")), info.value
 
-    # A plain function closing over the value being differentiated: ours asks for a
-    # Partial (JAX closure-converts); forward mode is not available (custom_vjp).
-    with pytest.raises(CustomRuleClosureError, match="Partial"):
-        fl.grad(lambda A: fnp.sum(fsl.cg(lambda v: fnp.dot(A, v), B)[0]))(SPD)
-    with pytest.raises(TypeError, match="forward-mode"):
-        fl.jvp(lambda b: fsl.cg(SPD, b)[0], (B,), (W,))
+
+@pytest.mark.parametrize("name", ["cg", "bicgstab", "gmres_batched"])
+def test_closures_and_forward_mode(name):
+    """A plain function closing over the matrix being differentiated (as in JAX, the solve
+    is a custom_linear_solve, so closed-over values are differentiated), and forward mode
+    (jvp in A and b, jacfwd) against JAX's and the closed form dx = A^-1 (db - dA x)."""
+    ours, theirs, kw, A = SOLVERS[name]
+    dA = RNG.standard_normal((N, N)).astype(np.float32) / 4
+
+    def solution(solve, xp):
+        return lambda A, b: solve(lambda v: xp.dot(A, v), b, tol=1e-6, **kw)[0]
+
+    def loss(solve, xp):
+        return lambda A: xp.sum(W * solution(solve, xp)(A, B))
+
+    assert_same(fl.jit(fl.grad(loss(ours, fnp)))(A), jax.jit(jax.grad(loss(theirs, jnp)))(A),
+                tol=2e-4)
+    got = fl.jit(lambda A, b, dA, db: fl.jvp(solution(ours, fnp), (A, b), (dA, db)))(
+        A, B, dA, W)
+    want = jax.jit(lambda A, b, dA, db: jax.jvp(solution(theirs, jnp), (A, b), (dA, db)))(
+        A, B, dA, W)
+    assert_same(got, want, tol=2e-4)
+    A64 = A.astype(np.float64)
+    x = np.linalg.solve(A64, B)
+    np.testing.assert_allclose(got[1], np.linalg.solve(A64, W - dA @ x), rtol=1e-4,
+                               atol=1e-4)
+    jac = fl.jit(fl.jacfwd(lambda b: solution(ours, fnp)(A, b)))(B)
+    np.testing.assert_allclose(jac, np.linalg.inv(A64), rtol=1e-4, atol=1e-4)
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,32 +7,25 @@ arrays (a vector "is" the tuple of its leaves, and inner products sum over the l
 Each solver is a ``lax.while_loop``, so it runs under ``jit`` and ``vmap`` with a
 data-dependent number of iterations.
 
-Derivatives are implicit, as JAX's (which go through ``lax.custom_linear_solve``): the
-solve is a ``custom_vjp`` whose backward pass solves the transposed system with the same
-method, ``bar b = A^{-T} bar x``, and gives the arrays ``A`` is built from the cotangent
-of ``A(x)`` at ``-bar b``. Those arrays are the leaves of ``A`` as a pytree: a matrix, or
-the bound arguments of a ``functorch_lite.tree_util.Partial``. A plain function that
-closes over a value being differentiated cannot be differentiated through (wrap it in a
-``Partial``). ``x0``, ``M`` and the tolerances get zero cotangents, as in JAX. Being a
-``custom_vjp``, the solvers support reverse mode only (``grad``, ``vjp``, ``jacrev``), not
-``jvp``/``jacfwd``.
+Derivatives are implicit, as JAX's: each solve is a ``lax.custom_linear_solve``, so the
+derivative of ``x`` comes from ``A x = b`` (one more solve by the same method, with ``A``
+transposed unless it is a real ``cg`` operator), never from the iterations. Forward and
+reverse mode both work, with respect to ``b`` and to whatever ``A`` is built from (a
+matrix, the arguments of a ``Partial``, or values a plain function closes over). ``x0``,
+``M`` and the tolerances get zero derivatives, as in JAX.
 """
 from __future__ import annotations
 
 import functools
 import operator
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 import numpy as np
 
 from functorch_lite import lax
-from functorch_lite.api import vjp
 from functorch_lite.core import dtypes, pytree
 from functorch_lite.core.avals import Array, get_aval
-from functorch_lite.interpreters.custom_calls import CustomRuleClosureError
-from functorch_lite.lax.custom_derivatives import custom_vjp
 from functorch_lite.scipy import linalg as _sla
-from functorch_lite.utilities import linear_transpose
 import functorch_lite.numpy as fnp
 
 __all__ = ["cg", "bicgstab", "gmres"]
@@ -121,118 +114,43 @@ def _check_operator(name: str, what: str, op: Any) -> None:
                     f"array or an object with @ (matmul), got {type(op).__name__}")
 
 
-class _OperatorSpec(NamedTuple):
-    """A linear operator taken apart: its array leaves travel as explicit arguments of the
-    solve (so they can be traced and differentiated), the rest is rebuilt around them."""
-    tree: Any
-    statics: tuple      # the non-array leaves, None where an array goes
-    is_array: tuple     # per leaf
-
-    def matvec(self, arrays: list) -> Callable:
-        it = iter(arrays)
-        leaves = [next(it) if a else s for s, a in zip(self.statics, self.is_array)]
-        op = pytree.tree_unflatten(self.tree, leaves)
-        if callable(op):
-            return op
-        if _is_array(op):
-            return functools.partial(_matrix_apply, op)
-        return functools.partial(operator.matmul, op)
+def _as_linear_map(name: str, what: str, op: Any) -> Callable:
+    """The function ``x -> op x`` for a function, a matrix or an object with ``@``."""
+    _check_operator(name, what, op)
+    if callable(op):
+        return op
+    if _is_array(op):
+        return functools.partial(_matrix_apply, fnp.asarray(op))
+    return functools.partial(operator.matmul, op)
 
 
 def _matrix_apply(matrix, x):
     return fnp.dot(matrix, x, precision=_HIGHEST)
 
 
-def _split_operator(name: str, what: str, op: Any) -> tuple[_OperatorSpec, list]:
-    _check_operator(name, what, op)
-    leaves, tree = pytree.tree_flatten(op)
-    mask = tuple(_is_array(v) for v in leaves)
-    arrays = [fnp.asarray(v) for v, a in zip(leaves, mask) if a]
-    statics = tuple(None if a else v for v, a in zip(leaves, mask))
-    return _OperatorSpec(tree, statics, mask), arrays
-
-
 def _identity(x):
     return x
-
-
-class _Plan(NamedTuple):
-    """Everything static about one solve: the operators' structure, the method
-    ``method(A, M, b, x0, settings) -> x`` (``M`` is ``_identity`` when none was given),
-    and whether ``A`` equals its transpose."""
-    a_spec: _OperatorSpec
-    m_spec: _OperatorSpec | None
-    method: Callable
-    symmetric: bool
-
-    def precond(self, m_arrays: list) -> Callable:
-        return _identity if self.m_spec is None else self.m_spec.matvec(m_arrays)
 
 
 # ---------------------------------------------------------------------------------------
 # The solve with implicit derivatives
 # ---------------------------------------------------------------------------------------
 
-@functools.partial(custom_vjp, nondiff_argnums=(0,))
-def _implicit_solve(plan: _Plan, a_arrays: list, b: Any, extras: tuple):
-    x0, m_arrays, settings = extras
-    return plan.method(plan.a_spec.matvec(a_arrays), plan.precond(m_arrays), b, x0,
-                       settings)
-
-
-def _implicit_solve_fwd(plan, a_arrays, b, extras):
-    x = _implicit_solve(plan, a_arrays, b, extras)
-    return x, (a_arrays, extras, x)
-
-
-def _implicit_solve_bwd(plan, residuals, x_bar):
-    a_arrays, extras, x = residuals
-    x0, m_arrays, settings = extras
-    matvec = plan.a_spec.matvec(a_arrays)
-    if plan.symmetric:
-        transposed = matvec
-    else:
-        transpose_of = linear_transpose(matvec, x)
-
-        def transposed(v):
-            return transpose_of(v)[0]
-    # A x = b  =>  bar b = A^{-T} bar x, and bar A = -(d/dA A(x))^T bar b: the gradient is
-    # another solve, never a trip back through the iterations.
-    b_bar = plan.method(transposed, plan.precond(m_arrays), x_bar, x0, settings)
-    a_bar: list = [None] * len(a_arrays)
-    inexact = [i for i, v in enumerate(a_arrays) if dtypes.is_inexact(get_aval(v).dtype)]
-    if inexact:
-        def apply_with(arrs):
-            full = list(a_arrays)
-            for i, v in zip(inexact, arrs):
-                full[i] = v
-            return plan.a_spec.matvec(full)(x)
-        _, pull = vjp(apply_with, [a_arrays[i] for i in inexact])
-        (grads,) = pull(_tmap(operator.neg, b_bar))
-        for i, g in zip(inexact, grads):
-            a_bar[i] = g
-    return a_bar, b_bar, None
-
-
-_implicit_solve.defvjp(_implicit_solve_fwd, _implicit_solve_bwd)
-
-
-def _solve(name: str, plan: _Plan, a_arrays: list, b, extras: tuple):
-    try:
-        return _implicit_solve(plan, a_arrays, b, extras)
-    except CustomRuleClosureError:
-        raise CustomRuleClosureError(
-            f"{name}: A or M is a function that closes over a value being differentiated; "
-            "the implicit gradient needs the operator's arrays as explicit leaves: pass a "
-            "matrix, or functorch_lite.tree_util.Partial(matvec, *arrays) with "
-            "matvec(*arrays, x) computing the product") from None
+def _solve(method: Callable, A: Callable, M: Callable, b, x0, settings, symmetric: bool):
+    """``method(A, M, b, x0, settings)`` as a ``custom_linear_solve``: derivatives come
+    from ``A x = b`` (one more solve by the same method, with ``A`` transposed unless it
+    is ``symmetric``), never from the iterations."""
+    def run(matvec, rhs):
+        return method(matvec, M, rhs, x0, settings)
+    return lax.custom_linear_solve(A, b, run, transpose_solve=run, symmetric=symmetric)
 
 
 def _prepare(name: str, A, b, x0, M):
-    """Validated operators and starting point: ``(a_spec, a_arrays, m_spec, m_arrays, b,
-    x0)``, with ``x0`` zeros like ``b`` when not given."""
-    a_spec, a_arrays = _split_operator(name, "A", A)
-    m_spec, m_arrays = (None, []) if M is None else _split_operator(name, "M", M)
+    """Validated operators and starting point: ``(A, M, b, x0)``, the operators as
+    functions (``M`` the identity when not given), ``x0`` zeros like ``b`` when not
+    given."""
+    A = _as_linear_map(name, "A", A)
+    M = _identity if M is None else _as_linear_map(name, "M", M)
     b = _tmap(fnp.asarray, b)
     if not pytree.tree_leaves(b):
         raise ValueError(f"{name}: b must hold at least one array, got {b!r}")
@@ -252,7 +170,7 @@ def _prepare(name: str, A, b, x0, M):
     if x_shapes != b_shapes:
         raise ValueError(f"{name}: arrays in x0 and b must have matching shapes: "
                          f"{x_shapes} vs {b_shapes}")
-    return a_spec, a_arrays, m_spec, m_arrays, b, x0
+    return A, M, b, x0
 
 
 def _default_maxiter(maxiter, b):
@@ -313,11 +231,10 @@ def cg(A: Any, b: Any, x0: Any = None, *, tol: Any = 1e-5, atol: Any = 0.0,
 
     >>> x, _ = cg(fnp.array([[4.0, 1.0], [1.0, 3.0]]), fnp.array([1.0, 2.0]))
     """
-    a_spec, a_arrays, m_spec, m_arrays, b, x0 = _prepare("cg", A, b, x0, M)
+    A, M, b, x0 = _prepare("cg", A, b, x0, M)
     settings = (tol, atol, _default_maxiter(maxiter, b))
     # A real SPD operator equals its transpose, so the backward solve reuses it.
-    plan = _Plan(a_spec, m_spec, _cg_method, symmetric=_all_real(b))
-    x = _solve("cg", plan, a_arrays, b, (x0, m_arrays, settings))
+    x = _solve(_cg_method, A, M, b, x0, settings, symmetric=_all_real(b))
     return x, None
 
 
@@ -380,10 +297,9 @@ def bicgstab(A: Any, b: Any, x0: Any = None, *, tol: Any = 1e-5, atol: Any = 0.0
 
     >>> x, _ = bicgstab(fnp.array([[4.0, 1.0], [-2.0, 3.0]]), fnp.array([1.0, 2.0]))
     """
-    a_spec, a_arrays, m_spec, m_arrays, b, x0 = _prepare("bicgstab", A, b, x0, M)
+    A, M, b, x0 = _prepare("bicgstab", A, b, x0, M)
     settings = (tol, atol, _default_maxiter(maxiter, b))
-    plan = _Plan(a_spec, m_spec, _bicgstab_method, symmetric=False)
-    x = _solve("bicgstab", plan, a_arrays, b, (x0, m_arrays, settings))
+    x = _solve(_bicgstab_method, A, M, b, x0, settings, symmetric=False)
     return x, None
 
 
@@ -587,20 +503,18 @@ def gmres(A: Any, b: Any, x0: Any = None, *, tol: Any = 1e-5, atol: Any = 0.0,
     if solve_method not in _GMRES_CYCLES:
         raise ValueError(f"gmres: invalid solve_method {solve_method!r}, must be either "
                          "'incremental' or 'batched'")
-    a_spec, a_arrays, m_spec, m_arrays, b, x0 = _prepare("gmres", A, b, x0, M)
+    A, M, b, x0 = _prepare("gmres", A, b, x0, M)
     size = _tree_size(b)
     restart = min(int(restart), size)  # a basis cannot outgrow the space
     if restart < 1:
         raise ValueError(f"gmres: restart must be a positive integer, got {restart}")
-    precond = _identity if m_spec is None else m_spec.matvec(m_arrays)
     # Tolerances fixed by the right-hand side: the outer loop tests the (preconditioned)
     # residual against atol, a cycle its estimate against the matching relative ptol.
     b_norm = _norm(b)
     atol = fnp.maximum(tol * b_norm, atol)
-    ptol = _norm(precond(b)) * fnp.minimum(1.0, atol / b_norm)
+    ptol = _norm(M(b)) * fnp.minimum(1.0, atol / b_norm)
     method = functools.partial(_gmres_method, _GMRES_CYCLES[solve_method], restart)
-    plan = _Plan(a_spec, m_spec, method, symmetric=False)
     settings = (atol, ptol, _default_maxiter(maxiter, b))
-    x = _solve("gmres", plan, a_arrays, b, (x0, m_arrays, settings))
+    x = _solve(method, A, M, b, x0, settings, symmetric=False)
     info = fnp.where(fnp.isnan(_norm(x)), -1, 0)
     return x, info
