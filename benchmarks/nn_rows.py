@@ -532,6 +532,59 @@ def bench_transformer_step(quick):
     return {**r, "labels": FLAX_LABELS}
 
 
+def _transformer_gemm_shapes():
+    """(m, k, n) of every dense-layer matrix product in one step of the decoder above:
+    forward y = x W, then dx = dy W^T and dW = x^T dy, for q/k/v/out, the MLP and the
+    output head (attention's small batched products are left out)."""
+    rows, d, ff = TF_BATCH * CONTEXT, D_MODEL, 4 * D_MODEL
+    dense = [(d, d)] * 4 + [(d, ff), (ff, d)]
+    per_layer = ([(rows, i, o) for i, o in dense] + [(rows, o, i) for i, o in dense]
+                 + [(i, rows, o) for i, o in dense])
+    head = [(rows, d, VOCAB), (rows, VOCAB, d), (d, rows, VOCAB)]
+    return per_layer * LAYERS + head
+
+
+def bench_transformer_gemms(quick):
+    """The small transformer step's dense matrix products alone, row-major a @ b, in
+    sequence (each waits for the one before, as in the step): one jitted program for
+    ours and for JAX (both are XLA's kernels), eager torch.mm. It splits the transformer
+    row in two: the matrix engine (about half of the step) and everything else."""
+    shapes = _transformer_gemm_shapes()
+    rng = np.random.default_rng(0)
+    pairs = [(rng.standard_normal((m, k)).astype(np.float32),
+              rng.standard_normal((k, n)).astype(np.float32)) for m, k, n in shapes]
+    flops = sum(2 * m * k * n for m, k, n in shapes)
+
+    def chain(barrier, matmul):
+        def run(pairs):
+            outs, prev = [], None
+            for a, b in pairs:
+                if prev is not None:        # order the products without adding work
+                    a, _ = barrier((a, prev))
+                prev = matmul(a, b)
+                outs.append(prev)
+            return outs
+        return run
+
+    ours = fl.jit(chain(fl.lax.optimization_barrier, fnp.matmul))
+    ours_in = [(fnp.asarray(a), fnp.asarray(b)) for a, b in pairs]
+    fns = {"ours": lambda: ours(ours_in), "jax": None, "torch": None}
+    expect = [a @ b for a, b in pairs[:3]]
+    for got, want in zip(ours(ours_in)[:3], expect):
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-3, atol=1e-3)
+    jf = jax.jit(chain(jax.lax.optimization_barrier, jnp.matmul))
+    jax_in = [(jnp.asarray(a), jnp.asarray(b)) for a, b in pairs]
+    fns["jax"] = lambda: jf(jax_in)
+    if torch is not None:
+        torch_in = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in pairs]
+        fns["torch"] = lambda: [torch.mm(a, b) for a, b in torch_in]
+    r = paired(fns, *counts(quick, (7, 5), (21, 20)))
+    rates = {k: flops / r[k] / 1e9 for k in ("ours", "jax", "torch") if r[k]}
+    return {**r, "labels": {"torch": "torch.mm"},
+            "note": f"{len(shapes)} products, GFLOP/s " + ", ".join(
+                f"{k} {v:.0f}" for k, v in rates.items())}
+
+
 # ---------------------------------------------------------------------------------------
 # row: nn.fit's loop overhead
 
@@ -609,5 +662,6 @@ ROWS = [
     ("digits CNN train step b32 8x8x1 (nn + nn.optim)", bench_digits_cnn_step),
     ("digits CNN train step vs torch.compile", bench_digits_cnn_compiled),
     ("small transformer train step (nn + nn.optim)", bench_transformer_step),
+    ("small transformer's dense matrix products alone", bench_transformer_gemms),
     ("nn.fit overhead per step (digits CNN, 40 batches)", bench_fit_overhead),
 ]
