@@ -81,7 +81,7 @@ def ours_step(apply, loss_of, optimizer, **jit_kwargs):
     return fl.jit(step, **jit_kwargs)
 
 
-def flax_step(module, tx):
+def flax_step(module, tx, **jit_kwargs):
     """The same step for a ``flax.linen`` module and an optax optimizer, ``jax.jit``."""
     def step(params, opt_state, x, y):
         def objective(p):
@@ -90,7 +90,7 @@ def flax_step(module, tx):
         loss, grads = jax.value_and_grad(objective)(params)
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
-    return jax.jit(step)
+    return jax.jit(step, **jit_kwargs)
 
 
 def torch_step(model, opt, x, y, clip=None, forward=None):
@@ -113,14 +113,32 @@ def torch_step(model, opt, x, y, clip=None, forward=None):
     return step
 
 
-def _two_losses_functional(step, params, opt_state, x, y):
-    params, opt_state, l0 = step(params, opt_state, x, y)
-    _, _, l1 = step(params, opt_state, x, y)
-    return float(l0), float(l1)
+def training_loop(step, params, opt_state, x, y, copy):
+    """A closure that runs ``step`` once per call on its own copy of the state and keeps
+    the result, returning the loss: a training loop, which is what the step is for. The
+    steps are jitted with the state donated (its buffers are reused, as ``nn.fit`` does),
+    and torch's step updates its parameters in place, so each side works as it would in
+    real training."""
+    carry = [copy(params), copy(opt_state)]
+
+    def run():
+        carry[0], carry[1], loss = step(carry[0], carry[1], x, y)
+        return loss
+    return run
 
 
-def _two_losses_torch(step):
-    return float(step()), float(step())
+def ours_copy(tree):
+    return fl.tree.map(lambda a: fnp.asarray(np.array(a)), tree)
+
+
+def jax_copy(tree):
+    return jax.tree_util.tree_map(lambda a: jnp.asarray(np.array(a)), tree)
+
+
+def _two_losses(run):
+    """The first two losses of a training loop (``training_loop`` or torch's step): the
+    agreement check; the timing then carries on from there."""
+    return float(run()), float(run())
 
 
 def flax_decay_mask(params):
@@ -283,18 +301,18 @@ def _cnn_setup():
     params, _ = model.init(random.PRNGKey(0), fnp.zeros((1, 8, 8, 1)))
     loss_of = nn.losses.softmax_cross_entropy_with_integer_labels
     opt = nn.optim.adamw(LR, weight_decay=WEIGHT_DECAY)
-    step = ours_step(model.apply, loss_of, opt)
-    opt_state = opt.init(params)
-    xf, yf = fnp.asarray(x), fnp.asarray(y)
-    ours = lambda: step(params, opt_state, xf, yf)                 # noqa: E731
-    losses = {"ours": _two_losses_functional(step, params, opt_state, xf, yf)}
+    step = ours_step(model.apply, loss_of, opt, donate_argnums=(0, 1))
+    ours = training_loop(step, params, opt.init(params), fnp.asarray(x), fnp.asarray(y),
+                         ours_copy)
+    losses = {"ours": _two_losses(ours)}
     return params, x, y, ours, losses
 
 
 def bench_digits_cnn_step(quick):
     """One jitted training step of the digits CNN (batch 32 of 8x8x1, channels last):
     forward, softmax cross-entropy with integer labels, gradient, adamw, apply_updates.
-    Flax + optax under jax.jit; torch.nn + torch.optim.AdamW eagerly, channels first."""
+    Flax + optax under jax.jit; torch.nn + torch.optim.AdamW eagerly, channels first.
+    Each runs as a training loop (see ``training_loop``)."""
     check_adamw_agree()
     params, x, y, ours, losses = _cnn_setup()
     fns = {"ours": ours, "jax": None, "torch": None}
@@ -305,15 +323,15 @@ def bench_digits_cnn_step(quick):
         _check_flax_params(fparams_ours, fparams)
         fparams = jax.tree_util.tree_map(jnp.asarray, fparams_ours)
         tx = optax.adamw(LR, weight_decay=WEIGHT_DECAY, mask=flax_decay_mask)
-        fstep, fstate = flax_step(fmodel, tx), tx.init(fparams)
-        xj, yj = jnp.asarray(x), jnp.asarray(y)
-        fns["jax"] = lambda: fstep(fparams, fstate, xj, yj)
-        losses["jax"] = _two_losses_functional(fstep, fparams, fstate, xj, yj)
+        fstep = flax_step(fmodel, tx, donate_argnums=(0, 1))
+        fns["jax"] = training_loop(fstep, fparams, tx.init(fparams), jnp.asarray(x),
+                                   jnp.asarray(y), jax_copy)
+        losses["jax"] = _two_losses(fns["jax"])
     if torch is not None:
         # torch's step updates its model in place: the agreement check's two steps are
         # its first two; the timing carries on from there.
         fns["torch"] = _cnn_torch_setup(params, x, y)
-        losses["torch"] = _two_losses_torch(fns["torch"])
+        losses["torch"] = _two_losses(fns["torch"])
     _check_losses(losses)
     r = paired(fns, *counts(quick, (7, 20), (21, 100)))
     return {**r, "labels": FLAX_LABELS}
@@ -328,7 +346,7 @@ def bench_digits_cnn_compiled(quick):
     params, x, y, ours, losses = _cnn_setup()
     t0 = time.perf_counter()
     fns = {"ours": ours, "torch": _cnn_torch_setup(params, x, y, compiled=True)}
-    losses["torch"] = _two_losses_torch(fns["torch"])
+    losses["torch"] = _two_losses(fns["torch"])
     compile_s = time.perf_counter() - t0
     _check_losses(losses)
     r = paired(fns, *counts(quick, (7, 20), (21, 100)))
@@ -489,7 +507,8 @@ def _tf_data(seed=0):
 def bench_transformer_step(quick):
     """One jitted training step of a 2-layer pre-LN decoder (d_model 128, 4 heads, MLP
     512 with gelu, vocab 100, context 64, batch 16, next-token cross-entropy) with
-    clip_by_global_norm(1.0) then adamw (decay on kernels and embeddings only). torch:
+    clip_by_global_norm(1.0) then adamw (decay on kernels and embeddings only), run as a
+    training loop (see ``training_loop``). torch:
     the same model written out (scaled_dot_product_attention), our weights copied,
     clip_grad_norm_ + AdamW, eager."""
     check_adamw_agree()
@@ -499,10 +518,10 @@ def bench_transformer_step(quick):
     loss_of = nn.losses.softmax_cross_entropy_with_integer_labels
     opt = nn.optim.chain(nn.optim.clip_by_global_norm(CLIP),
                          nn.optim.adamw(TF_LR, weight_decay=TF_WEIGHT_DECAY))
-    step, opt_state = ours_step(model.apply, loss_of, opt), opt.init(params)
-    xf, yf = fnp.asarray(x), fnp.asarray(y)
-    fns = {"ours": lambda: step(params, opt_state, xf, yf), "jax": None, "torch": None}
-    losses = {"ours": _two_losses_functional(step, params, opt_state, xf, yf)}
+    step = ours_step(model.apply, loss_of, opt, donate_argnums=(0, 1))
+    fns = {"ours": training_loop(step, params, opt.init(params), fnp.asarray(x),
+                                 fnp.asarray(y), ours_copy), "jax": None, "torch": None}
+    losses = {"ours": _two_losses(fns["ours"])}
     if linen is not None:
         fmodel = _flax_decoder()
         fparams = fmodel.init(jax.random.PRNGKey(0), jnp.zeros((1, CONTEXT), jnp.int32))
@@ -511,10 +530,10 @@ def bench_transformer_step(quick):
         tx = optax.chain(optax.clip_by_global_norm(CLIP),
                          optax.adamw(TF_LR, weight_decay=TF_WEIGHT_DECAY,
                                      mask=flax_decay_mask))
-        fstep, fstate = flax_step(fmodel, tx), tx.init(fparams)
-        xj, yj = jnp.asarray(x), jnp.asarray(y)
-        fns["jax"] = lambda: fstep(fparams, fstate, xj, yj)
-        losses["jax"] = _two_losses_functional(fstep, fparams, fstate, xj, yj)
+        fstep = flax_step(fmodel, tx, donate_argnums=(0, 1))
+        fns["jax"] = training_loop(fstep, fparams, tx.init(fparams), jnp.asarray(x),
+                                   jnp.asarray(y), jax_copy)
+        losses["jax"] = _two_losses(fns["jax"])
     if torch is not None:
         decayed = _decayed_names(params)
 
@@ -526,7 +545,7 @@ def bench_transformer_step(quick):
             return torch_step(tmodel, topt, torch.from_numpy(x.astype(np.int64)),
                               torch.from_numpy(y.astype(np.int64)), clip=CLIP)
         fns["torch"] = setup()
-        losses["torch"] = _two_losses_torch(fns["torch"])
+        losses["torch"] = _two_losses(fns["torch"])
     _check_losses(losses)
     r = paired(fns, *counts(quick, (7, 5), (21, 20)))
     return {**r, "labels": FLAX_LABELS}
@@ -619,8 +638,7 @@ def bench_fit_overhead(quick):
     step = ours_step(apply, loss_of, opt, donate_argnums=(0, 1))
     batches = [(xf[i * CNN_BATCH:(i + 1) * CNN_BATCH], yf[i * CNN_BATCH:(i + 1) * CNN_BATCH])
                for i in range(FIT_STEPS)]
-    copy = lambda t: fl.tree.map(lambda a: fnp.asarray(np.array(a)), t)   # noqa: E731
-    carry = [copy(params), opt.init(copy(params))]
+    carry = [ours_copy(params), opt.init(ours_copy(params))]
 
     def hand_epoch():
         p, s = carry
