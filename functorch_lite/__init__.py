@@ -39,6 +39,7 @@ from functorch_lite import distributed  # noqa: F401  (many processes)
 from functorch_lite import debug  # noqa: F401  (debug.print, debug.callback)
 from functorch_lite import dlpack  # noqa: F401  (dlpack.from_dlpack)
 from functorch_lite import export  # noqa: F401  (export.export, serialize, deserialize)
+from functorch_lite import experimental  # noqa: F401  (experimental.io_callback)
 from functorch_lite.lax.callbacks import pure_callback  # noqa: F401
 from functorch_lite import dtypes, errors, typing  # noqa: F401  (jax.dtypes, .errors, .typing)
 from functorch_lite import image  # noqa: F401  (jax.image: resize, scale_and_translate)

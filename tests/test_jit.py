@@ -234,13 +234,13 @@ PRIMITIVE_CASES.update({k: (v[0], tuple(v[1:])) for k, v in _OTHER.items()})
 # transformation: tested below through their public APIs (the collectives also in
 # tests/lax/test_parallel.py; sharding_constraint in tests/test_sharding.py; shard_map and
 # the collectives over devices in tests/multi_device/; the host callbacks in
-# tests/test_callbacks.py; call_exported in tests/test_export.py; custom_linear_solve in
+# tests/test_callbacks.py and tests/test_io_callback.py; call_exported in tests/test_export.py; custom_linear_solve in
 # tests/lax/test_custom_solve.py).
 SEPARATE = {"jit_call", "custom_jvp_call", "custom_vjp_call", "custom_lin", "checkpoint",
             "cond", "while", "scan", "psum", "pmax", "pmin", "all_gather", "axis_index",
             "psum_scatter", "ppermute", "all_to_all", "device_put", "sharding_constraint",
             "shard_map", "pure_callback", "debug_callback", "call_exported",
-            "custom_linear_solve"}
+            "custom_linear_solve", "io_callback"}
 
 
 def test_table_covers_every_registered_primitive():

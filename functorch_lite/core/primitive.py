@@ -48,6 +48,10 @@ class Primitive:
         # common-subexpression elimination keep every equation of one, even without used
         # outputs, and so keep any equation whose program contains one (core/passes.py).
         self.effectful = False
+        # Effects that must happen only for the batch members that reach them (io_callback):
+        # cond and while_loop cannot batch a predicate over a program holding one (they
+        # would run it for every member) and raise, as JAX does.
+        self.refuses_batched_predicate = False
 
     def __repr__(self) -> str:
         return self.name

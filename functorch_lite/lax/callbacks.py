@@ -1,14 +1,16 @@
 """Host callbacks: Python functions called from inside a program, with the values it has
-computed (JAX's ``pure_callback`` and ``debug.callback``).
+computed (JAX's ``pure_callback``, ``experimental.io_callback`` and ``debug.callback``).
 
 ``pure_callback_p`` calls a function that must be pure: it returns arrays of declared shapes
 and dtypes, and may be dropped when its results are unused or run more than once (under
-``vmap`` with ``vmap_method="sequential"``, once per element). ``debug_callback_p`` is
-called for its effect (printing): it returns nothing, is *effectful* (dead-code and
-common-subexpression elimination keep it), runs on primal values under differentiation and
-once per element under ``vmap``.
+``vmap`` with ``vmap_method="sequential"``, once per element). ``io_callback_p`` calls an
+impure one: it returns declared arrays too, but is *effectful* (dead-code and
+common-subexpression elimination keep every call), is not differentiable, and under ``vmap``
+runs once per element, in order (``ordered=True`` ones refuse ``vmap``). ``debug_callback_p``
+is called for its effect (printing): it returns nothing, is effectful, runs on primal values
+under differentiation and once per element under ``vmap``.
 
-Eagerly both call the function at once; in a compiled program the lowering
+Eagerly each calls the function at once; in a compiled program the lowering
 (``xla_bridge/lowering/callbacks.py``) emits a custom call XLA's runtime turns back into a
 Python call. The callback receives NumPy arrays.
 """
@@ -26,7 +28,7 @@ from functorch_lite.lax._common import as_operand
 from functorch_lite.lax.control_flow import scan
 from functorch_lite.lax.shapes import expand_dims, index_in_dim
 
-__all__ = ["pure_callback", "debug_callback"]
+__all__ = ["pure_callback", "io_callback", "debug_callback"]
 
 VMAP_METHODS = ("sequential", "sequential_unrolled", "expand_dims", "broadcast_all",
                 "legacy_vectorized")
@@ -57,22 +59,33 @@ def _host_values(args: Sequence[Any]) -> list[np.ndarray]:
     return [np.asarray(a, get_aval(a).dtype) for a in args]
 
 
-def call_pure(callback: FlatCallback, result_avals: Sequence[ShapedArray],
-              args: Sequence[Any]) -> list[np.ndarray]:
+def _canonical_result(out: Any) -> np.ndarray:
+    # As the values a program computes: a Python float (or a float64 array without x64) is
+    # float32. Anything with no array dtype is left for the dtype check to report.
+    out = np.asarray(out)
+    try:
+        dtype = dtypes.canonicalize_dtype(out.dtype)
+    except TypeError:
+        return out
+    return out if dtype == out.dtype else out.astype(dtype)
+
+
+def call_with_results(callback: FlatCallback, result_avals: Sequence[ShapedArray],
+                      args: Sequence[Any], api: str = "pure_callback") -> list[np.ndarray]:
     """Run ``callback`` on host values and check what it returns against the declared
-    ``result_avals`` (a RuntimeError naming the result that differs, as JAX)."""
+    ``result_avals`` (a RuntimeError naming ``api`` and the result that differs, as JAX)."""
     outs = pytree.tree_leaves(callback(*_host_values(args)))
     if len(outs) != len(result_avals):
-        raise RuntimeError(f"pure_callback: {callback.name} returned {len(outs)} arrays, "
+        raise RuntimeError(f"{api}: {callback.name} returned {len(outs)} arrays, "
                            f"expected {len(result_avals)} (result_shape_dtypes)")
     checked = []
     for i, (out, aval) in enumerate(zip(outs, result_avals)):
-        out = np.asarray(out)
+        out = _canonical_result(out)
         if out.shape != aval.shape:
-            raise RuntimeError(f"pure_callback: result {i} of {callback.name} has shape "
+            raise RuntimeError(f"{api}: result {i} of {callback.name} has shape "
                                f"{out.shape}, expected {aval.shape}")
         if out.dtype != aval.dtype:
-            raise RuntimeError(f"pure_callback: result {i} of {callback.name} has dtype "
+            raise RuntimeError(f"{api}: result {i} of {callback.name} has dtype "
                                f"{out.dtype}, expected {aval.dtype}")
         checked.append(out)
     return checked
@@ -96,16 +109,54 @@ def _pure_callback_shape(*avals, callback, result_avals, vmap_method):
 @pure_callback_p.def_impl
 def _pure_callback_impl(*args, callback, result_avals, vmap_method):
     return [backend_device_put(out, None, False)
-            for out in call_pure(callback, result_avals, args)]
+            for out in call_with_results(callback, result_avals, args, "pure_callback")]
 
 
-def _result_aval(x: Any) -> ShapedArray:
-    shape, dtype = getattr(x, "shape", None), getattr(x, "dtype", None)
-    if shape is None or dtype is None:
-        raise TypeError(f"pure_callback: result_shape_dtypes must be a pytree of objects "
-                        f"with .shape and .dtype (fl.ShapeDtypeStruct, arrays), got "
-                        f"{type(x).__name__} {x!r}")
-    return ShapedArray(tuple(int(d) for d in shape), dtypes.canonicalize_dtype(dtype))
+def _result_avals(result_shape_dtypes: Any, api: str) -> tuple[tuple[ShapedArray, ...], Any]:
+    """The flat result avals a callback declares, and their pytree structure."""
+    leaves, tree = pytree.tree_flatten(result_shape_dtypes)
+    avals = []
+    for x in leaves:
+        shape, dtype = getattr(x, "shape", None), getattr(x, "dtype", None)
+        if shape is None or dtype is None:
+            raise TypeError(f"{api}: result_shape_dtypes must be a pytree of objects with "
+                            f".shape and .dtype (fl.ShapeDtypeStruct, arrays), got "
+                            f"{type(x).__name__} {x!r}")
+        # A 64-bit result cannot come back from a program without x64 (JAX's ValueError),
+        # rather than be narrowed behind the user's back.
+        requested, canonical = dtypes._to_np_dtype(dtype), dtypes.canonicalize_dtype(dtype)
+        if requested != canonical:
+            raise ValueError(f"{api}: result_shape_dtypes cannot specify 64-bit types when "
+                             f"`jax_enable_x64` is disabled (got {requested}); declare "
+                             f"{canonical}, or enable x64 with "
+                             f"fl.config.update('jax_enable_x64', True)")
+        avals.append(ShapedArray(tuple(int(d) for d in shape), canonical))
+    return tuple(avals), tree
+
+
+def _check_sharding(sharding: Any, api: str) -> None:
+    # Callbacks run on the host of a single-device program (partitioned programs are
+    # refused when lowered), so only a sharding naming one device means anything.
+    devices = getattr(sharding, "device_set", None)
+    if sharding is not None and (devices is None or len(devices) != 1):
+        raise NotImplementedError(f"{api}: only sharding=None or a single-device sharding "
+                                  f"is supported (the callback runs once, on the host); "
+                                  f"got {sharding!r}")
+
+
+def _one_call_per_element(bind_one: Callable[[list], list], args: Sequence[Any],
+                          dims: Sequence[int | None], size: int, n_results: int,
+                          unroll: bool = False) -> tuple[list, list]:
+    """vmap of a callback as a loop: ``bind_one(args)`` once per element, in order, each
+    with that element of the batched arguments and the unbatched ones whole."""
+    batched = [d is not None for d in dims]
+    xs = [batching.bdim_at_front(a, d, size) for a, d in zip(args, dims) if d is not None]
+
+    def one(elements):
+        it = iter(elements)
+        return bind_one([next(it) if b else a for a, b in zip(args, batched)])
+    _, outs = scan(lambda c, x: (c, one(x)), None, xs, unroll=unroll)
+    return list(outs), [0] * n_results
 
 
 def pure_callback(callback: Callable, result_shape_dtypes: Any, *args: Any,
@@ -128,12 +179,9 @@ def pure_callback(callback: Callable, result_shape_dtypes: Any, *args: Any,
     if vmap_method not in (*VMAP_METHODS, None):
         raise ValueError(f"pure_callback: vmap_method must be one of {VMAP_METHODS} or "
                          f"None, got {vmap_method!r}")
-    if sharding is not None:
-        raise NotImplementedError("pure_callback: sharding= is not supported yet; the "
-                                  "callback runs once, on the host")
+    _check_sharding(sharding, "pure_callback")
     flat_args, in_tree = pytree.tree_flatten((args, kwargs))
-    result_leaves, out_tree = pytree.tree_flatten(result_shape_dtypes)
-    result_avals = tuple(_result_aval(r) for r in result_leaves)
+    result_avals, out_tree = _result_avals(result_shape_dtypes, "pure_callback")
     outs = pure_callback_p.bind(*[as_operand(a) for a in flat_args],
                                 callback=FlatCallback(callback, in_tree),
                                 result_avals=result_avals, vmap_method=vmap_method)
@@ -149,15 +197,16 @@ def _pure_callback_jvp(primals, tangents, **params):
 @pure_callback_p.def_batch
 def _pure_callback_batch(axis, args, dims, *, callback, result_avals, vmap_method):
     size = axis.size
-    args = [a if d is None else batching.bdim_at_front(a, d, size)
-            for a, d in zip(args, dims)]
-    batched_avals = tuple(r.update(shape=(size, *r.shape)) for r in result_avals)
     if vmap_method in ("expand_dims", "broadcast_all", "legacy_vectorized"):
-        if vmap_method == "expand_dims":
-            args = [expand_dims(a, (0,)) if d is None else a for a, d in zip(args, dims)]
-        elif vmap_method == "broadcast_all":
-            args = [batching.bdim_at_front(a, None, size) if d is None else a
-                    for a, d in zip(args, dims)]
+        batched_avals = tuple(r.update(shape=(size, *r.shape)) for r in result_avals)
+
+        def one_call_arg(a, d):
+            # Batched arguments get the batch axis in front; unbatched ones a leading 1
+            # ("expand_dims"), the full batch ("broadcast_all"), or nothing (legacy).
+            if d is not None or vmap_method == "broadcast_all":
+                return batching.bdim_at_front(a, d, size)
+            return expand_dims(a, (0,)) if vmap_method == "expand_dims" else a
+        args = [one_call_arg(a, d) for a, d in zip(args, dims)]
         outs = pure_callback_p.bind(*args, callback=callback, result_avals=batched_avals,
                                     vmap_method=vmap_method)
         return outs, [0] * len(outs)
@@ -166,17 +215,83 @@ def _pure_callback_batch(axis, args, dims, *, callback, result_avals, vmap_metho
             "vmap of pure_callback needs vmap_method: one of 'sequential', "
             "'sequential_unrolled', 'expand_dims', 'broadcast_all' or 'legacy_vectorized' "
             "(see pure_callback's docstring); got vmap_method=None")
-    batched = [d is not None for d in dims]
-
-    def one(elements):
-        it = iter(elements)
-        full = [next(it) if b else a for a, b in zip(args, batched)]
-        return pure_callback_p.bind(*full, callback=callback, result_avals=result_avals,
-                                    vmap_method=vmap_method)
     # A loop over the elements; "sequential_unrolled" writes its iterations out.
-    _, outs = scan(lambda c, xs: (c, one(xs)), None, [a for a, b in zip(args, batched) if b],
-                   unroll=vmap_method == "sequential_unrolled")
-    return list(outs), [0] * len(result_avals)
+    return _one_call_per_element(
+        lambda full: pure_callback_p.bind(*full, callback=callback, result_avals=result_avals,
+                                          vmap_method=vmap_method),
+        args, dims, size, len(result_avals), unroll=vmap_method == "sequential_unrolled")
+
+
+# ---------------------------------------------------------------------------------------
+# io_callback
+
+io_callback_p = Primitive("io_callback", multiple_results=True)
+io_callback_p.effectful = True
+io_callback_p.refuses_batched_predicate = True  # see control_flow/_common.py
+
+
+@io_callback_p.def_shape
+def _io_callback_shape(*avals, callback, result_avals, ordered):
+    return list(result_avals)
+
+
+@io_callback_p.def_impl
+def _io_callback_impl(*args, callback, result_avals, ordered):
+    return [backend_device_put(out, None, False)
+            for out in call_with_results(callback, result_avals, args, "io_callback")]
+
+
+def io_callback(callback: Callable, result_shape_dtypes: Any, *args: Any,
+                sharding: Any = None, ordered: bool = False, **kwargs: Any):
+    """Call the impure Python function ``callback(*args, **kwargs)`` (one that reads or
+    writes state: a file, a counter, a random generator) from inside traced or compiled
+    code. It receives NumPy arrays and returns arrays matching ``result_shape_dtypes`` (a
+    pytree of ``ShapeDtypeStruct``, or anything with ``.shape`` and ``.dtype``); the result
+    has that pytree structure.
+
+    Unlike ``pure_callback`` every call happens, once, even when its result is unused, and
+    two identical calls are never merged. ``ordered=True`` also keeps the ordered calls of
+    one program (or loop body) in program order. Not differentiable (``grad``/``jvp``
+    raise ValueError); under ``vmap`` an unordered one is called once per element, in
+    order, and an ordered one raises ValueError. ``sharding`` may be None or a
+    single-device sharding.
+
+    >>> log = []
+    >>> def record(x):
+    ...     log.append(x.copy())
+    ...     return x.sum()
+    >>> sds = fl.ShapeDtypeStruct((), fnp.float32)
+    >>> fl.jit(lambda x: fl.experimental.io_callback(record, sds, x))(fnp.ones(3))
+    Array(3., dtype=float32)
+    """
+    _check_sharding(sharding, "io_callback")
+    flat_args, in_tree = pytree.tree_flatten((args, kwargs))
+    result_avals, out_tree = _result_avals(result_shape_dtypes, "io_callback")
+    outs = io_callback_p.bind(*[as_operand(a) for a in flat_args],
+                              callback=FlatCallback(callback, in_tree),
+                              result_avals=result_avals, ordered=bool(ordered))
+    return pytree.tree_unflatten(out_tree, outs)
+
+
+@io_callback_p.def_jvp
+def _io_callback_jvp(primals, tangents, **params):
+    # Reached only when a callback argument carries a tangent (a constant one is just run).
+    raise ValueError("IO callbacks do not support JVP. Please use `custom_jvp` or "
+                     "`custom_vjp` to use io_callback while taking gradients, or pass it "
+                     "`lax.stop_gradient` of its arguments.")
+
+
+@io_callback_p.def_batch
+def _io_callback_batch(axis, args, dims, *, callback, result_avals, ordered):
+    if ordered:
+        # JAX refuses it (a ValueError) rather than pick an order for the elements' calls;
+        # so do we, so that code which runs here runs under JAX too.
+        raise ValueError("Cannot `vmap` ordered IO callback. Use ordered=False (vmap then "
+                         "calls it once per element, in order) or loop with lax.map.")
+    return _one_call_per_element(
+        lambda full: io_callback_p.bind(*full, callback=callback, result_avals=result_avals,
+                                        ordered=False),
+        args, dims, axis.size, len(result_avals))
 
 
 # ---------------------------------------------------------------------------------------

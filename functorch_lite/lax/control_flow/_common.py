@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 
 from functorch_lite.core import dtypes, pytree
 from functorch_lite.core.avals import get_aval
-from functorch_lite.core.ir import Program, Var
+from functorch_lite.core.ir import Program, Var, programs_in
 from functorch_lite.interpreters.staging import trace_flat
 from functorch_lite.lax._common import as_operand, scalar_like
 from functorch_lite.lax.elementwise import convert_element_type
@@ -89,3 +89,34 @@ def check_carry(name: str, tree, in_avals, out_tree, out_avals, what: str = "car
             raise TypeError(f"{name}: {what} leaf {what}{path} changes type from "
                             f"{a.str_short()} to {b.str_short()}; the body must keep every "
                             f"{what} leaf's shape and dtype")
+
+
+# What JAX says when an effect that must happen per member (Primitive.refuses_batched_predicate:
+# io_callback) sits where vmap would run it for every member.
+_BATCHED_PREDICATE = {
+    "cond": "IO effect not supported in vmap-of-cond.",
+    "while_loop": "Unordered IO effects not supported in while_loop with batched predicate.",
+}
+
+
+def _holds_per_member_effect(programs: Sequence[Any]) -> bool:
+    for program in programs_in({"programs": list(programs)}):
+        for eqn in program.eqns:
+            if (eqn.primitive.refuses_batched_predicate
+                    or _holds_per_member_effect(programs_in(eqn.params))):
+                return True
+    return False
+
+
+def refuse_effects_under_batched_predicate(programs: Sequence[Any], construct: str) -> None:
+    """For the batching rules of ``cond`` and ``while_loop`` when the predicate is batched:
+    every branch (every loop iteration) then runs for the whole batch, so an io_callback
+    in ``programs`` (or in a program nested in them) would run for members that did not
+    take that branch or had finished their loop. Raise JAX's error (a NotImplementedError)
+    instead. Debug callbacks are allowed, as in JAX."""
+    if _holds_per_member_effect(programs):
+        raise NotImplementedError(
+            f"{_BATCHED_PREDICATE[construct]} Under vmap with a batched predicate, the "
+            f"{construct} runs its code for every batch member, so an io_callback in it "
+            f"would run for members it does not apply to; move the io_callback out of the "
+            f"{construct}, or make the predicate unbatched.")

@@ -19,7 +19,9 @@ from functorch_lite.core.primitive import Primitive
 from functorch_lite.interpreters import ad, batching, partial_eval, transpose
 from functorch_lite.interpreters.staging import trace_flat
 from functorch_lite.lax._common import as_operand, scalar_like
-from functorch_lite.lax.control_flow._common import join_branches, operand_leaf, trace_tree_fun
+from functorch_lite.lax.control_flow._common import (join_branches, operand_leaf,
+                                                     refuse_effects_under_batched_predicate,
+                                                     trace_tree_fun)
 from functorch_lite.lax.elementwise import clamp, convert_element_type, ne, select_n
 from functorch_lite.lax.shapes import broadcast_in_dim, full
 
@@ -218,6 +220,7 @@ def _cond_batch(axis, args, dims, *, branches):
         outs = cond_p.bind(index, *consts, *ops, branches=programs)
         return outs, [0] * len(outs)
     # A batched index: run every branch on the whole batch and select per member.
+    refuse_effects_under_batched_predicate(branches, "cond")
     results = []
     for b in branches:
         outs, out_dims = batching.batch_flat(lambda *a, b=b: eval_program(b, [], a), axis,

@@ -19,6 +19,7 @@ from functorch_lite.interpreters import ad, batching
 from functorch_lite.interpreters.staging import trace_flat
 from functorch_lite.lax.control_flow._common import (carry_fixed_point, check_carry,
                                                      check_carry_tree, operand_leaf,
+                                                     refuse_effects_under_batched_predicate,
                                                      strengthen_weak_carry, trace_tree_fun)
 from functorch_lite.lax.elementwise import select
 from functorch_lite.lax.reductions import reduce_or
@@ -149,6 +150,7 @@ def _while_batch(axis, args, dims, *, cond_program, body_program, cond_nconsts, 
                             cond_nconsts=len(cond_bc) + nc, body_nconsts=len(body_bc) + nb)
         return outs, [0] * len(outs)
     # Batched predicate: loop while any member continues; finished members keep their value.
+    refuse_effects_under_batched_predicate([cond_program, body_program], "while_loop")
     carry_avals = [get_aval(a) for a in args[nc + nb:]]
     cconst_avals = [get_aval(a) for a in [*cond_bc, *args[:nc]]]
     bconst_avals = [get_aval(a) for a in [*body_bc, *args[nc:nc + nb]]]
