@@ -1,8 +1,10 @@
 """``scipy.stats`` distributions (as ``jax.scipy.stats``): one submodule per distribution,
 each with its ``logpdf``/``pdf``/``cdf``/... (``logpmf``/``pmf`` for discrete ones), taking
 SciPy's argument names (``loc``, ``scale``, shape parameters) and broadcasting them; and
-the sample statistics ``sem`` and ``rankdata``."""
+the sample statistics ``sem``, ``rankdata`` and ``mode``; ``gaussian_kde``."""
 from functorch_lite.scipy.stats._descriptive import rankdata, sem  # noqa: F401
+from functorch_lite.scipy.stats._mode import ModeResult, mode  # noqa: F401
+from functorch_lite.scipy.stats.kde import gaussian_kde  # noqa: F401
 from functorch_lite.scipy.stats import bernoulli  # noqa: F401
 from functorch_lite.scipy.stats import beta  # noqa: F401
 from functorch_lite.scipy.stats import betabinom  # noqa: F401
@@ -31,8 +33,9 @@ from functorch_lite.scipy.stats import vonmises  # noqa: F401
 from functorch_lite.scipy.stats import wrapcauchy  # noqa: F401
 
 __all__ = [
-    "rankdata", "sem", "bernoulli", "beta", "betabinom", "binom", "cauchy", "chi2",
-    "dirichlet", "expon", "gamma", "gennorm", "geom", "gumbel_l", "gumbel_r", "laplace",
-    "logistic", "multinomial", "multivariate_normal", "nbinom", "norm", "pareto", "poisson",
-    "t", "truncnorm", "uniform", "vonmises", "wrapcauchy",
+    "rankdata", "sem", "mode", "ModeResult", "gaussian_kde", "bernoulli", "beta",
+    "betabinom", "binom", "cauchy", "chi2", "dirichlet", "expon", "gamma", "gennorm",
+    "geom", "gumbel_l", "gumbel_r", "laplace", "logistic", "multinomial",
+    "multivariate_normal", "nbinom", "norm", "pareto", "poisson", "t", "truncnorm",
+    "uniform", "vonmises", "wrapcauchy",
 ]
