@@ -75,10 +75,13 @@ from functorch_lite.scipy.special_more import (softmax, log_softmax, gamma, gamm
                                                 i1e, bernoulli, zeta, polygamma, erfcx)  # noqa: E402
 from functorch_lite.scipy.special_extra import (betainc, exp1, expi, expn, spence, dawsn, sici,
                                                  fresnel, owens_t)  # noqa: E402
+from functorch_lite.scipy.special_hyp import (hyp1f1, hyp2f1, wofz, bessel_jn,  # noqa: E402
+                                               sph_harm_y)
 
 __all__ = ["logsumexp", "expit", "logit", "erf", "erfc", "erfinv", "gammaln", "digamma", "xlogy",
            "xlog1py", "softmax", "log_softmax", "gamma", "gammasgn", "loggamma", "beta", "betaln",
            "factorial", "comb", "poch", "multigammaln", "entr", "rel_entr", "kl_div", "boxcox",
            "boxcox1p", "ndtr", "log_ndtr", "ndtri", "gammainc", "gammaincc", "i0", "i0e", "i1",
            "i1e", "bernoulli", "zeta", "polygamma", "erfcx", "betainc", "exp1", "expi", "expn",
-           "spence", "dawsn", "sici", "fresnel", "owens_t"]
+           "spence", "dawsn", "sici", "fresnel", "owens_t", "hyp1f1", "hyp2f1", "wofz",
+           "bessel_jn", "sph_harm_y"]
