@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Iterable, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -124,8 +124,8 @@ _STEPS_KEPT = 8
 
 
 def _steps_for(apply, loss: Callable, optimizer, metric_fns: dict):
-    """The jitted train and eval steps for this model, loss, optimizer and metrics, reused
-    across ``fit`` calls (a new jit of a new closure would be traced again each call)."""
+    """The jitted train steps (on a batch, and on a batch of an epoch's arrays) and eval
+    step for this model, loss, optimizer and metrics, reused across ``fit`` calls (a new jit of a new closure would be traced again each call)."""
     key = (apply, loss, optimizer, tuple(metric_fns.items()))
     try:
         steps = _STEPS.pop(key)
@@ -158,6 +158,13 @@ def _make_steps(apply, loss: Callable, optimizer, metric_fns: dict):
         # the same dropout masks as an uninterrupted one.
         return train_step(params, state, opt_state, x, y, random.fold_in(step_key, step))
 
+    def sliced_train_step(params, state, opt_state, data, index, step_key, step):
+        # Batch ``index`` of an epoch's arrays (shaped (steps, batch, ...)), taken inside
+        # the step: one dispatch per step (taking it outside would add one per array).
+        x, y = fl.tree.map(lambda a: lax.dynamic_index_in_dim(a, index, keepdims=False),
+                           data)
+        return keyed_train_step(params, state, opt_state, x, y, step_key, step)
+
     def eval_step(params, state, x, y):
         out, _ = apply(params, x, state=state, rng=None, train=False)
         n = fnp.asarray(y.shape[0], fnp.float32)
@@ -165,7 +172,17 @@ def _make_steps(apply, loss: Callable, optimizer, metric_fns: dict):
                 **{k: fn(out, y) * n for k, fn in metric_fns.items()}}
         return sums
 
-    return fl.jit(keyed_train_step, donate_argnums=(0, 1, 2)), fl.jit(eval_step)
+    return (fl.jit(keyed_train_step, donate_argnums=(0, 1, 2)),
+            fl.jit(sliced_train_step, donate_argnums=(0, 1, 2)),
+            fl.jit(eval_step))
+
+
+class _EpochBatch(NamedTuple):
+    """Batch ``index`` (of ``size`` examples) of an epoch's training arrays ``data``, each
+    shaped ``(steps, size, ...)``: the train step takes it out itself."""
+    data: Any
+    index: int
+    size: int
 
 
 class _Batches:
@@ -199,9 +216,11 @@ class _Batches:
         if self.shuffle:
             order = random.permutation(random.fold_in(self.key, epoch), self.n)
             x, y = fl.tree.map(lambda a: a[order], (x, y))
-        b = self.batch_size
-        for i in range(skip, self.steps):
-            yield fl.tree.map(lambda a: lax.slice_in_dim(a, i * b, (i + 1) * b), (x, y))
+        steps, b = self.steps, self.batch_size
+        data = fl.tree.map(lambda a: fnp.reshape(a[:steps * b], (steps, b) + a.shape[1:]),
+                           (x, y))
+        for i in range(skip, steps):
+            yield _EpochBatch(data, i, b)
 
 
 def _eval_batches(data, batch_size: int):
@@ -263,9 +282,13 @@ def fit(model, params, state, optimizer, train_data, *, loss: Callable, epochs: 
         _batch_size_of("validation_data", validation_data)
     eval_batch = batch_size or 256
     step_key = random.fold_in(key, 1)
-    train_step, eval_step = _steps_for(apply, loss, optimizer, metric_fns)
+    train_step, sliced_train_step, eval_step = _steps_for(apply, loss, optimizer, metric_fns)
 
-    def step_fn(params, state, opt_state, x, y, step):
+    def step_fn(params, state, opt_state, batch, step):
+        if isinstance(batch, _EpochBatch):
+            return sliced_train_step(params, state, opt_state, batch.data, batch.index,
+                                     step_key, step)
+        x, y = batch
         return train_step(params, state, opt_state, x, y, step_key, step)
 
     state = {} if state is None else state
@@ -354,14 +377,16 @@ def _train_epoch(run: TrainingRun, batches: _Batches, step_fn, epoch: int, skip:
                  callbacks, bar: _Progress) -> dict | None:
     total = batches.steps
     step_logs = []
-    for x, y in batches.epoch(epoch, skip):
+    for batch in batches.epoch(epoch, skip):
         run.params, run.state, run.opt_state, logs = step_fn(
-            run.params, run.state, run.opt_state, x, y, run.step)
+            run.params, run.state, run.opt_state, batch, run.step)
         run.step += 1
         step_logs.append(logs)
         for cb in callbacks:
             cb.on_step_end(run, logs)
-        bar.step(int(np.shape(fl.tree.leaves(y)[0])[0]), logs)
+        size = (batch.size if isinstance(batch, _EpochBatch)
+                else int(np.shape(fl.tree.leaves(batch[1])[0])[0]))
+        bar.step(size, logs)
         if run.stop or run.interrupted:
             break
     if not step_logs or (run.interrupted and len(step_logs) + skip < (total or 0)):
