@@ -145,6 +145,18 @@ def test_other_dtypes(dtype, kind):
                                np.asarray(want).astype(np.complex128), rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("init,kind", [(-np.inf, "max"), (np.inf, "min"), (0.0, "sum")])
+def test_float_identity_starts_an_integer_reduction(init, kind):
+    """JAX recognizes the monoid by init_value's own identity: a float -inf starts an
+    integer max (the result keeps the integer dtype), as does the dtype's minimum."""
+    x = np.arange(-6, 14, dtype=np.int32).reshape(4, 5)
+    ours, theirs, _ = KINDS[kind]
+    got = lax.reduce_window(x, init, ours, (2, 2), (1, 2), "SAME")
+    want = jlax.reduce_window(x, init, theirs, (2, 2), (1, 2), "SAME")
+    assert got.dtype == want.dtype == np.int32
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
 def test_weak_type_and_rank0():
     out = lax.reduce_window_sum(2.5, (), ())
     assert out.aval.weak_type and out.dtype == np.float32 and float(out) == 2.5

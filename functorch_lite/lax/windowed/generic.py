@@ -128,8 +128,12 @@ def _monoid(computation: Callable, tree, aval: ShapedArray, init_value: Any) -> 
         kind = _single_monoid_eqn(_computation_program(computation, tree, (aval.dtype,)))
     if kind is None or (kind == "sum" and dtypes.is_bool(aval.dtype)):
         return None
-    return kind if _equals_identity(init[()], reduce_window_identity(kind, aval.dtype)) \
-        else None
+    # The identity of the operand's dtype, or of init_value's own (as JAX checks it): -inf
+    # starts an integer max as well as the dtype's minimum does.
+    if (_equals_identity(init[()], reduce_window_identity(kind, aval.dtype))
+            or _equals_identity(init[()], reduce_window_identity(kind, init.dtype))):
+        return kind
+    return None
 
 
 def _single_monoid_eqn(program: Program) -> str | None:
