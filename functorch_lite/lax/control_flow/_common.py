@@ -1,16 +1,21 @@
 """What the control-flow primitives share: tracing their bodies into programs (constants
-as leading inputs), joining branch programs over one set of constants, and the checks and
-retyping of loop carries."""
+as leading inputs), joining branch programs over one set of constants, the checks and
+retyping of loop carries, and the pieces of the plain-Python path they take under
+``disable_jit()``."""
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
 from functorch_lite.core import dtypes, pytree
-from functorch_lite.core.avals import get_aval
+from functorch_lite.core.avals import Array, ShapedArray, get_aval
+from functorch_lite.core.config import config
 from functorch_lite.core.ir import Program, Var, programs_in
+from functorch_lite.core.trace import is_traced
+from functorch_lite.interpreters.ad import JVPTracer
 from functorch_lite.interpreters.staging import trace_flat
 from functorch_lite.lax._common import as_operand, scalar_like
 from functorch_lite.lax.elementwise import convert_element_type
+from functorch_lite.lax.elementwise.arithmetic import convert_element_type_p
 
 
 def trace_tree_fun(fun: Callable, in_tree, in_avals, name: str):
@@ -120,3 +125,79 @@ def refuse_effects_under_batched_predicate(programs: Sequence[Any], construct: s
             f"{construct} runs its code for every batch member, so an io_callback in it "
             f"would run for members it does not apply to; move the io_callback out of the "
             f"{construct}, or make the predicate unbatched.")
+
+
+# ---------------------------------------------------------------------------------------
+# disable_jit(): control flow as plain Python on concrete values, as JAX runs it. The bodies
+# then see (and may print, ``float()`` or branch on) real values; the results keep the
+# types the traced primitive would give them.
+
+
+def python_control_flow() -> bool:
+    """Whether control flow should run as Python (``disable_jit()`` is on)."""
+    return bool(config.disable_jit)
+
+
+def concrete_value(x: Any) -> Any:
+    """``x``'s value when it is known now, else None.
+
+    A forward-mode tracer (``jvp``, and ``grad``, which differentiates forward first) carries
+    its primal value, so it counts as known when that primal does, as in JAX; the tracers
+    of ``vmap`` and of staging (``make_ir``, a traced loop body) hold no single value."""
+    while isinstance(x, JVPTracer):
+        x = x.primal
+    return None if is_traced(x) else x
+
+
+def to_array(x: Any, aval: ShapedArray | None = None) -> Any:
+    """``x`` as an array of ``aval`` (default: the type the traced path gives it: a Python
+    scalar is weakly typed of its default dtype, NumPy values take their canonical dtype).
+    Arrays and tracers already of that type are returned as they are."""
+    x = operand_leaf(x)
+    have = get_aval(x)
+    aval = aval or have
+    if isinstance(x, Array) and have.dtype == aval.dtype and have.weak_type == aval.weak_type:
+        return x
+    # bind directly: convert_element_type keeps a TypedScalar that already has the type
+    return convert_element_type_p.bind(x, new_dtype=aval.dtype, weak_type=aval.weak_type)
+
+
+class PythonCarry:
+    """The carry of a loop that runs as Python (``while_loop``, ``scan`` under
+    ``disable_jit()``), checked and typed at each step as the traced loop types it.
+
+    The traced loop fixes the carry types from a tracing of the body: a weakly typed start
+    that the body retypes (a carry started at ``0`` and updated with ``c + 1.5``) takes the
+    retyped type (see ``strengthen_weak_carry``), and every body result must keep each
+    leaf's shape and dtype. Here the first body result plays the tracing's part. That first
+    step is not run again with the retyped start (JAX's Python loops run the body once per
+    step, and side effects in it should happen that often); it ran on the start as given,
+    which gives the same numbers unless the body's arithmetic on the start depends on its
+    dtype. Each body result is cast to the carry's type (weak type included), as the
+    primitive does when it feeds a result back in."""
+
+    def __init__(self, name: str, leaves: list, tree) -> None:
+        self.name, self.tree = name, tree
+        self.leaves = [to_array(x) for x in leaves]
+        self.avals = [get_aval(x) for x in self.leaves]
+        self.steps = 0
+
+    def value(self) -> Any:
+        return pytree.tree_unflatten(self.tree, self.leaves)
+
+    def update(self, new: Any) -> bool:
+        """Take the body's result as the next carry. Returns whether this result retyped
+        the carry (only the first can)."""
+        leaves, tree = pytree.tree_flatten(new)
+        check_carry_tree(self.name, self.tree, tree)
+        leaves = [operand_leaf(x) for x in leaves]
+        avals = [get_aval(x) for x in leaves]
+        retyped = False
+        if self.steps == 0:
+            start = list(self.leaves)
+            retyped = strengthen_weak_carry(start, self.avals, avals)
+            self.avals = [get_aval(x) for x in start]
+        self.steps += 1
+        check_carry(self.name, self.tree, self.avals, tree, avals)
+        self.leaves = [to_array(x, a) for x, a in zip(leaves, self.avals)]
+        return retyped

@@ -4,6 +4,9 @@ jvp differentiates every branch (a tangent nonzero in any branch is materialized
 partial evaluation splits each branch into a known part that runs now and a linear part,
 padding the residuals so all branches return the same ones; transposition transposes each
 branch; a batched index turns the cond into a select between all branches' results.
+
+Under ``disable_jit()`` a cond whose index is known (not batched by ``vmap``, not staged)
+calls the chosen branch as plain Python, as JAX does: only that branch runs, once.
 """
 from __future__ import annotations
 
@@ -19,9 +22,10 @@ from functorch_lite.core.primitive import Primitive
 from functorch_lite.interpreters import ad, batching, partial_eval, transpose
 from functorch_lite.interpreters.staging import trace_flat
 from functorch_lite.lax._common import as_operand, scalar_like
-from functorch_lite.lax.control_flow._common import (join_branches, operand_leaf,
+from functorch_lite.lax.control_flow._common import (concrete_value, join_branches,
+                                                     operand_leaf, python_control_flow,
                                                      refuse_effects_under_batched_predicate,
-                                                     trace_tree_fun)
+                                                     to_array, trace_tree_fun)
 from functorch_lite.lax.elementwise import clamp, convert_element_type, ne, select_n
 from functorch_lite.lax.shapes import broadcast_in_dim, full
 
@@ -46,7 +50,12 @@ def _cond_shape(index, *args, branches):
 
 def switch(index: Any, branches: Sequence[Callable], *operands):
     """Apply ``branches[index](*operands)`` (index clamped to the valid range). Every
-    branch is traced; they must return the same structure and types."""
+    branch is traced; they must return the same structure and types. Under
+    ``disable_jit()`` with a known index only the chosen branch runs, as Python.
+
+    >>> switch(2, [lambda x: x, lambda x: x + 1, lambda x: x * 10], 1.0)
+    Array(10., dtype=float32, weak_type=True)
+    """
     return _switch(index, branches, operands, None)
 
 
@@ -68,6 +77,13 @@ def _switch(index: Any, branches: Sequence[Callable], operands: tuple, names):
     index = clamp(scalar_like(0, np.int32), index, scalar_like(len(branches) - 1, np.int32))
     leaves, in_tree = pytree.tree_flatten(operands)
     leaves = [operand_leaf(x) for x in leaves]
+    if python_control_flow():
+        which = concrete_value(index)
+        if which is not None:  # JAX's disable_jit path: call the chosen branch directly
+            args = pytree.tree_unflatten(in_tree, [to_array(x) for x in leaves])
+            # outputs typed as the traced path types them (the other branches are not run,
+            # so a weak type comes from this branch alone, as in JAX)
+            return pytree.tree_map(to_array, branches[int(which)](*args))
     in_avals = [get_aval(x) for x in leaves]
     traced = [trace_tree_fun(lambda *ops, b=b: b(*ops), in_tree, in_avals,
                              f"cond branch {i}") for i, b in enumerate(branches)]
@@ -90,7 +106,12 @@ def _switch(index: Any, branches: Sequence[Callable], operands: tuple, names):
 
 def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands):
     """``true_fun(*operands)`` if ``pred`` else ``false_fun(*operands)``, as one primitive
-    (both branches are traced; under vmap with a batched ``pred`` both run)."""
+    (both branches are traced; under vmap with a batched ``pred`` both run). Under
+    ``disable_jit()`` with a known ``pred`` only the chosen branch runs, as Python.
+
+    >>> cond(True, lambda x: x * 2.0, lambda x: x, 3.0)
+    Array(6., dtype=float32, weak_type=True)
+    """
     pred = as_operand(pred)
     aval = get_aval(pred)
     if aval.shape != ():

@@ -1,4 +1,5 @@
-"""``fori_loop`` and ``map``, written with ``scan`` and ``while_loop``."""
+"""``fori_loop`` and ``map``, written with ``scan`` and ``while_loop`` (so under
+``disable_jit()`` they run as Python loops through those)."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -10,6 +11,7 @@ from functorch_lite.core.avals import get_aval
 from functorch_lite.core.trace import is_traced
 from functorch_lite.interpreters import batching
 from functorch_lite.lax._common import as_operand
+from functorch_lite.lax.control_flow._common import python_control_flow, to_array
 from functorch_lite.lax.control_flow.scan import scan
 from functorch_lite.lax.control_flow.while_loop import while_loop
 from functorch_lite.lax.elementwise import add, convert_element_type, lt
@@ -36,9 +38,19 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any, *,
     """``for i in range(lower, upper): val = body_fun(i, val)``. With concrete bounds
     (Python ints, or untraced integer scalars) it lowers to ``scan`` (so reverse-mode
     differentiable; the index is a weakly typed int as in JAX); with traced bounds, to
-    ``while_loop``."""
+    ``while_loop``. Under ``disable_jit()`` it is a Python ``for`` (or ``while``).
+
+    >>> fori_loop(0, 4, lambda i, v: v + i, 0.0)
+    Array(6., dtype=float32, weak_type=True)
+    """
     lo, hi = _static_int(lower), _static_int(upper)
     if lo is not None and hi is not None:
+        if hi <= lo and python_control_flow():
+            # No step to run (JAX's Python scan cannot run zero steps; JAX returns the start
+            # as given): the start, typed as the traced loop gives it back.
+            leaves, tree = pytree.tree_flatten(init_val)
+            return pytree.tree_unflatten(tree, [to_array(x) for x in leaves])
+
         def step(carry, _):
             i, val = carry
             return (i + 1, body_fun(i, val)), None

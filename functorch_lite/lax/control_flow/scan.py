@@ -5,6 +5,10 @@ jvp iterates the body's jvp to a fixed point of which carry tangents are nonzero
 evaluation stores as extra per-iteration outputs only the residuals that vary per
 iteration: constants and ``xs`` are passed on as they are, loop-invariant values are
 computed once. Transposition runs the transposed body backwards.
+
+Under ``disable_jit()`` the loop is always a Python ``for`` over concrete slices whose ``y``
+values are stacked afterwards, as JAX runs it (also under ``vmap`` and ``grad``, whose
+tracers then flow through the unrolled steps).
 """
 from __future__ import annotations
 
@@ -12,16 +16,17 @@ import functools
 from typing import Any, Callable
 
 from functorch_lite.core import pytree
-from functorch_lite.core.avals import ShapedArray, get_aval
+from functorch_lite.core.avals import Array, ShapedArray, get_aval
 from functorch_lite.core.ir import Program, Var, eval_program
 from functorch_lite.core.primitive import Primitive
 from functorch_lite.interpreters import ad, batching, partial_eval, transpose
 from functorch_lite.interpreters.staging import trace_flat
 from functorch_lite.lax._common import as_operand
-from functorch_lite.lax.control_flow._common import (carry_fixed_point, check_carry,
-                                                     check_carry_tree, operand_leaf,
-                                                     strengthen_weak_carry)
-from functorch_lite.lax.shapes import full
+from functorch_lite.lax.control_flow._common import (PythonCarry, carry_fixed_point,
+                                                     check_carry, check_carry_tree,
+                                                     operand_leaf, python_control_flow,
+                                                     strengthen_weak_carry, to_array)
+from functorch_lite.lax.shapes import broadcast_in_dim, concatenate, full, index_in_dim
 
 scan_p = Primitive("scan", multiple_results=True)
 
@@ -46,7 +51,8 @@ def _scan_shape(*args, program, num_consts, num_carry, length, reverse, unroll):
 def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
          reverse: bool = False, unroll: int | bool = 1):
     """Loop ``carry, y = f(carry, x)`` over the leading axis of ``xs`` and return
-    ``(final carry, stacked ys)``, as one primitive (the body is traced once).
+    ``(final carry, stacked ys)``, as one primitive (the body is traced once). Under
+    ``disable_jit()`` the body runs as Python once per step, on concrete slices.
 
     >>> scan(lambda c, x: (c + x, c), 0.0, fnp.arange(4.0))
     (Array(6., dtype=float32), Array([0., 0., 1., 3.], dtype=float32))
@@ -68,6 +74,8 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
     if not lengths:
         raise ValueError("scan: pass xs or length= to say how many iterations to run")
     n = lengths.pop()
+    if python_control_flow():
+        return _python_scan(f, init_leaves, carry_tree, xs_leaves, xs_tree, n, reverse)
     carry_avals = [get_aval(x) for x in init_leaves]
     x_avals = [get_aval(x).update(shape=get_aval(x).shape[1:]) for x in xs_leaves]
     in_tree = pytree.treedef_tuple([carry_tree, xs_tree])
@@ -75,11 +83,7 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
 
     def flat(*vals):
         carry, x = pytree.tree_unflatten(in_tree, vals)
-        out = f(carry, x)
-        if not (isinstance(out, tuple) and len(out) == 2):
-            raise TypeError("scan: the body must return a pair (carry, y), got "
-                            f"{type(out).__name__}")
-        c, y = out
+        c, y = _body_pair(f(carry, x))
         c_leaves, c_tree = pytree.tree_flatten(c)
         y_leaves, y_tree = pytree.tree_flatten(y)
         box.append((c_tree, y_tree, [get_aval(as_operand(v)) for v in c_leaves]))
@@ -100,6 +104,70 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
                        reverse=bool(reverse), unroll=int(unroll) if unroll is not True else n)
     k = len(init_leaves)
     return pytree.tree_unflatten(carry_tree, outs[:k]), pytree.tree_unflatten(y_tree, outs[k:])
+
+
+def _body_pair(out: Any) -> tuple:
+    if not (isinstance(out, tuple) and len(out) == 2):
+        # name an array by its type, not by its class (a tracer when traced)
+        got = (f"an array {get_aval(out).str_short()}" if isinstance(out, Array)
+               else type(out).__name__)
+        raise TypeError(f"scan: the body must return a pair (carry, y), got {got}")
+    return out
+
+
+def _python_scan(f: Callable, init_leaves: list, carry_tree, xs_leaves: list, xs_tree,
+                 length: int, reverse: bool):
+    """The scan as a Python loop (``disable_jit()``): the body runs once per step on
+    slices of ``xs``; the ``y`` values are stacked in ``xs`` order afterwards."""
+    if length == 0:
+        # As JAX: with no step run there is nothing to read the ys' types from, and the
+        # body must not be traced (it may need concrete values).
+        raise ValueError("zero-length scan is not supported in disable_jit() mode because "
+                         "the output type is unknown. Run this scan outside disable_jit(), "
+                         "or guard it with a Python `if length > 0`.")
+    carry = PythonCarry("scan", init_leaves, carry_tree)
+    steps = range(length - 1, -1, -1) if reverse else range(length)
+    ys: list = []
+    y_tree = None
+    retyped = False
+    for i in steps:
+        x = pytree.tree_unflatten(xs_tree, [index_in_dim(v, i, 0, keepdims=False)
+                                            for v in xs_leaves])
+        new_carry, y = _body_pair(f(carry.value(), x))
+        retyped = carry.update(new_carry) or retyped
+        leaves, tree = pytree.tree_flatten(y)
+        if y_tree is None:
+            y_tree = tree
+        elif tree != y_tree:
+            raise TypeError(f"scan: the body must return ys of one structure at every step, "
+                            f"got {tree} at step {i} after {y_tree}")
+        ys.append([operand_leaf(v) for v in leaves])
+    stacked = [_stack(list(col), j, retyped, reverse) for j, col in enumerate(zip(*ys))]
+    return carry.value(), pytree.tree_unflatten(y_tree, stacked)
+
+
+def _stack(values: list, j: int, first_retyped: bool, reverse: bool) -> Any:
+    """Stack one y leaf's per-step values (given in step order; stacked in ``xs`` order,
+    so backwards when ``reverse``) along a new leading axis.
+
+    The traced body gives each y leaf one type, so every step must give it one shape and
+    dtype; it is weakly typed only when every step's is. The exception is the first step
+    when it retyped a weak carry start (``PythonCarry``): the traced loop would have run it
+    on the retyped start, so its y takes the later steps' type."""
+    avals = [get_aval(v) for v in values]
+    ref = avals[1] if first_retyped and len(avals) > 1 else avals[0]
+    for k, a in enumerate(avals):
+        if a.shape != ref.shape or (a.dtype != ref.dtype and not (k == 0 and first_retyped)):
+            raise TypeError(f"scan: y leaf {j} changes type between steps, from "
+                            f"{ref.str_short()} to {a.str_short()}; the body must give each "
+                            f"y leaf one shape and dtype")
+    rest = avals[1:] if first_retyped and len(avals) > 1 else avals
+    aval = ref.update(weak_type=all(a.weak_type for a in rest))
+    rows = [broadcast_in_dim(to_array(v, aval), (1, *aval.shape),
+                             tuple(range(1, 1 + len(aval.shape)))) for v in values]
+    if reverse:
+        rows.reverse()
+    return rows[0] if len(rows) == 1 else concatenate(rows, 0)
 
 
 def _scan_jvp(primals, tangents, *, program, num_consts, num_carry, length, reverse, unroll):

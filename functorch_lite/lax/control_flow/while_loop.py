@@ -4,6 +4,10 @@ jvp iterates the body's jvp to a fixed point of which carry tangents are nonzero
 mode is refused (the trip count is not known ahead: use ``scan`` or ``fori_loop`` with
 static bounds); a batched predicate runs until every batch member is done, freezing the
 finished ones.
+
+Under ``disable_jit()`` the loop is a Python ``while`` on concrete values, as JAX runs it,
+as long as each predicate is known; one that is not (batched by ``vmap``, or staged) makes
+it start over as the primitive, as JAX does.
 """
 from __future__ import annotations
 
@@ -17,8 +21,10 @@ from functorch_lite.core.ir import Program, Var, eval_program
 from functorch_lite.core.primitive import Primitive
 from functorch_lite.interpreters import ad, batching
 from functorch_lite.interpreters.staging import trace_flat
-from functorch_lite.lax.control_flow._common import (carry_fixed_point, check_carry,
-                                                     check_carry_tree, operand_leaf,
+from functorch_lite.lax.control_flow._common import (PythonCarry, carry_fixed_point,
+                                                     check_carry, check_carry_tree,
+                                                     concrete_value, operand_leaf,
+                                                     python_control_flow,
                                                      refuse_effects_under_batched_predicate,
                                                      strengthen_weak_carry, trace_tree_fun)
 from functorch_lite.lax.elementwise import select
@@ -45,9 +51,18 @@ def _while_shape(*args, cond_program, body_program, cond_nconsts, body_nconsts):
 def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any):
     """Repeat ``val = body_fun(val)`` while ``cond_fun(val)``; returns the final ``val``.
     Forward-mode differentiable; reverse mode needs a static trip count (use ``fori_loop``
-    with Python ints, or ``scan``)."""
+    with Python ints, or ``scan``). Under ``disable_jit()`` it runs as a Python ``while``
+    (and so is also reverse-mode differentiable there, as in JAX).
+
+    >>> while_loop(lambda v: v < 10, lambda v: v * 2, 1)
+    Array(16, dtype=int32, weak_type=True)
+    """
     leaves, tree = pytree.tree_flatten(init_val)
     leaves = [operand_leaf(x) for x in leaves]
+    if python_control_flow():
+        done = _python_while(cond_fun, body_fun, leaves, tree)
+        if done is not None:
+            return done
     avals = [get_aval(x) for x in leaves]
     cond_prog, cond_consts, cond_tree = trace_tree_fun(cond_fun, pytree.treedef_tuple([tree]),
                                                        avals, "while_loop cond")
@@ -69,6 +84,24 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any):
                         body_program=body_prog, cond_nconsts=len(cond_consts),
                         body_nconsts=len(body_consts))
     return pytree.tree_unflatten(tree, outs)
+
+
+def _python_while(cond_fun: Callable, body_fun: Callable, leaves: list, tree) -> Any:
+    """The loop as a Python ``while`` (``disable_jit()``); None when a predicate is not
+    known now (then the caller runs the primitive from the start, as JAX falls back)."""
+    carry = PythonCarry("while_loop", leaves, tree)
+    while True:
+        pred = pytree.tree_leaves(cond_fun(carry.value()))
+        avals = [get_aval(operand_leaf(p)) for p in pred]
+        if len(avals) != 1 or avals[0].shape != () or not dtypes.is_bool(avals[0].dtype):
+            raise TypeError("while_loop: cond_fun must return a boolean scalar, got "
+                            f"{[a.str_short() for a in avals]}")
+        value = concrete_value(pred[0])
+        if value is None:
+            return None
+        if not value:
+            return carry.value()
+        carry.update(body_fun(carry.value()))
 
 
 def _while_jvp(primals, tangents, *, cond_program, body_program, cond_nconsts, body_nconsts):
