@@ -17,6 +17,8 @@ Keys come in two flavors, accepted interchangeably by every function:
 * a *typed* key, ``key(seed)``: a :class:`KeyArray`, whose shape leaves out the trailing
   2 and whose dtype prints as ``key<fry>``. It is a pytree node whose single child is
   the ``uint32`` data, so it passes through ``jit``/``vmap``/``grad`` like an array.
+  ``fl.typeof`` gives its type (``key<fry>[]``, a :class:`KeyShapedArray`) and
+  ``fl.eval_shape`` describes it as ``ShapeDtypeStruct(shape=(), dtype=key<fry>)``.
 
 ``split`` and ``fold_in`` return keys of the flavor they were given::
 
@@ -44,7 +46,7 @@ from functorch_lite import lax
 from functorch_lite import numpy as fnp
 from functorch_lite.api import jit
 from functorch_lite.core import dtypes
-from functorch_lite.core.avals import get_aval
+from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.pytree import register_pytree_node
 from functorch_lite.lax._common import canonical_shape
 
@@ -71,6 +73,8 @@ class KeyDType:
     name = "key<fry>"
     impl = "threefry2x32"
     itemsize = 8
+    # Marks a dtype that is not NumPy's: ShapeDtypeStruct keeps it as given.
+    is_extended_dtype = True
 
     def __repr__(self) -> str:
         return self.name
@@ -78,13 +82,60 @@ class KeyDType:
     __str__ = __repr__
 
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, KeyDType) or other == self.name
+        # Only strings are compared by name: ``other == self.name`` on a NumPy dtype would
+        # make NumPy try to parse "key<fry>" as a dtype.
+        return isinstance(other, KeyDType) or (isinstance(other, str) and other == self.name)
 
     def __hash__(self) -> int:
         return hash(self.name)
 
 
 key_dtype = KeyDType()
+
+
+class KeyShapedArray(ShapedArray):
+    """The abstract value of a typed key array, what ``typeof`` gives for a
+    :class:`KeyArray`: its key shape (without the data's trailing 2) and the dtype
+    ``key<fry>``. Prints as JAX's does: ``key<fry>[3]``, ``ShapedArray(key<fry>[3])``.
+
+    >>> fl.typeof(split(key(0), 3))
+    ShapedArray(key<fry>[3])
+    """
+
+    __slots__ = ()
+
+    def __init__(self, shape: Sequence[int], weak_type: bool = False):
+        # Not ShapedArray.__init__: that makes ``dtype`` a NumPy dtype, which keys are not.
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = key_dtype
+        self.weak_type = bool(weak_type)
+        self._hash = hash((self.shape, key_dtype, self.weak_type))
+
+    def update(self, shape: Any = None, dtype: Any = None,
+               weak_type: Any = None) -> ShapedArray:
+        shape = self.shape if shape is None else shape
+        weak_type = self.weak_type if weak_type is None else weak_type
+        if dtype is None or isinstance(dtype, KeyDType):
+            return KeyShapedArray(shape, weak_type)
+        return ShapedArray(shape, dtype, weak_type)
+
+    def strip_weak_type(self) -> "KeyShapedArray":
+        return KeyShapedArray(self.shape) if self.weak_type else self
+
+    def __eq__(self, other: Any) -> bool:
+        return (type(other) is KeyShapedArray and self.shape == other.shape
+                and self.weak_type == other.weak_type)
+
+    __hash__ = ShapedArray.__hash__  # defining __eq__ alone would make instances unhashable
+
+    def same_type(self, other: ShapedArray) -> bool:
+        return isinstance(other, KeyShapedArray) and self.shape == other.shape
+
+    def str_short(self) -> str:
+        return self._str_long()
+
+    def _str_long(self) -> str:
+        return f"{key_dtype.name}[{','.join(map(str, self.shape))}]"
 
 
 class KeyArray:
@@ -193,6 +244,13 @@ class KeyArray:
 
 register_pytree_node(KeyArray, lambda k: ((k._data,), None),
                      lambda _, children: KeyArray._unchecked(children[0]))
+
+
+def _key_shaped_array(keys: KeyArray) -> KeyShapedArray:
+    """The abstract value of ``keys`` (concrete or traced): that of its data, less the
+    trailing axis of 2. The data may also be a ``ShapeDtypeStruct`` (``eval_shape``)."""
+    data = get_aval(keys._data)
+    return KeyShapedArray(data.shape[:-1], data.weak_type)
 
 
 def _check_data(name: str, data: Any, allow_batched: bool) -> None:

@@ -14,6 +14,7 @@ import functools
 import sys
 from typing import Any, Callable, Sequence
 
+import numpy as np
 
 from functorch_lite import lax
 from functorch_lite.api import (_arg_names, _fun_name, _leaf_paths, clear_jit_caches, jacrev,
@@ -22,18 +23,52 @@ from functorch_lite.core import dtypes, pytree
 from functorch_lite.core.backend import backend as _executor
 from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import ShapedArray, get_aval
-from functorch_lite.core.shape_dtype_struct import abstractify, struct_of
+from functorch_lite.core.shape_dtype_struct import ShapeDtypeStruct, abstractify, struct_of
 from functorch_lite.interpreters import staging
 from functorch_lite.interpreters.ad import instantiate
 from functorch_lite.interpreters.transpose import UndefinedPrimal, backward_pass
+from functorch_lite.random import (KeyArray, KeyDType, KeyShapedArray, _key_shaped_array,
+                                   key_dtype)
 from xla_bridge import runtime as _runtime  # the runtime, as functorch_lite.devices is
+
+_U32 = np.dtype(np.uint32)
+
 
 # ---------------------------------------------------------------------------------------
 # Abstract shapes
 
 
+def _is_key_stand_in(x: Any) -> bool:
+    """A leaf that describes typed keys by shape and dtype (a ``ShapeDtypeStruct`` of
+    dtype ``key<fry>``, or ``typeof(keys)``), as opposed to a ``KeyArray`` itself."""
+    return isinstance(getattr(x, "dtype", None), KeyDType) and not isinstance(x, KeyArray)
+
+
+def _key_stand_in_as_data(x: Any) -> Any:
+    # Typed keys travel through tracing as a KeyArray over uint32 data, so a description
+    # of keys becomes a KeyArray over a description of that data.
+    if not _is_key_stand_in(x):
+        return x
+    weak = bool(getattr(x, "weak_type", False))
+    return KeyArray._unchecked(ShapeDtypeStruct((*x.shape, 2), _U32, weak_type=weak))
+
+
+def _key_struct(keys: Any) -> Any:
+    """A ``ShapeDtypeStruct`` of dtype ``key<fry>`` for a ``KeyArray`` whose data is a
+    ``ShapeDtypeStruct`` (a traced output); other values are returned as they are."""
+    if not isinstance(keys, KeyArray):
+        return keys
+    aval = _key_shaped_array(keys)
+    return ShapeDtypeStruct(aval.shape, key_dtype, weak_type=aval.weak_type)
+
+
+def _keys_as_structs(tree: Any) -> Any:
+    return pytree.tree_map(_key_struct, tree, is_leaf=lambda x: isinstance(x, KeyArray))
+
+
 def _trace_abstract(what: str, fun: Callable, args: tuple, kwargs: dict):
     """Trace ``fun(*args, **kwargs)`` with every leaf abstract; ``(closed, out_tree)``."""
+    args, kwargs = pytree.tree_map(_key_stand_in_as_data, (args, kwargs))
     leaves, in_tree = pytree.tree_flatten((args, kwargs))
     names = _arg_names(fun) or []
     labels = [label for i, a in enumerate(args)
@@ -67,18 +102,29 @@ def _trace_abstract(what: str, fun: Callable, args: tuple, kwargs: dict):
 def eval_shape(fun: Callable, *args, **kwargs):
     """The shapes and dtypes ``fun(*args, **kwargs)`` would return, as a pytree of
     ``ShapeDtypeStruct``s, found by tracing without computing anything. Arguments may be
-    arrays, scalars or ``ShapeDtypeStruct``s (anything with ``shape`` and ``dtype``).
+    arrays, scalars or ``ShapeDtypeStruct``s (anything with ``shape`` and ``dtype``); typed
+    PRNG keys are described, in and out, by structs of dtype ``key<fry>``, as in JAX.
 
     >>> eval_shape(lambda x: x * 2, 1.0)    # a Python scalar stays weakly typed
     ShapeDtypeStruct(shape=(), dtype=float32, weak_type=True)
     """
     closed, out_tree = _trace_abstract(f"eval_shape({_fun_name(fun)})", fun, args, kwargs)
-    return pytree.tree_unflatten(out_tree, [struct_of(a) for a in closed.out_avals])
+    return _keys_as_structs(
+        pytree.tree_unflatten(out_tree, [struct_of(a) for a in closed.out_avals]))
 
 
 def typeof(x: Any) -> ShapedArray:
-    """The abstract value of ``x`` (an array, tracer or scalar): its shape, dtype and weak
-    type. Prints as JAX's do: ``float32[3]``, ``~float32[]`` for a weak type."""
+    """The abstract value of ``x`` (an array, tracer, scalar or typed key array): its
+    shape, dtype and weak type. Prints as JAX's do: ``float32[3]``, ``~float32[]`` for a
+    weak type, ``key<fry>[2]`` for keys.
+
+    >>> typeof(fnp.ones((2, 3)))
+    ShapedArray(float32[2,3])
+    """
+    if isinstance(x, KeyArray):  # a pytree node over its data, not an array to get_aval
+        return _key_shaped_array(x)
+    if isinstance(x, ShapeDtypeStruct) and isinstance(x.dtype, KeyDType):
+        return KeyShapedArray(x.shape, x.weak_type)
     return get_aval(x)
 
 
@@ -106,7 +152,7 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (), axis_env
         out_trees.clear()
         closed = trace(*args, **kwargs)
         shapes = [struct_of(a) for a in closed.out_avals]
-        return closed, pytree.tree_unflatten(out_trees[-1], shapes)
+        return closed, _keys_as_structs(pytree.tree_unflatten(out_trees[-1], shapes))
 
     return make
 

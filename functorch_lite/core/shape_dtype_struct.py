@@ -32,7 +32,10 @@ class ShapeDtypeStruct:
         set_(self, "shape", tuple(shape))
         # As given: float64 stays float64 without x64 (arguments it describes are traced as
         # float32 then, as arrays of that dtype would be).
-        set_(self, "dtype", dtypes._to_np_dtype(dtype))
+        # An extended dtype (typed PRNG keys' ``key<fry>``, defined above this layer) is
+        # kept as it is: such a struct describes keys to ``eval_shape``/``make_jaxpr``.
+        set_(self, "dtype", dtype if getattr(dtype, "is_extended_dtype", False)
+             else dtypes._to_np_dtype(dtype))
         set_(self, "sharding", sharding)
         set_(self, "weak_type", bool(weak_type))
 
@@ -91,6 +94,10 @@ class ShapeDtypeStruct:
 def _struct_aval(s: ShapeDtypeStruct) -> ShapedArray:
     # The abstract value a traced argument described by ``s`` gets: its dtype as an array
     # of that dtype would have it (float64 -> float32 without x64).
+    if getattr(s.dtype, "is_extended_dtype", False):
+        raise TypeError(f"{s} describes typed PRNG keys, which only eval_shape and "
+                        f"make_jaxpr accept in place of keys; pass the keys themselves, or "
+                        f"a ShapeDtypeStruct of their key_data (uint32, shape + (2,))")
     return ShapedArray(s.shape, dtypes.canonicalize_dtype(s.dtype), s.weak_type)
 
 
