@@ -892,6 +892,28 @@ def test_scalar_constants_become_literals():
     assert len(lits) == 2
 
 
+def test_zero_d_array_constants_become_literals():
+    # As JAX: 0-d arrays (a device scalar closed over, fnp.asarray of a NumPy scalar, which
+    # stages a device_put of a 0-d array) are literals, so XLA folds them instead of taking
+    # them as arguments; bfloat16 keeps its type, float0 stays a constvar.
+    dev = fnp.asarray(2.5, fnp.bfloat16)
+
+    def f(x):
+        scale = fnp.asarray(np.sqrt(32.0), fnp.float32)
+        return x / scale + dev.astype(fnp.float32)
+
+    x = rnd(3)
+    ir = fl.make_ir(f)(x)
+    assert ir.program.constvars == []
+    lits = [a for e in ir.program.eqns for a in e.inputs if isinstance(a, Literal)]
+    assert {str(a.aval.dtype) for a in lits} == {"float32", "bfloat16"}
+    assert "tensor<f32>" not in fl.jit(f).lower(x).as_text().split("->")[0]
+    expected = np.asarray(x) / np.float32(np.sqrt(32.0)) + np.float32(2.5)
+    np.testing.assert_allclose(np.asarray(fl.jit(f)(x)), expected, rtol=1e-6)
+    zero = np.zeros((), fl.dtypes.float0)
+    assert len(fl.make_ir(lambda x: (x, zero))(x).program.constvars) == 1
+
+
 def test_closed_over_numpy_constant_is_baked_at_trace_time():
     c = np.ones(3, np.float32)
     f = fl.jit(lambda x: x + c)

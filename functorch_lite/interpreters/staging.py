@@ -10,8 +10,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from functorch_lite.core import dtypes
 from functorch_lite.core import trace as trace_mod
-from functorch_lite.core.avals import ShapedArray, TypedScalar, get_aval
+from functorch_lite.core.avals import Array, ShapedArray, TypedScalar, get_aval
 from functorch_lite.core.ir import ClosedProgram, Eqn, Literal, Program, Var
 
 
@@ -114,6 +115,15 @@ def _is_literal_scalar(x: Any) -> bool:
     return type(x) in (bool, int, float, complex, TypedScalar) or isinstance(x, np.generic)
 
 
+def _is_scalar_array(x: Any) -> bool:
+    """A concrete 0-d array: a NumPy one (``fnp.asarray(np.sqrt(d))`` in a traced function
+    stages a device_put of it) or a device array closed over."""
+    if isinstance(x, np.ndarray):
+        return x.ndim == 0 and x.dtype != dtypes.float0   # float0 has no scalar form
+    return (isinstance(x, Array) and not isinstance(x, trace_mod.Tracer)
+            and get_aval(x).shape == ())
+
+
 class StagingTrace(trace_mod.Trace):
     transformation_name = "staging (jit / make_ir)"
 
@@ -128,6 +138,11 @@ class StagingTrace(trace_mod.Trace):
             if isinstance(val, TypedScalar):
                 val = val.value
             return StagingTracer(self, aval, Literal(val, aval))
+        if _is_scalar_array(val):
+            # A 0-d array constant is a literal too, as in JAX: XLA then sees the number
+            # (it folds it and fuses around it) instead of an argument it must pass in.
+            aval = get_aval(val)
+            return StagingTracer(self, aval, Literal(np.asarray(val)[()], aval))
         return self.builder.add_const(self, val)
 
     def lift(self, tracer) -> StagingTracer:
