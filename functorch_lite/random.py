@@ -48,6 +48,7 @@ from functorch_lite.api import jit
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import ShapedArray, get_aval
 from functorch_lite.core.pytree import register_pytree_node
+from functorch_lite.core.shape_dtype_struct import ShapeDtypeStruct, stand_in_expanders
 from functorch_lite.lax._common import canonical_shape
 
 __all__ = [
@@ -244,6 +245,19 @@ class KeyArray:
 
 register_pytree_node(KeyArray, lambda k: ((k._data,), None),
                      lambda _, children: KeyArray._unchecked(children[0]))
+
+
+def _key_stand_in(x: Any) -> Any:
+    """What is traced for a description of typed keys (a ``ShapeDtypeStruct`` of dtype
+    ``key<fry>``, or ``typeof(keys)``): keys over a description of their uint32 data."""
+    if isinstance(x, KeyArray):
+        return x
+    data = ShapeDtypeStruct((*x.shape, 2), np.uint32,
+                            weak_type=bool(getattr(x, "weak_type", False)))
+    return KeyArray._unchecked(data)
+
+
+stand_in_expanders[KeyDType] = _key_stand_in
 
 
 def _key_shaped_array(keys: KeyArray) -> KeyShapedArray:

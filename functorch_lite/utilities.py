@@ -14,8 +14,6 @@ import functools
 import sys
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from functorch_lite import lax
 from functorch_lite.api import (_arg_names, _fun_name, _leaf_paths, clear_jit_caches, jacrev,
                                 make_ir)
@@ -23,7 +21,8 @@ from functorch_lite.core import dtypes, pytree
 from functorch_lite.core.backend import backend as _executor
 from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import ShapedArray, get_aval
-from functorch_lite.core.shape_dtype_struct import ShapeDtypeStruct, abstractify, struct_of
+from functorch_lite.core.shape_dtype_struct import (ShapeDtypeStruct, abstractify,
+                                                    expand_stand_ins, struct_of)
 from functorch_lite.interpreters import staging
 from functorch_lite.interpreters.ad import instantiate
 from functorch_lite.interpreters.transpose import UndefinedPrimal, backward_pass
@@ -31,26 +30,8 @@ from functorch_lite.random import (KeyArray, KeyDType, KeyShapedArray, _key_shap
                                    key_dtype)
 from xla_bridge import runtime as _runtime  # the runtime, as functorch_lite.devices is
 
-_U32 = np.dtype(np.uint32)
-
-
 # ---------------------------------------------------------------------------------------
 # Abstract shapes
-
-
-def _is_key_stand_in(x: Any) -> bool:
-    """A leaf that describes typed keys by shape and dtype (a ``ShapeDtypeStruct`` of
-    dtype ``key<fry>``, or ``typeof(keys)``), as opposed to a ``KeyArray`` itself."""
-    return isinstance(getattr(x, "dtype", None), KeyDType) and not isinstance(x, KeyArray)
-
-
-def _key_stand_in_as_data(x: Any) -> Any:
-    # Typed keys travel through tracing as a KeyArray over uint32 data, so a description
-    # of keys becomes a KeyArray over a description of that data.
-    if not _is_key_stand_in(x):
-        return x
-    weak = bool(getattr(x, "weak_type", False))
-    return KeyArray._unchecked(ShapeDtypeStruct((*x.shape, 2), _U32, weak_type=weak))
 
 
 def _key_struct(keys: Any) -> Any:
@@ -68,7 +49,7 @@ def _keys_as_structs(tree: Any) -> Any:
 
 def _trace_abstract(what: str, fun: Callable, args: tuple, kwargs: dict):
     """Trace ``fun(*args, **kwargs)`` with every leaf abstract; ``(closed, out_tree)``."""
-    args, kwargs = pytree.tree_map(_key_stand_in_as_data, (args, kwargs))
+    args, kwargs = expand_stand_ins((args, kwargs))
     leaves, in_tree = pytree.tree_flatten((args, kwargs))
     names = _arg_names(fun) or []
     labels = [label for i, a in enumerate(args)

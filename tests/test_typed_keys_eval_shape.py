@@ -34,9 +34,28 @@ def test_key_struct_constructor_matches_eval_shape():
     assert made.update(shape=(5,)) == fl.ShapeDtypeStruct((5,), made.dtype)
 
 
-def test_key_struct_outside_eval_shape_is_a_type_error():
-    with pytest.raises(TypeError):
-        fl.jit(lambda k: k).lower(fl.ShapeDtypeStruct((), frandom.key(0).dtype))
+def test_jit_lower_takes_key_structs_as_jax():
+    def f(k, x):
+        return frandom.split(k, 3), frandom.normal(k, x.shape) + x
+
+    k, x = frandom.key(7), np.arange(2, dtype=np.float32)
+    ours = fl.jit(f).lower(ours_key_struct(()), fl.ShapeDtypeStruct((2,), np.float32))
+    keys, y = ours.compile()(k, x)
+    direct_keys, direct_y = fl.jit(f)(k, x)
+    np.testing.assert_array_equal(frandom.key_data(keys), frandom.key_data(direct_keys))
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(direct_y))
+    jk, jy = jax.jit(lambda k, x: (jax.random.split(k, 3), jax.random.normal(k, x.shape) + x)
+                     ).lower(jax_key_struct(()), jax.ShapeDtypeStruct((2,), jnp.float32)
+                             ).compile()(jax.random.key(7), x)
+    np.testing.assert_array_equal(frandom.key_data(keys), jax.random.key_data(jk))
+    np.testing.assert_allclose(np.asarray(y), np.asarray(jy), rtol=1e-6)
+    traced = fl.jit(f).trace(ours_key_struct(()), fl.ShapeDtypeStruct((2,), np.float32))
+    assert "u32[2]" in str(traced.jaxpr)
+
+
+def test_key_struct_in_a_jit_call_is_a_type_error():
+    with pytest.raises(TypeError):        # as JAX: a struct is not a value to compute on
+        fl.jit(lambda k: k)(fl.ShapeDtypeStruct((), frandom.key(0).dtype))
 
 
 def jax_key_struct(shape):

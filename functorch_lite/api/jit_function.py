@@ -19,6 +19,7 @@ from functorch_lite.core import pytree
 from functorch_lite.core.avals import get_aval
 from functorch_lite.core.backend import backend
 from functorch_lite.core.config import config
+from functorch_lite.core.shape_dtype_struct import expand_stand_ins
 from functorch_lite.core.trace import no_transformations
 from functorch_lite.lax._common import PY_SCALARS
 from functorch_lite.lax.jit_call import jit_call_p
@@ -314,7 +315,9 @@ class JitFunction:
 
     def trace(self, *args, **kwargs) -> Traced:
         """Trace (or find the cached trace) for these arguments, without compiling:
-        ``jit(f).trace(x).jaxpr`` is the program, ``.lower()`` the StableHLO stage."""
+        ``jit(f).trace(x).jaxpr`` is the program, ``.lower()`` the StableHLO stage.
+        Arguments may be ``ShapeDtypeStruct``s, of typed keys too (dtype ``key<fry>``)."""
+        args, kwargs = expand_stand_ins((args, kwargs))
         traced, leaves, sig = self._get_traced(args, kwargs)
         spmd = self._spmd(traced, args, kwargs, leaves)
         return Traced(traced, sig.in_tree, sig.in_avals, self.name, spmd)

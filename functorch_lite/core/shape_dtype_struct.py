@@ -3,11 +3,11 @@ Registered with ``get_aval``, so tracing accepts it wherever an argument's type 
 matters (``eval_shape``, ``make_jaxpr``, ``jit(f).lower``)."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from functorch_lite.core import dtypes
+from functorch_lite.core import dtypes, pytree
 from functorch_lite.core.avals import ShapedArray, aval_handlers, get_aval
 from functorch_lite.core.sharding import SingleDeviceSharding
 
@@ -95,15 +95,35 @@ def _struct_aval(s: ShapeDtypeStruct) -> ShapedArray:
     # The abstract value a traced argument described by ``s`` gets: its dtype as an array
     # of that dtype would have it (float64 -> float32 without x64).
     if getattr(s.dtype, "is_extended_dtype", False):
-        raise TypeError(f"{s} describes typed PRNG keys, which only eval_shape and "
-                        f"make_jaxpr accept in place of keys; pass the keys themselves, or "
-                        f"a ShapeDtypeStruct of their key_data (uint32, shape + (2,))")
+        raise TypeError(f"{s} describes typed PRNG keys, which eval_shape, make_jaxpr and "
+                        f"jit(f).trace/lower accept in place of keys; pass the keys "
+                        f"themselves, or a ShapeDtypeStruct of their key_data (uint32, "
+                        f"shape + (2,))")
     return ShapedArray(s.shape, dtypes.canonicalize_dtype(s.dtype), s.weak_type)
 
 
 # Tracing (make_ir, jit(f).lower/.trace, eval_shape) reads argument types through get_aval,
 # so registering the class there is all it takes for them to accept ShapeDtypeStructs.
 aval_handlers[ShapeDtypeStruct] = _struct_aval
+
+
+# How a description of an extended-dtype value (a ShapeDtypeStruct of dtype ``key<fry>``)
+# is traced: the module defining the dtype maps its dtype class to a function from such a
+# leaf to the value to trace in its place (typed keys: a KeyArray over a uint32 struct).
+# Core cannot know these dtypes; this keeps it from importing the modules that define them.
+stand_in_expanders: dict[type, Callable[[Any], Any]] = {}
+
+
+def expand_stand_ins(tree: Any) -> Any:
+    """``tree`` with every leaf whose dtype is extended replaced by what is traced for it
+    (``eval_shape``, ``make_jaxpr``, ``jit(f).trace``/``lower`` take such descriptions)."""
+    if not stand_in_expanders:
+        return tree
+
+    def expand(x):
+        f = stand_in_expanders.get(type(getattr(x, "dtype", None)))
+        return x if f is None else f(x)
+    return pytree.tree_map(expand, tree)
 
 
 def abstractify(x: Any) -> ShapedArray:
