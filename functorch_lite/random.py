@@ -74,8 +74,6 @@ class KeyDType:
     name = "key<fry>"
     impl = "threefry2x32"
     itemsize = 8
-    # Marks a dtype that is not NumPy's: ShapeDtypeStruct keeps it as given.
-    is_extended_dtype = True
 
     def __repr__(self) -> str:
         return self.name

@@ -34,8 +34,7 @@ class ShapeDtypeStruct:
         # float32 then, as arrays of that dtype would be).
         # An extended dtype (typed PRNG keys' ``key<fry>``, defined above this layer) is
         # kept as it is: such a struct describes keys to ``eval_shape``/``make_jaxpr``.
-        set_(self, "dtype", dtype if getattr(dtype, "is_extended_dtype", False)
-             else dtypes._to_np_dtype(dtype))
+        set_(self, "dtype", dtype if _is_extended(dtype) else dtypes._to_np_dtype(dtype))
         set_(self, "sharding", sharding)
         set_(self, "weak_type", bool(weak_type))
 
@@ -94,7 +93,7 @@ class ShapeDtypeStruct:
 def _struct_aval(s: ShapeDtypeStruct) -> ShapedArray:
     # The abstract value a traced argument described by ``s`` gets: its dtype as an array
     # of that dtype would have it (float64 -> float32 without x64).
-    if getattr(s.dtype, "is_extended_dtype", False):
+    if _is_extended(s.dtype):
         raise TypeError(f"{s} describes typed PRNG keys, which eval_shape, make_jaxpr and "
                         f"jit(f).trace/lower accept in place of keys; pass the keys "
                         f"themselves, or a ShapeDtypeStruct of their key_data (uint32, "
@@ -112,6 +111,11 @@ aval_handlers[ShapeDtypeStruct] = _struct_aval
 # leaf to the value to trace in its place (typed keys: a KeyArray over a uint32 struct).
 # Core cannot know these dtypes; this keeps it from importing the modules that define them.
 stand_in_expanders: dict[type, Callable[[Any], Any]] = {}
+
+
+def _is_extended(dtype: Any) -> bool:
+    """A dtype that is not NumPy's (typed keys' ``key<fry>``): its class registered above."""
+    return type(dtype) in stand_in_expanders
 
 
 def expand_stand_ins(tree: Any) -> Any:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import numpy as np
-
 from functorch_lite.core import dtypes, pytree
 from functorch_lite.core.avals import get_aval
 from functorch_lite.core.ir import Program, Var, eval_program
@@ -34,13 +32,17 @@ from functorch_lite.lax.shapes import broadcast_in_dim
 while_p = Primitive("while", multiple_results=True)
 
 
+def _check_predicate(avals) -> None:
+    """cond_fun's results (traced, or run as Python) must be one boolean scalar."""
+    if len(avals) != 1 or avals[0].shape != () or not dtypes.is_bool(avals[0].dtype):
+        raise TypeError("while_loop: cond_fun must return a boolean scalar, got "
+                        f"{[a.str_short() for a in avals]}")
+
+
 @while_p.def_shape
 def _while_shape(*args, cond_program, body_program, cond_nconsts, body_nconsts):
     carry = args[cond_nconsts + body_nconsts:]
-    out = cond_program.out_avals
-    if len(out) != 1 or out[0].shape != () or out[0].dtype != np.bool_:
-        raise TypeError(f"while_loop: cond_fun must return a boolean scalar, got "
-                        f"{[a.str_short() for a in out]}")
+    _check_predicate(cond_program.out_avals)
     for a, b in zip(carry, body_program.out_avals):
         if not a.same_type(b):
             raise TypeError(f"while_loop: body_fun changes a carry from {a.str_short()} to "
@@ -66,10 +68,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any):
     avals = [get_aval(x) for x in leaves]
     cond_prog, cond_consts, cond_tree = trace_tree_fun(cond_fun, pytree.treedef_tuple([tree]),
                                                        avals, "while_loop cond")
-    outs = cond_prog.out_avals
-    if len(outs) != 1 or outs[0].shape != () or not dtypes.is_bool(outs[0].dtype):
-        raise TypeError("while_loop: cond_fun must return a boolean scalar, got "
-                        f"{[a.str_short() for a in outs]}")
+    _check_predicate(cond_prog.out_avals)
     body_prog, body_consts, body_tree = trace_tree_fun(body_fun, pytree.treedef_tuple([tree]),
                                                        avals, "while_loop body")
     check_carry_tree("while_loop", tree, body_tree)
@@ -92,10 +91,7 @@ def _python_while(cond_fun: Callable, body_fun: Callable, leaves: list, tree) ->
     carry = PythonCarry("while_loop", leaves, tree)
     while True:
         pred = pytree.tree_leaves(cond_fun(carry.value()))
-        avals = [get_aval(operand_leaf(p)) for p in pred]
-        if len(avals) != 1 or avals[0].shape != () or not dtypes.is_bool(avals[0].dtype):
-            raise TypeError("while_loop: cond_fun must return a boolean scalar, got "
-                            f"{[a.str_short() for a in avals]}")
+        _check_predicate([get_aval(operand_leaf(p)) for p in pred])
         value = concrete_value(pred[0])
         if value is None:
             return None
