@@ -458,7 +458,7 @@ def _torch_decoder(params):
                                                                                 VOCAB)
 
         def forward(self, tokens):
-            x = self.embed(tokens) + self.pos(torch.arange(tokens.shape[-1]))
+            x = self.embed(tokens) + self.pos(torch.arange(tokens.shape[-1], device=tokens.device))
             for block in self.blocks:
                 x = block(x)
             return self.head(self.ln_f(x))
