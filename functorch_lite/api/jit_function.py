@@ -232,7 +232,7 @@ class JitFunction:
         if entry is not None:
             outs = entry[0](args)
             if outs is not None:
-                return outs[0] if entry[1] is None else pytree.tree_unflatten(entry[1], outs)
+                return outs[0] if entry[1] is None else entry[1](outs)
         return MISS
 
     def __call__(self, *args, **kwargs):

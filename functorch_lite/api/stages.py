@@ -68,7 +68,6 @@ def _rebuild(args_len, static_argnums, statics, dyn_args, dyn_kwargs):
     return args, kwargs
 
 
-
 class TracedProgram:
     """The result of tracing once: the program and how to map pytrees in and out (the
     cache entry; ``jit(f).trace(...)`` hands it to users wrapped in a ``Traced``)."""
@@ -116,17 +115,17 @@ class TracedProgram:
         return self.compiled(device, donated)(*self.consts, *leaves)
 
     def fast_entry(self, device, scalars: tuple, donated: tuple = ()):
-        """(call, out_tree) for ``JitFunction``'s cached-call path on ``device``, or None
+        """(call, rebuild) for ``JitFunction``'s cached-call path on ``device``, or None
         where the backend has no such path. ``scalars`` flags the arguments that are Python
-        scalars; ``donated`` is as for ``compiled``. ``out_tree`` is None for a single
-        array output."""
+        scalars; ``donated`` is as for ``compiled``. ``rebuild`` makes the output pytree
+        from the output list; None for a single array output."""
         key = (device, scalars, donated)
         if key not in self._fast:
             make = getattr(self.compiled(device, donated), "fast_caller", None)
             call = make(self.consts, scalars) if make is not None else None
             leaf = pytree.treedef_is_leaf(self.out_tree) and self.out_tree.num_leaves == 1
-            tree = None if leaf else self.out_tree
-            self._fast[key] = None if call is None else (call, tree)
+            rebuild = None if leaf else pytree.unflattener(self.out_tree)
+            self._fast[key] = None if call is None else (call, rebuild)
         return self._fast[key]
 
 

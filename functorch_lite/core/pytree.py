@@ -553,6 +553,8 @@ def _rebuild_treedef(type_, aux, children) -> PyTreeDef:
     if h is None:
         raise ValueError(f"cannot unpickle PyTreeDef: {type_} is not a pytree node type")
     return PyTreeDef(type_, h, aux, tuple(children))
+
+
 _NONE = PyTreeDef(_NoneType, _dispatch[_NoneType], None, ())
 _TUPLE_H = _dispatch[tuple]
 _LIST_H = _dispatch[list]
@@ -680,6 +682,53 @@ def _unflatten(node: PyTreeDef, it) -> Any:
     if t is dict:
         return dict(zip(node._aux, kids))
     return node._handler.unflatten(node._aux, tuple(kids))
+
+
+# A treedef bigger or deeper than this rebuilds with ``_unflatten``: the generated
+# expression would take long to compile, or nest past what the parser accepts.
+_BUILDER_MAX_NODES, _BUILDER_MAX_DEPTH = 5000, 50
+
+
+def unflattener(treedef: PyTreeDef) -> Callable[[Sequence[Any]], Any]:
+    """A function of a list of leaves that rebuilds ``treedef`` (as ``tree_unflatten``,
+    without its length check): for a structure rebuilt many times, such as a jitted
+    function's outputs on every call. It is one generated expression, so a call costs
+    about one constructor per node instead of a Python call per node. Keys, node types
+    and registered metadata are passed to the expression as names, never printed into
+    its source."""
+    if treedef._nn > _BUILDER_MAX_NODES or _depth(treedef) > _BUILDER_MAX_DEPTH:
+        return lambda leaves: _unflatten(treedef, iter(leaves))
+    names: dict[str, Any] = {}
+    leaf_index = iter(range(treedef._nl))
+
+    def bind(value) -> str:
+        name = f"c{len(names)}"
+        names[name] = value
+        return name
+
+    def expr(node: PyTreeDef) -> str:
+        t = node._type
+        if t is None:
+            return f"L[{next(leaf_index)}]"
+        if t is _NoneType:
+            return "None"
+        kids = [expr(c) for c in node._children]
+        if t is tuple:
+            return "(" + "".join(k + ", " for k in kids) + ")"
+        if t is list:
+            return "[" + ", ".join(kids) + "]"
+        if t is dict:
+            return "{" + ", ".join(f"{bind(k)}: {v}" for k, v in zip(node._aux, kids)) + "}"
+        rebuild, aux = bind(node._handler.unflatten), bind(node._aux)
+        return f"{rebuild}({aux}, (" + "".join(k + ", " for k in kids) + "))"
+
+    body = expr(treedef)
+    code = compile(f"lambda L: {body}", f"<unflatten {treedef._nl} leaves>", "eval")
+    return eval(code, names)  # noqa: S307  (our own expression over bound names)
+
+
+def _depth(node: PyTreeDef) -> int:
+    return 1 + max((_depth(c) for c in node._children), default=0)
 
 
 def treedef_children(treedef: PyTreeDef) -> list[PyTreeDef]:

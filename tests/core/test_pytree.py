@@ -162,6 +162,43 @@ def test_round_trip(tree):
 
 
 @FAST
+@given(tree_st)
+def test_unflattener_rebuilds_as_tree_unflatten(tree):
+    """jit's cached calls rebuild outputs with a generated ``unflattener``: the same value,
+    node types and structure as ``tree_unflatten``, call after call."""
+    leaves, treedef = P.tree_flatten(tree)
+    rebuild = P.unflattener(treedef)
+    for _ in range(2):
+        rebuilt = rebuild(leaves)
+        assert rebuilt == P.tree_unflatten(treedef, leaves)
+        assert P.tree_structure(rebuilt) == treedef
+        assert [type(x) for x in P.tree_leaves(rebuilt)] == [type(x) for x in leaves]
+
+
+def test_unflattener_keys_are_values_not_source():
+    """Dict keys and registered metadata reach the generated expression as values: keys
+    that are not identifiers (quotes, braces, ints, tuples) rebuild unchanged."""
+    tree = ({"a'b": 1, "}{": [2, (3,)], "": ()}, {7: None, -1: 6},
+            {(1, "x"): Box(4, 5, "t'ag"), (0, "y"): Pair(8, 9)})
+    leaves, treedef = P.tree_flatten(tree)
+    out = P.unflattener(treedef)(leaves)
+    assert out == tree
+    assert [list(d) for d in out] == [list(d) for d in P.tree_unflatten(treedef, leaves)]
+    assert isinstance(out[0]["}{"][1], tuple) and out[0][""] == ()
+    assert type(out[2][(0, "y")]) is Pair and out[2][(1, "x")].tag == "t'ag"
+
+
+def test_unflattener_falls_back_for_deep_and_large_trees():
+    deep = 0
+    for _ in range(P._BUILDER_MAX_DEPTH + 5):
+        deep = [deep]
+    wide = {f"k{i}": (i, [i]) for i in range(P._BUILDER_MAX_NODES)}
+    for tree in (deep, wide):
+        leaves, treedef = P.tree_flatten(tree)
+        assert P.unflattener(treedef)(leaves) == tree
+
+
+@FAST
 @given(tree_st, tree_st)
 def test_structure_equality_matches_jax(a, b):
     ta, tb = P.tree_structure(a), P.tree_structure(b)
