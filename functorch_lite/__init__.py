@@ -69,5 +69,6 @@ enable_x64 = _State("enable_x64")
 debug_nans = _State("debug_nans")
 log_compiles = _State("log_compiles")
 explain_cache_misses = _State("explain_cache_misses")
+default_matmul_precision = _State("default_matmul_precision")
 
 __version__ = "0.1.0"

@@ -35,7 +35,7 @@ class JitState:
     refers to the function itself, so the weak entry holding it can die with the function."""
 
     __slots__ = ("static_argnums", "static_argnames", "arg_names", "traced", "fast",
-                 "fast_donating", "fast_trees", "seen", "__weakref__")
+                 "fast_donating", "fast_trees", "seen", "generation", "__weakref__")
 
     def __init__(self, static_argnums: tuple, static_argnames: tuple, arg_names):
         self.static_argnums = static_argnums
@@ -48,9 +48,13 @@ class JitState:
         self.fast_donating: dict = {}
         self.fast_trees = False   # whether ``fast`` holds entries for pytree arguments
         self.seen: list = []      # the latest signatures traced, to explain a miss
+        # How many times ``clear`` ran: a wrapper's own cache of calls over a mesh
+        # (keyed on its shardings too) is emptied when it sees the number change.
+        self.generation = 0
 
     def clear(self) -> None:
         # In place: wrappers hold ``fast`` directly for speed.
+        self.generation += 1
         self.traced.clear()
         self.fast.clear()
         for fast in self.fast_donating.values():
@@ -152,8 +156,8 @@ def state_for(fun: Callable, spelling: tuple, read_arg_names: Callable,
 
 
 def clear_all(_=None) -> None:
-    """Forget every traced program (``clear_caches``; a change of ``enable_x64``, which
-    changes what tracing produces)."""
+    """Forget every traced program (``clear_caches``; a change of ``enable_x64`` or
+    ``default_matmul_precision``, which change what tracing produces)."""
     for state in list(_live_states):
         state.clear()
 

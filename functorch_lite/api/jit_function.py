@@ -135,6 +135,7 @@ class JitFunction:
         # Calls over a mesh with arguments seen before (the tree, and each leaf's type and
         # sharding): -> (compiled program, traced). Bounded like the traces themselves.
         self._spmd_fast: dict = {}
+        self._spmd_generation = state.generation   # ``_spmd_fast`` is of this generation
         # The backend's array class, once one is registered (jit(f) may run at import).
         self._array_type = vars(backend).get("array_type")
         functools.update_wrapper(self, fun, updated=())
@@ -244,6 +245,9 @@ class JitFunction:
             if out is not MISS:
                 return out
         if eager and self._spmd_fast and not kwargs:
+            if self._spmd_generation != self._state.generation:  # the caches were cleared
+                self._spmd_fast.clear()
+                self._spmd_generation = self._state.generation
             leaves, key = self._spmd_key(args)
             hit = self._spmd_fast.get(key) if key is not None else None
             if hit is not None:
@@ -347,6 +351,19 @@ def _log_compile(name: str, reasons: list[str] | None, sig: _Signature) -> None:
 
 # A program traced with x64 off is wrong with it on (and back): trace again.
 config.on_change("enable_x64", _jit_cache.clear_all)
+# lax applies default_matmul_precision to each product it traces (JAX keys its caches on
+# it): a program traced under one setting is wrong under another, so trace again, when
+# the setting really changes (a ``with`` block restoring the same value keeps them).
+_traced_precision = [config.default_matmul_precision]
+
+
+def _matmul_precision_changed(value) -> None:
+    if value != _traced_precision[0]:
+        _traced_precision[0] = value
+        _jit_cache.clear_all()
+
+
+config.on_change("default_matmul_precision", _matmul_precision_changed)
 
 
 def clear_jit_caches() -> None:

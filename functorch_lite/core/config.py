@@ -13,12 +13,19 @@ class Config:
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
         self._listeners: dict[str, list[Callable[[Any], None]]] = {}
+        self._checks: dict[str, Callable[[Any], None]] = {}
 
     def define(self, name: str, default: Any, env: str | None = None,
-               parse: Callable[[str], Any] = str) -> None:
+               parse: Callable[[str], Any] = str,
+               check: Callable[[Any], None] | None = None) -> None:
+        """A flag ``name``, read from the environment variable ``env`` when set;
+        ``check(value)`` raises for a value the flag does not take (at every update)."""
         value = default
         if env and env in os.environ:
             value = parse(os.environ[env])
+        if check is not None:
+            check(value)
+            self._checks[name] = check
         self._values[name] = value
         self.__dict__[name] = value  # plain attribute reads: flags are read on hot paths
 
@@ -32,6 +39,9 @@ class Config:
 
     def update(self, name: str, value: Any) -> None:
         name = self._canonical(name)
+        check = self._checks.get(name)
+        if check is not None:
+            check(value)
         self._values[name] = value
         self.__dict__[name] = value
         for listener in self._listeners.get(name, ()):
@@ -71,6 +81,26 @@ config.define("explain_cache_misses", False, env="JAX_EXPLAIN_CACHE_MISSES",
 # jit(f) runs f as plain Python, op by op (prints and Python control flow on values work).
 config.define("disable_jit", False, env="JAX_DISABLE_JIT", parse=_parse_bool)
 config.define("compilation_cache_dir", None, env="FUNCTORCH_LITE_COMPILATION_CACHE_DIR")
+
+# The precision of float32 matrix products and convolutions given no ``precision`` of their
+# own, JAX's names: 'bfloat16' (or 'default': the accelerator's fastest), 'tensorfloat32'
+# ('high'), 'float32' ('highest'); None leaves it to the platform (TF32 on recent GPUs,
+# bfloat16 passes on TPU; CPUs always compute in full float32). lax applies it when an
+# operation is traced, so a change clears jit's caches (as enable_x64 does).
+MATMUL_PRECISIONS = ("default", "high", "highest", "bfloat16", "tensorfloat32", "float32")
+
+
+def _check_matmul_precision(value: Any) -> None:
+    if value is None or value in MATMUL_PRECISIONS:
+        return
+    presets = ("" if not isinstance(value, str) or not value.isupper() else
+               " (JAX's dot algorithm presets are not supported)")
+    raise ValueError(f"default_matmul_precision must be None or one of "
+                     f"{list(MATMUL_PRECISIONS)}, got {value!r}{presets}")
+
+
+config.define("default_matmul_precision", None, env="JAX_DEFAULT_MATMUL_PRECISION",
+              check=_check_matmul_precision)
 config.define("platform_name", None, env="FUNCTORCH_LITE_PLATFORM")
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import ShapedArray, get_aval
+from functorch_lite.core.config import config
 from functorch_lite.core.primitive import Primitive
 from functorch_lite.interpreters import ad
 from functorch_lite.interpreters.transpose import is_undefined
@@ -81,9 +82,14 @@ def canonicalize_precision(precision: Any, name: str = "dot_general"):
 
     Accepts ``None``, a :class:`Precision`, one of the strings ``'default'``, ``'high'``,
     ``'highest'`` (and JAX's aliases ``'fastest'``, ``'bfloat16'``, ``'tensorfloat32'``,
-    ``'float32'``, ...), an enum value with one of those names, or a pair of these."""
+    ``'float32'``, ...), an enum value with one of those names, or a pair of these.
+    ``None`` takes ``config.default_matmul_precision`` when that is set."""
     if precision is None:
-        return None
+        default = config.default_matmul_precision
+        if default is None:
+            return None
+        p = _PRECISION_ALIASES[default]
+        return (p, p)
     if isinstance(precision, (tuple, list)):
         if len(precision) == 2:
             pair = tuple(_one_precision(p) for p in precision)
