@@ -67,8 +67,10 @@ def device_put(x, device=None):
 # Flags as context managers and readable values (``with fl.enable_x64(True): ...``).
 enable_x64 = _State("enable_x64")
 debug_nans = _State("debug_nans")
+debug_infs = _State("debug_infs")
 log_compiles = _State("log_compiles")
 explain_cache_misses = _State("explain_cache_misses")
+enable_checks = _State("enable_checks")
 default_matmul_precision = _State("default_matmul_precision")
 
 __version__ = "0.1.0"

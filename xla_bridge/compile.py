@@ -3,6 +3,10 @@ in-memory cache keyed by the module text (``caches.executables_by_text``), and a
 on-disk cache (``config.update("compilation_cache_dir", path)`` or the
 ``FUNCTORCH_LITE_COMPILATION_CACHE_DIR`` environment variable).
 
+Only compiles that took at least ``persistent_cache_min_compile_time_secs`` and whose
+executable is at least ``persistent_cache_min_entry_size_bytes`` long are written (JAX's
+options; both 0 by default here, where JAX skips compiles under a second).
+
 Disk entries are our own format: a magic line, the SHA-256 of the payload, then the
 serialized executable. An entry that is truncated, corrupt or from another format is
 ignored and rewritten; entries are written to a temporary file and renamed into place.
@@ -13,6 +17,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -152,10 +157,14 @@ def compile_text(text: str, device, name: str = "main") -> Any:
     if exe is None:
         if config.log_compiles:
             logger.warning("XLA compile of %s", name)
+        started = time.perf_counter()
         exe = _jaxlib.compile(device.client, text, [device])
+        took = time.perf_counter() - started
         stats["compiles"] += 1
-        if path is not None:
-            _write_entry(directory, path, _jaxlib.serialize_executable(device.client, exe))
+        if path is not None and took >= config.persistent_cache_min_compile_time_secs:
+            payload = _jaxlib.serialize_executable(device.client, exe)
+            if len(payload) >= config.persistent_cache_min_entry_size_bytes:
+                _write_entry(directory, path, payload)
     executables_by_text[key] = exe
     return exe
 

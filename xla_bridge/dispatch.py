@@ -22,15 +22,39 @@ from xla_bridge.compile import Executable, compile_program
 from xla_bridge.operands import buffer_on, scalar_buffer, to_array
 
 
-def check_nans(outs: Sequence[Any], what: str) -> None:
-    """``config.debug_nans``: raise FloatingPointError when an inexact output holds a NaN,
-    naming the computation (``what``) and the output."""
+def check_values(outs: Sequence[Any], what: str) -> None:
+    """``config.debug_nans`` / ``debug_infs``: raise FloatingPointError when an inexact
+    output holds a NaN / an infinity, naming the computation (``what``) and the output."""
     for i, a in enumerate(outs):
         aval = getattr(a, "aval", None)
-        if aval is not None and dtypes.is_inexact(aval.dtype) and np.isnan(np.asarray(a)).any():
-            raise FloatingPointError(
-                f"invalid value (nan) encountered in {what} (output {i} of {len(outs)}, "
-                f"{aval.str_short()}); config.update('debug_nans', False) turns this check off")
+        if aval is None or not dtypes.is_inexact(aval.dtype):
+            continue
+        values = np.asarray(a)
+        for flag, bad, found in (("debug_nans", "nan", np.isnan),
+                                 ("debug_infs", "inf", np.isinf)):
+            if config.read(flag) and found(values).any():
+                raise FloatingPointError(
+                    f"invalid value ({bad}) encountered in {what} (output {i} of "
+                    f"{len(outs)}, {aval.str_short()}); config.update('{flag}', False) "
+                    f"turns this check off")
+
+
+# Whether outputs are checked at all (debug_nans or debug_infs): one read on the
+# cached-call path, kept up to date by the two flags' listeners.
+_checking = [False]
+
+
+def checking_outputs() -> bool:
+    return _checking[0]
+
+
+def _update_checking(_=None) -> None:
+    _checking[0] = bool(config.debug_nans or config.debug_infs)
+
+
+_update_checking()
+config.on_change("debug_nans", _update_checking)
+config.on_change("debug_infs", _update_checking)
 
 
 def _any_deleted(buffers: list) -> bool:
@@ -52,8 +76,8 @@ class Compiled:
                 and not _jaxlib.is_deleted(a._buf)
                 else buffer_on(to_array(a, device), device) for a in arrays]
         outs = exe.wrap(exe.execute(bufs))
-        if config.debug_nans:
-            check_nans(outs, self.label)
+        if _checking[0]:
+            check_values(outs, self.label)
         return outs
 
     def fast_caller(self, consts: Sequence[Any], scalars: Sequence[bool] = ()):
@@ -61,9 +85,10 @@ class Compiled:
         prepended and returns the output Arrays, or ``None`` when the call needs the
         general path: an argument not (yet known to be) on this executable's device, a
         donated or deleted argument (the general path moves data and reports deleted
-        arrays), or ``debug_nans``. Any other error propagates. The arguments flagged in
-        ``scalars`` are Python scalars, the rest Arrays. This is jit's cached-call path,
-        so it does as little as it can. None instead of a function: no fast path here."""
+        arrays), or ``debug_nans``/``debug_infs``. Any other error propagates. The
+        arguments flagged in ``scalars`` are Python scalars, the rest Arrays. This is jit's
+        cached-call path, so it does as little as it can. None instead of a function: no
+        fast path here."""
         exe = self.executable
         device = exe.device
         if exe.has_float0 or not all(type(c) is Array and c._device is device
@@ -77,7 +102,7 @@ class Compiled:
 
         if not any(scalars):
             def call(args):
-                if config.debug_nans:
+                if _checking[0]:
                     return None  # the general path checks the outputs
                 bufs = [a._buf for a in args if a._device is device]
                 if len(bufs) != len(args):
@@ -93,7 +118,7 @@ class Compiled:
             return call
 
         def call_with_scalars(args):
-            if len(args) != len(scalars) or config.debug_nans:
+            if len(args) != len(scalars) or _checking[0]:
                 return None
             bufs = const_bufs[:]
             for a, s in zip(args, scalars):

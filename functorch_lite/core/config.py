@@ -73,6 +73,11 @@ def _parse_bool(s: str) -> bool:
 config = Config()
 config.define("enable_x64", False, env="JAX_ENABLE_X64", parse=_parse_bool)
 config.define("debug_nans", False, env="JAX_DEBUG_NANS", parse=_parse_bool)
+config.define("debug_infs", False, env="JAX_DEBUG_INFS", parse=_parse_bool)
+# Check what tracing builds as it goes (JAX's internal checks; slow): every program staged
+# for jit, make_ir or a primitive's body is type-checked (each equation's output types
+# derived again from its inputs).
+config.define("enable_checks", False, env="JAX_ENABLE_CHECKS", parse=_parse_bool)
 config.define("log_compiles", False, env="JAX_LOG_COMPILES", parse=_parse_bool)
 # When jit traces a function again, log which argument's shape, dtype, structure or static
 # value differs from the closest earlier call.
@@ -81,6 +86,27 @@ config.define("explain_cache_misses", False, env="JAX_EXPLAIN_CACHE_MISSES",
 # jit(f) runs f as plain Python, op by op (prints and Python control flow on values work).
 config.define("disable_jit", False, env="JAX_DISABLE_JIT", parse=_parse_bool)
 config.define("compilation_cache_dir", None, env="FUNCTORCH_LITE_COMPILATION_CACHE_DIR")
+
+
+def _check_non_negative(name: str, allow_minus_one: bool = False) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and (value >= 0 or (allow_minus_one and value == -1)))
+        if not ok:
+            raise ValueError(f"{name} must be a number >= 0"
+                             f"{' (or -1)' if allow_minus_one else ''}, got {value!r}")
+    return check
+
+
+# What the on-disk compilation cache keeps (JAX's options): compiles that took at least
+# this many seconds, executables of at least this many bytes (-1, as 0: no limit). JAX
+# defaults the time to 1 s; here every compile is kept unless you ask otherwise.
+config.define("persistent_cache_min_compile_time_secs", 0.0,
+              env="JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", parse=float,
+              check=_check_non_negative("persistent_cache_min_compile_time_secs"))
+config.define("persistent_cache_min_entry_size_bytes", 0,
+              env="JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", parse=int,
+              check=_check_non_negative("persistent_cache_min_entry_size_bytes", True))
 
 # The precision of float32 matrix products and convolutions given no ``precision`` of their
 # own, JAX's names: 'bfloat16' (or 'default': the accelerator's fastest), 'tensorfloat32'

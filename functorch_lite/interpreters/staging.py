@@ -13,7 +13,8 @@ import numpy as np
 from functorch_lite.core import dtypes
 from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import Array, ShapedArray, TypedScalar, get_aval
-from functorch_lite.core.ir import ClosedProgram, Eqn, Literal, Program, Var
+from functorch_lite.core.config import config
+from functorch_lite.core.ir import ClosedProgram, Eqn, Literal, Program, Var, typecheck
 
 
 class StagingTracer(trace_mod.Tracer):
@@ -189,7 +190,10 @@ def trace_to_program(fun: Callable, in_avals: Sequence[ShapedArray],
             builder.input_vars.append(v)
         outs = fun(*in_tracers)
         outs = [trace.full_raise(o) for o in outs]
-        return builder.build(in_tracers, outs)
+        closed = builder.build(in_tracers, outs)
+    if config.enable_checks:  # JAX's internal checks: here, every staged program's types
+        typecheck(closed.program)
+    return closed
 
 
 def trace_flat(fun: Callable, in_avals: Sequence[ShapedArray],

@@ -1,0 +1,170 @@
+"""JAX's debugging and cache flags: ``debug_infs`` (beside ``debug_nans``), ``enable_checks``
+and the on-disk compilation cache's ``persistent_cache_min_compile_time_secs`` /
+``persistent_cache_min_entry_size_bytes``, each under its ``jax_`` name and variable too."""
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import functorch_lite as fl
+import functorch_lite.numpy as fnp
+from functorch_lite import config, lax
+from functorch_lite.core.ir import IRTypeError
+from functorch_lite.core.primitive import Primitive
+from functorch_lite.interpreters import staging
+from functorch_lite.sharding import Mesh, NamedSharding, PartitionSpec
+
+FLAGS = ["debug_nans", "debug_infs", "enable_checks", "compilation_cache_dir",
+         "persistent_cache_min_compile_time_secs", "persistent_cache_min_entry_size_bytes"]
+
+
+@pytest.fixture(autouse=True)
+def _restore():
+    saved = {name: config.read(name) for name in FLAGS}
+    yield
+    for name, value in saved.items():
+        config.update(name, value)
+    jax.config.update("jax_debug_infs", False)
+
+
+# ---------------------------------------------------------------------------------------
+# debug_infs
+
+def test_debug_infs_raises_as_jax_does():
+    f = fl.jit(lambda x: 1.0 / x)
+    zero = fnp.asarray(0.0)
+    assert np.isinf(np.asarray(f(zero)))          # off: no check (and the cached path is set up)
+    config.update("jax_debug_infs", True)
+    with pytest.raises(FloatingPointError, match=r"invalid value \(inf\) encountered in "
+                       r"jit\(<lambda>\) \(output 0 of 1, f32\[\]\).*'debug_infs', False"):
+        f(zero)
+    with pytest.raises(FloatingPointError, match=r"\(inf\)"):
+        f(0.0)                                     # a Python scalar argument
+    with pytest.raises(FloatingPointError, match=r"jit\(log\)"):
+        fnp.log(zero)                              # eager operations too
+    np.testing.assert_allclose(np.asarray(f(fnp.asarray(4.0))), 0.25)
+    assert np.isnan(np.asarray(fl.jit(lambda x: x / x)(zero)))   # a NaN is debug_nans' job
+    assert int(fl.jit(lambda i: i // 1)(fnp.asarray(3))) == 3     # integers are not checked
+    jax.config.update("jax_debug_infs", True)      # the oracle raises the same type
+    with pytest.raises(FloatingPointError):
+        jax.jit(lambda x: 1.0 / x)(jnp.asarray(0.0))
+
+
+def test_debug_infs_and_nans_each_name_their_value():
+    f = fl.jit(lambda x: (x / x, 1.0 / x))
+    zero = fnp.asarray(0.0)
+    with fl.debug_infs(True):
+        assert fl.debug_infs.value is True
+        with pytest.raises(FloatingPointError, match=r"\(inf\).*output 1 of 2"):
+            f(zero)
+    with fl.debug_nans(True):
+        with pytest.raises(FloatingPointError, match=r"\(nan\).*output 0 of 2"):
+            f(zero)
+    assert config.debug_infs is False and config.debug_nans is False
+    f(zero)
+
+
+def test_debug_infs_over_a_mesh():
+    mesh = Mesh(np.array(fl.devices()[:1]), ("x",))
+    f = fl.jit(lambda x: 1.0 / x, in_shardings=NamedSharding(mesh, PartitionSpec()))
+    x = fnp.zeros((2,))
+    f(x)
+    with fl.debug_infs(True):
+        with pytest.raises(FloatingPointError, match=r"\(inf\)"):
+            f(x)
+
+
+def test_debug_infs_from_the_environment():
+    code = ("import functorch_lite as fl, functorch_lite.numpy as fnp\n"
+            "try:\n    fl.jit(lambda x: 1 / x)(fnp.zeros(2))\n"
+            "except FloatingPointError as e:\n    print('raised', e)\n")
+    env = dict(os.environ, JAX_DEBUG_INFS="1", JAX_PLATFORMS="cpu")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("raised invalid value (inf)")
+
+
+# ---------------------------------------------------------------------------------------
+# enable_checks
+
+def test_enable_checks_typechecks_every_staged_program(monkeypatch):
+    checked = []
+    real = staging.typecheck
+    monkeypatch.setattr(staging, "typecheck", lambda p: (checked.append(p), real(p)))
+
+    def f(x):
+        y = lax.fori_loop(0, 3, lambda i, c: c * 1.5 + i, x)
+        return lax.cond(y.sum() > 0, fnp.sin, fnp.cos, y).sum()
+
+    x = fnp.arange(4.0)
+    want = np.asarray(fl.jit(fl.grad(f))(x))
+    assert checked == []                           # off: nothing checked
+    with fl.enable_checks(True):
+        assert config.enable_checks is True
+        got = fl.jit(fl.vmap(fl.grad(f)))(fnp.stack([x, x + 1]))
+        fl.make_jaxpr(f)(x)
+    assert len(checked) >= 3                       # jit, make_jaxpr and the loop/cond bodies
+    np.testing.assert_allclose(np.asarray(got)[0], want, rtol=1e-6)
+
+
+def test_enable_checks_catches_a_wrong_shape_rule(monkeypatch):
+    """A shape rule that gives one type while tracing and another when checked (as a
+    broken rule would) is caught when the program is built."""
+    sin_p = Primitive.registry["sin"]
+    rule = sin_p.shape_rule
+    calls = []
+
+    def drifting(x, **params):
+        calls.append(1)
+        out = rule(x, **params)
+        return out if len(calls) == 1 else out.update(shape=out.shape + (1,))
+
+    monkeypatch.setattr(sin_p, "shape_rule", drifting)
+    config.update("jax_enable_checks", True)
+    with pytest.raises(IRTypeError, match=r"equation 0 \(sin\): output declared f32\[3\] "
+                       r"but its inputs give f32\[3,1\]"):
+        fl.make_jaxpr(fnp.sin)(fnp.ones(3))
+
+
+# ---------------------------------------------------------------------------------------
+# what the on-disk compilation cache keeps
+
+def _compile_something_new(seed: float):
+    """Compile a program no earlier test compiled (its text holds ``seed``)."""
+    fl.jit(lambda x: x * seed + 1.0)(fnp.ones(3)).block_until_ready()
+
+
+def _entries(path) -> int:
+    return len([n for n in os.listdir(path) if n.endswith(".bin")])
+
+
+def test_persistent_cache_thresholds(tmp_path):
+    config.update("compilation_cache_dir", str(tmp_path))
+    seed = float(np.random.default_rng().uniform(10, 11))
+    _compile_something_new(seed)
+    assert _entries(tmp_path) == 1                  # by default every compile is kept
+    config.update("jax_persistent_cache_min_compile_time_secs", 1e6)
+    _compile_something_new(seed + 1)
+    assert _entries(tmp_path) == 1                  # compiled faster than that: not kept
+    config.update("persistent_cache_min_compile_time_secs", 0)
+    config.update("jax_persistent_cache_min_entry_size_bytes", 10 ** 12)
+    _compile_something_new(seed + 2)
+    assert _entries(tmp_path) == 1                  # smaller than that: not kept
+    config.update("persistent_cache_min_entry_size_bytes", -1)   # JAX's "no limit"
+    _compile_something_new(seed + 3)
+    assert _entries(tmp_path) == 2
+
+
+@pytest.mark.parametrize("name", ["persistent_cache_min_compile_time_secs",
+                                  "persistent_cache_min_entry_size_bytes"])
+@pytest.mark.parametrize("bad", [-2, "1", True, None])
+def test_persistent_cache_thresholds_refuse_bad_values(name, bad):
+    before = config.read(name)
+    with pytest.raises(ValueError, match=rf"{name} must be a number >= 0"):
+        config.update("jax_" + name, bad)
+    assert config.read(name) == before
