@@ -72,5 +72,6 @@ log_compiles = _State("log_compiles")
 explain_cache_misses = _State("explain_cache_misses")
 enable_checks = _State("enable_checks")
 default_matmul_precision = _State("default_matmul_precision")
+numpy_rank_promotion = _State("numpy_rank_promotion")
 
 __version__ = "0.1.0"

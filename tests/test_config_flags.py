@@ -4,6 +4,7 @@ and the on-disk compilation cache's ``persistent_cache_min_compile_time_secs`` /
 import os
 import subprocess
 import sys
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +20,8 @@ from functorch_lite.interpreters import staging
 from functorch_lite.sharding import Mesh, NamedSharding, PartitionSpec
 
 FLAGS = ["debug_nans", "debug_infs", "enable_checks", "compilation_cache_dir",
-         "persistent_cache_min_compile_time_secs", "persistent_cache_min_entry_size_bytes"]
+         "persistent_cache_min_compile_time_secs", "persistent_cache_min_entry_size_bytes",
+         "numpy_rank_promotion"]
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +31,7 @@ def _restore():
     for name, value in saved.items():
         config.update(name, value)
     jax.config.update("jax_debug_infs", False)
+    jax.config.update("jax_numpy_rank_promotion", "allow")
 
 
 # ---------------------------------------------------------------------------------------
@@ -168,3 +171,53 @@ def test_persistent_cache_thresholds_refuse_bad_values(name, bad):
     with pytest.raises(ValueError, match=rf"{name} must be a number >= 0"):
         config.update("jax_" + name, bad)
     assert config.read(name) == before
+
+
+# ---------------------------------------------------------------------------------------
+# numpy_rank_promotion
+
+# (shapes, whether broadcasting them promotes a rank): rank-0 operands never count
+SHAPE_CASES = [(((3, 4), (4,)), True), (((2, 1, 3), (5, 1)), True), (((3, 4), (3, 4)), False),
+               (((3, 1), (1, 4)), False), (((3, 4), ()), False), (((), (2,)), False)]
+
+
+def _outcome(mode, add, x, y):
+    """'ok', 'warn' or 'raise': what ``add(x, y)`` does under ``mode``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            add(x, y)
+        except ValueError:
+            return "raise"
+    return "warn" if any(issubclass(w.category, UserWarning) for w in caught) else "ok"
+
+
+@pytest.mark.parametrize("mode", ["allow", "warn", "raise"])
+@pytest.mark.parametrize("shapes, promotes", SHAPE_CASES)
+def test_numpy_rank_promotion_matches_jax(mode, shapes, promotes):
+    x, y = (np.ones(s, np.float32) for s in shapes)
+    config.update("jax_numpy_rank_promotion", mode)
+    jax.config.update("jax_numpy_rank_promotion", mode)
+    ours = _outcome(mode, lambda a, b: fnp.asarray(a) + fnp.asarray(b), x, y)
+    jitted = _outcome(mode, fl.jit(lambda a, b: fnp.multiply(a, b)), x, y)
+    theirs = _outcome(mode, lambda a, b: jnp.asarray(a) + jnp.asarray(b), x, y)
+    assert ours == jitted == theirs == ("ok" if mode == "allow" or not promotes else
+                                        mode)
+
+
+def test_numpy_rank_promotion_retraces_and_names_the_shapes():
+    f = fl.jit(lambda a, b: fnp.add(a, b))
+    x, y = fnp.ones((3, 4)), fnp.ones((4,))
+    f(x, y)                                         # traced under 'allow'
+    with fl.numpy_rank_promotion("raise"):
+        with pytest.raises(ValueError, match=r"add: operands of shapes \(3, 4\) and \(4,\) "
+                           r"have different ranks, and numpy_rank_promotion is 'raise'"):
+            f(x, y)
+        np.testing.assert_array_equal(np.asarray(f(x, fnp.ones((3, 4)))), 2.0)
+    with fl.numpy_rank_promotion("warn"):
+        with pytest.warns(UserWarning, match=r"add: broadcasting operands of different ranks"):
+            f(x, y)
+    np.testing.assert_array_equal(np.asarray(f(x, y)), 2.0)
+    with pytest.raises(ValueError, match="must be 'allow', 'warn' or 'raise'"):
+        config.update("jax_numpy_rank_promotion", "error")
+    assert config.numpy_rank_promotion == "allow"

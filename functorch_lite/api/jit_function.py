@@ -351,19 +351,25 @@ def _log_compile(name: str, reasons: list[str] | None, sig: _Signature) -> None:
 
 # A program traced with x64 off is wrong with it on (and back): trace again.
 config.on_change("enable_x64", _jit_cache.clear_all)
-# lax applies default_matmul_precision to each product it traces (JAX keys its caches on
-# it): a program traced under one setting is wrong under another, so trace again, when
-# the setting really changes (a ``with`` block restoring the same value keeps them).
-_traced_precision = [config.default_matmul_precision]
 
 
-def _matmul_precision_changed(value) -> None:
-    if value != _traced_precision[0]:
-        _traced_precision[0] = value
-        _jit_cache.clear_all()
+def _retrace_on_change(name: str) -> None:
+    """Flags that act while a function is traced (JAX keys its caches on them): a program
+    traced under one value is wrong under another, so trace again when the value really
+    changes (a ``with`` block restoring the same value keeps the caches)."""
+    traced_under = [config.read(name)]
+
+    def changed(value) -> None:
+        if value != traced_under[0]:
+            traced_under[0] = value
+            _jit_cache.clear_all()
+    config.on_change(name, changed)
 
 
-config.on_change("default_matmul_precision", _matmul_precision_changed)
+# lax applies default_matmul_precision to each product it traces; the NumPy API checks
+# numpy_rank_promotion as it broadcasts.
+_retrace_on_change("default_matmul_precision")
+_retrace_on_change("numpy_rank_promotion")
 
 
 def clear_jit_caches() -> None:

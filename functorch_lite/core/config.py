@@ -127,6 +127,19 @@ def _check_matmul_precision(value: Any) -> None:
 
 config.define("default_matmul_precision", None, env="JAX_DEFAULT_MATMUL_PRECISION",
               check=_check_matmul_precision)
+
+
+def _check_rank_promotion(value: Any) -> None:
+    if value not in ("allow", "warn", "raise"):
+        raise ValueError(f"numpy_rank_promotion must be 'allow', 'warn' or 'raise', got "
+                         f"{value!r}")
+
+
+# What the NumPy API does when an elementwise operation broadcasts operands of different
+# ranks (x of shape (3, 4) + y of shape (4,)): 'allow' (NumPy's rule), 'warn' or 'raise'.
+# It acts while tracing, so a change traces jitted functions again.
+config.define("numpy_rank_promotion", "allow", env="JAX_NUMPY_RANK_PROMOTION",
+              check=_check_rank_promotion)
 config.define("platform_name", None, env="FUNCTORCH_LITE_PLATFORM")
 
 

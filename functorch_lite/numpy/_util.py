@@ -2,6 +2,7 @@
 NumPy broadcasting, all expressed with lax operations."""
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -143,15 +144,30 @@ def promote_dtypes_numeric(name: str, *args: Any) -> list:
 
 
 def promote_shapes(name: str, *args: Any) -> list:
-    """Broadcast array operands to one shape; rank-0 operands are left for lax to broadcast."""
+    """Broadcast array operands to one shape; rank-0 operands are left for lax to broadcast.
+    Operands of different ranks (rank 0 aside) are what ``numpy_rank_promotion`` polices:
+    'allow' them (the default), 'warn', or 'raise' a ValueError, as in JAX."""
     shapes = [shape_of(a) for a in args]
     if len({s for s in shapes if s}) <= 1:  # equal shapes, or arrays with rank-0 operands
         return list(args)
+    if config.numpy_rank_promotion != "allow" and len({len(s) for s in shapes if s}) > 1:
+        _rank_promotion(name, shapes)
     try:
         shape = broadcast_shapes(*shapes, name=name)
     except ValueError as e:  # an elementwise op's shape clash is a TypeError in JAX
         raise TypeError(str(e)) from None
     return [a if not shape_of(a) else broadcast_to_shape(a, shape, name) for a in args]
+
+
+def _rank_promotion(name: str, shapes: list) -> None:
+    listed = " and ".join(str(tuple(s)) for s in shapes)
+    if config.numpy_rank_promotion == "raise":
+        raise ValueError(f"{name}: operands of shapes {listed} have different ranks, and "
+                         f"numpy_rank_promotion is 'raise' (expand the smaller one's "
+                         f"dimensions explicitly, or set it to 'allow')")
+    warnings.warn(f"{name}: broadcasting operands of different ranks, shapes {listed} "
+                  f"(numpy_rank_promotion is 'warn'; set it to 'allow' to silence this)",
+                  UserWarning, stacklevel=4)
 
 
 def promote_args(name: str, *args: Any) -> list:
