@@ -431,8 +431,8 @@ printoptions = np.printoptions
 # -- files -----------------------------------------------------------------------------------
 def _no_pickle(name: str, allow_pickle: bool) -> None:
     if allow_pickle:
-        raise ValueError(f"{name}: allow_pickle=True is not supported; functorch_lite never "
-                         "reads or writes pickled data")
+        raise ValueError(f"{name}: pickled objects are refused (leave allow_pickle False): "
+                         "functorch_lite reads and writes plain arrays only")
 
 
 def _from_file(value: np.ndarray):
