@@ -165,10 +165,12 @@ def test_persistent_cache_thresholds(tmp_path):
 
 @pytest.mark.parametrize("name", ["persistent_cache_min_compile_time_secs",
                                   "persistent_cache_min_entry_size_bytes"])
-@pytest.mark.parametrize("bad", [-2, "1", True, None])
+@pytest.mark.parametrize("bad", [-2, "1", True, None, 1.5])
 def test_persistent_cache_thresholds_refuse_bad_values(name, bad):
+    if bad == 1.5 and name.endswith("secs"):
+        return                                     # (a fine number of seconds)
     before = config.read(name)
-    with pytest.raises(ValueError, match=rf"{name} must be a number >= 0"):
+    with pytest.raises(ValueError, match=rf"{name} must be (a number >= 0|an integer >= -1)"):
         config.update("jax_" + name, bad)
     assert config.read(name) == before
 
@@ -218,6 +220,7 @@ def test_numpy_rank_promotion_retraces_and_names_the_shapes():
         with pytest.warns(UserWarning, match=r"add: broadcasting operands of different ranks"):
             f(x, y)
     np.testing.assert_array_equal(np.asarray(f(x, y)), 2.0)
-    with pytest.raises(ValueError, match="must be 'allow', 'warn' or 'raise'"):
+    with pytest.raises(ValueError, match=r"numpy_rank_promotion must be one of \['allow', "
+                       r"'warn', 'raise'\], got 'error'"):
         config.update("jax_numpy_rank_promotion", "error")
     assert config.numpy_rank_promotion == "allow"

@@ -39,24 +39,6 @@ def check_values(outs: Sequence[Any], what: str) -> None:
                     f"turns this check off")
 
 
-# Whether outputs are checked at all (debug_nans or debug_infs): one read on the
-# cached-call path, kept up to date by the two flags' listeners.
-_checking = [False]
-
-
-def checking_outputs() -> bool:
-    return _checking[0]
-
-
-def _update_checking(_=None) -> None:
-    _checking[0] = bool(config.debug_nans or config.debug_infs)
-
-
-_update_checking()
-config.on_change("debug_nans", _update_checking)
-config.on_change("debug_infs", _update_checking)
-
-
 def _any_deleted(buffers: list) -> bool:
     return any(_jaxlib.is_deleted(b) for b in buffers)
 
@@ -76,7 +58,7 @@ class Compiled:
                 and not _jaxlib.is_deleted(a._buf)
                 else buffer_on(to_array(a, device), device) for a in arrays]
         outs = exe.wrap(exe.execute(bufs))
-        if _checking[0]:
+        if config.debug_nans or config.debug_infs:
             check_values(outs, self.label)
         return outs
 
@@ -102,7 +84,7 @@ class Compiled:
 
         if not any(scalars):
             def call(args):
-                if _checking[0]:
+                if config.debug_nans or config.debug_infs:
                     return None  # the general path checks the outputs
                 bufs = [a._buf for a in args if a._device is device]
                 if len(bufs) != len(args):
@@ -118,7 +100,7 @@ class Compiled:
             return call
 
         def call_with_scalars(args):
-            if len(args) != len(scalars) or _checking[0]:
+            if len(args) != len(scalars) or config.debug_nans or config.debug_infs:
                 return None
             bufs = const_bufs[:]
             for a, s in zip(args, scalars):

@@ -349,10 +349,6 @@ def _log_compile(name: str, reasons: list[str] | None, sig: _Signature) -> None:
                    ", ".join(a.str_short() for a in sig.in_avals), why)
 
 
-# A program traced with x64 off is wrong with it on (and back): trace again.
-config.on_change("enable_x64", _jit_cache.clear_all)
-
-
 def _retrace_on_change(name: str) -> None:
     """Flags that act while a function is traced (JAX keys its caches on them): a program
     traced under one value is wrong under another, so trace again when the value really
@@ -366,8 +362,10 @@ def _retrace_on_change(name: str) -> None:
     config.on_change(name, changed)
 
 
-# lax applies default_matmul_precision to each product it traces; the NumPy API checks
+# A program traced with x64 off is wrong with it on (and back); lax applies
+# default_matmul_precision to each product it traces; the NumPy API checks
 # numpy_rank_promotion as it broadcasts.
+_retrace_on_change("enable_x64")
 _retrace_on_change("default_matmul_precision")
 _retrace_on_change("numpy_rank_promotion")
 

@@ -88,13 +88,23 @@ config.define("disable_jit", False, env="JAX_DISABLE_JIT", parse=_parse_bool)
 config.define("compilation_cache_dir", None, env="FUNCTORCH_LITE_COMPILATION_CACHE_DIR")
 
 
-def _check_non_negative(name: str, allow_minus_one: bool = False) -> Callable[[Any], None]:
+# Checks for the flags below: each raises ValueError, as JAX's config does.
+def _one_of(name: str, choices: tuple, none_ok: bool = False,
+            hint: Callable[[Any], str] = lambda value: "") -> Callable[[Any], None]:
     def check(value: Any) -> None:
-        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-              and (value >= 0 or (allow_minus_one and value == -1)))
-        if not ok:
-            raise ValueError(f"{name} must be a number >= 0"
-                             f"{' (or -1)' if allow_minus_one else ''}, got {value!r}")
+        if (value is None and none_ok) or value in choices:
+            return
+        raise ValueError(f"{name} must be {'None or ' if none_ok else ''}one of "
+                         f"{list(choices)}, got {value!r}{hint(value)}")
+    return check
+
+
+def _at_least(name: str, minimum: int, integer: bool = False) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        kinds = (int,) if integer else (int, float)
+        if not (isinstance(value, kinds) and not isinstance(value, bool) and value >= minimum):
+            raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} >= "
+                             f"{minimum}, got {value!r}")
     return check
 
 
@@ -103,10 +113,10 @@ def _check_non_negative(name: str, allow_minus_one: bool = False) -> Callable[[A
 # defaults the time to 1 s; here every compile is kept unless you ask otherwise.
 config.define("persistent_cache_min_compile_time_secs", 0.0,
               env="JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", parse=float,
-              check=_check_non_negative("persistent_cache_min_compile_time_secs"))
+              check=_at_least("persistent_cache_min_compile_time_secs", 0))
 config.define("persistent_cache_min_entry_size_bytes", 0,
               env="JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", parse=int,
-              check=_check_non_negative("persistent_cache_min_entry_size_bytes", True))
+              check=_at_least("persistent_cache_min_entry_size_bytes", -1, integer=True))
 
 # The precision of float32 matrix products and convolutions given no ``precision`` of their
 # own, JAX's names: 'bfloat16' (or 'default': the accelerator's fastest), 'tensorfloat32'
@@ -114,32 +124,16 @@ config.define("persistent_cache_min_entry_size_bytes", 0,
 # bfloat16 passes on TPU; CPUs always compute in full float32). lax applies it when an
 # operation is traced, so a change clears jit's caches (as enable_x64 does).
 MATMUL_PRECISIONS = ("default", "high", "highest", "bfloat16", "tensorfloat32", "float32")
-
-
-def _check_matmul_precision(value: Any) -> None:
-    if value is None or value in MATMUL_PRECISIONS:
-        return
-    presets = ("" if not isinstance(value, str) or not value.isupper() else
-               " (JAX's dot algorithm presets are not supported)")
-    raise ValueError(f"default_matmul_precision must be None or one of "
-                     f"{list(MATMUL_PRECISIONS)}, got {value!r}{presets}")
-
-
 config.define("default_matmul_precision", None, env="JAX_DEFAULT_MATMUL_PRECISION",
-              check=_check_matmul_precision)
-
-
-def _check_rank_promotion(value: Any) -> None:
-    if value not in ("allow", "warn", "raise"):
-        raise ValueError(f"numpy_rank_promotion must be 'allow', 'warn' or 'raise', got "
-                         f"{value!r}")
-
+              check=_one_of("default_matmul_precision", MATMUL_PRECISIONS, none_ok=True,
+                            hint=lambda v: " (JAX's dot algorithm presets are not supported)"
+                            if isinstance(v, str) and v.isupper() else ""))
 
 # What the NumPy API does when an elementwise operation broadcasts operands of different
 # ranks (x of shape (3, 4) + y of shape (4,)): 'allow' (NumPy's rule), 'warn' or 'raise'.
 # It acts while tracing, so a change traces jitted functions again.
 config.define("numpy_rank_promotion", "allow", env="JAX_NUMPY_RANK_PROMOTION",
-              check=_check_rank_promotion)
+              check=_one_of("numpy_rank_promotion", ("allow", "warn", "raise")))
 config.define("platform_name", None, env="FUNCTORCH_LITE_PLATFORM")
 
 
