@@ -1,6 +1,7 @@
-"""JAX's debugging and cache flags: ``debug_infs`` (beside ``debug_nans``), ``enable_checks``
-and the on-disk compilation cache's ``persistent_cache_min_compile_time_secs`` /
-``persistent_cache_min_entry_size_bytes``, each under its ``jax_`` name and variable too."""
+"""JAX's debugging, cache and runtime flags: ``debug_infs`` (beside ``debug_nans``),
+``enable_checks``, the on-disk compilation cache's ``persistent_cache_min_compile_time_secs``
+/ ``persistent_cache_min_entry_size_bytes``, ``numpy_rank_promotion`` and ``platforms``, each
+under its ``jax_`` name and variable too."""
 import os
 import subprocess
 import sys
@@ -224,3 +225,93 @@ def test_numpy_rank_promotion_retraces_and_names_the_shapes():
                        r"'warn', 'raise'\], got 'error'"):
         config.update("jax_numpy_rank_promotion", "error")
     assert config.numpy_rank_promotion == "allow"
+
+
+# ---------------------------------------------------------------------------------------
+# platforms (jax_platforms / JAX_PLATFORMS): which platforms start; read once, when the
+# runtime starts, so each case runs in a fresh process.
+
+def _run_fresh(code: str, **env):
+    env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"} | env
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120)
+    return done.returncode, done.stdout, done.stderr
+
+
+_USE = ("import functorch_lite as fl, functorch_lite.numpy as fnp\n"
+        "print(fl.default_backend(), [d.platform for d in fl.devices()], "
+        "float(fl.jit(lambda x: x.sum())(fnp.ones(3))))\n")
+
+
+@pytest.mark.parametrize("how", ["update", "jax_update", "environment"])
+def test_platforms_cpu(how):
+    set_it = {"update": "fl.config.update('platforms', 'cpu')\n",
+              "jax_update": "fl.config.update('jax_platforms', 'cpu')\n",
+              "environment": ""}[how]
+    code = ("import functorch_lite as fl\n" + set_it +
+            "print(fl.config.platforms, fl.config.jax_platforms)\n" + _USE)
+    env = {"JAX_PLATFORMS": "cpu"} if how == "environment" else {}
+    rc, out, err = _run_fresh(code, **env)
+    assert rc == 0, err
+    assert out.splitlines() == ["cpu cpu", "cpu ['cpu'] 3.0"]
+
+
+def test_platforms_unset_or_empty_use_what_is_installed():
+    for env in ({}, {"JAX_PLATFORMS": ""}):
+        rc, out, err = _run_fresh(_USE, **env)
+        assert rc == 0, err
+        assert out.split()[0] == fl.default_backend()
+
+
+@pytest.mark.parametrize("listed", ["bogus", "cpu,bogus", "tpu,cpu"])
+def test_platforms_each_listed_one_must_start(listed):
+    if listed.startswith("tpu") and fl.default_backend() == "tpu":
+        pytest.skip("a TPU is installed here")
+    rc, out, err = _run_fresh(_USE, JAX_PLATFORMS=listed)
+    assert rc != 0 and out == ""
+    assert "RuntimeError: Unable to initialize backend" in err, err
+    bad = listed.split(",")[0] if listed.startswith("tpu") else "bogus"
+    assert repr(bad) in err.splitlines()[-1], err
+    # JAX refuses the same lists
+    jcode = "import jax\njax.devices()\n"
+    rc, _, jerr = _run_fresh(jcode, JAX_PLATFORMS=listed)
+    assert rc != 0 and "Unable to initialize backend" in jerr
+
+
+def test_platforms_listing_cuda_without_cuda_is_an_error():
+    if "cuda" in fl.default_backend():
+        pytest.skip("CUDA is installed here")
+    for listed in ("cuda", "cuda,cpu"):
+        rc, out, err = _run_fresh(_USE, JAX_PLATFORMS=listed)
+        assert rc != 0, out
+        last = err.strip().splitlines()[-1]
+        assert last.startswith("RuntimeError: Unable to initialize backend 'cuda'"), err
+
+
+def test_platforms_set_after_the_runtime_started_warns_and_changes_nothing():
+    code = ("import warnings\nimport functorch_lite as fl, functorch_lite.numpy as fnp\n"
+            "fnp.ones(2).block_until_ready()\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always')\n"
+            "    fl.config.update('jax_platforms', 'cpu')\n"
+            "    print(len(w))\n"
+            "    fl.config.update('jax_platforms', 'bogus')\n"
+            "    print(len(w), w[-1].category.__name__, w[-1].filename)\n"
+            "    print(str(w[-1].message))\n"
+            "print(fl.default_backend(), float(fnp.ones(2).sum()))\n")
+    rc, out, err = _run_fresh(code, JAX_PLATFORMS="cpu")
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "0"               # the value it started with: nothing to say
+    assert lines[1] == "1 UserWarning <string>"
+    assert "after the runtime started" in lines[2] and "JAX_PLATFORMS" in lines[2]
+    assert lines[3] == "cpu 2.0"
+
+
+@pytest.mark.parametrize("bad", [3, ["cpu"], b"cpu"])
+def test_platforms_refuses_non_strings(bad):
+    with pytest.raises(ValueError, match="platforms must be None or a string"):
+        config.update("jax_platforms", bad)
+    with pytest.raises(ValueError, match="must be None or of type str"):
+        jax.config.update("jax_platforms", bad)
+    assert config.platforms == os.environ.get("JAX_PLATFORMS")

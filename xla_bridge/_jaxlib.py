@@ -34,7 +34,11 @@ def jaxlib_version() -> str:
 @functools.lru_cache(maxsize=None)
 def client(platform: str | None = None):
     """The PJRT client for ``platform`` ('cpu', 'gpu', 'tpu'), or the best available."""
-    return _jex_backend.get_backend(platform)
+    try:
+        return _jex_backend.get_backend(platform)
+    except AssertionError:  # how JAX's runtime fails when no platform it was asked for started
+        raise RuntimeError(f"no platform started (jax_platforms="
+                           f"{jax.config.jax_platforms!r})") from None
 
 
 def client_platform(c) -> str:
@@ -222,6 +226,24 @@ def memory_stats(exe):
     return exe.get_compiled_memory_stats()
 
 
+def runtime_started() -> bool:
+    """Whether a client exists (ours or JAX's): from then on the platform list and the
+    distributed runtime are fixed for this process."""
+    return bool(client.cache_info().currsize) or _jax_xla_bridge.backends_are_initialized()
+
+
+def set_platforms(value: str | None) -> bool:
+    """Ask the runtime for these platforms (JAX's backend list, which the client factory
+    reads when it first makes clients). False when the runtime has started already, so the
+    value can no longer take effect in this process."""
+    if (jax.config.jax_platforms or None) == (value or None):
+        return True
+    if runtime_started():
+        return False
+    jax.config.update("jax_platforms", value)
+    return True
+
+
 def set_x64(enabled: bool) -> None:
     """Keep the runtime's 64-bit flag equal to ours, so transfers never narrow dtypes."""
     jax.config.update("jax_enable_x64", bool(enabled))
@@ -315,7 +337,7 @@ def distributed_initialize(coordinator_address: str | None, num_processes: int |
                            shutdown_timeout_s: int) -> None:
     """Connect this process to the others. The PJRT client reads the distributed client
     when it is created, so this must run first: RuntimeError once a client exists."""
-    if client.cache_info().currsize or _jax_xla_bridge.backends_are_initialized():
+    if runtime_started():
         raise RuntimeError(
             "distributed.initialize must be called before anything creates the runtime "
             "client: before the first computation, array transfer or fl.devices() call "

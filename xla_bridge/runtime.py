@@ -2,10 +2,12 @@
 
 The platform is the best one whose PJRT plugin is installed (a GPU or TPU when present,
 else the CPU), unless ``FUNCTORCH_LITE_PLATFORM`` or ``config.update("platform_name", ...)``
-names one."""
+names one. ``jax_platforms`` (``JAX_PLATFORMS``), as in JAX, chooses which platforms start
+at all, in order of preference."""
 from __future__ import annotations
 
 import functools
+import warnings
 
 from functorch_lite.core.config import config
 from xla_bridge import _jaxlib
@@ -17,11 +19,36 @@ _PLATFORM_ALIASES = {"cuda": "gpu", "rocm": "gpu", "gpu": "gpu", "cpu": "cpu", "
 @functools.lru_cache(maxsize=None)
 def _client_for(name: str | None):
     if name is None:
-        return _jaxlib.client(None)
+        return _default_client()
     key = _PLATFORM_ALIASES.get(name.lower())
     if key is None:
         raise ValueError(f"unknown platform {name!r}; expected one of cpu, cuda, rocm, tpu")
     return _jaxlib.client(key)
+
+
+def _default_client():
+    """The best client, once every platform ``jax_platforms`` lists has started, as JAX's
+    documentation promises (its runtime skips a listed 'cuda' without a CUDA plugin)."""
+    listed = config.platforms or ""
+    for name in (p.strip() for p in listed.split(",") if p.strip()):
+        try:
+            _client_for(name)
+        except (RuntimeError, ValueError) as e:
+            raise RuntimeError(f"Unable to initialize backend {name!r}, which jax_platforms="
+                               f"{listed!r} lists: {e} (set JAX_PLATFORMS='' to use the "
+                               f"platforms that are installed)") from None
+    return _jaxlib.client(None)
+
+
+def _platforms_changed(value: str | None) -> None:
+    if not _jaxlib.set_platforms(value):
+        # JAX ignores the change silently; say so, since the program will not run where asked.
+        warnings.warn(f"jax_platforms={value!r} was set after the runtime started, so it "
+                      f"does not apply in this process: set it (or JAX_PLATFORMS) before the "
+                      f"first computation, transfer or devices() call", stacklevel=3)
+
+
+config.on_change("platforms", _platforms_changed)
 
 
 def client(platform: str | None = None):

@@ -137,6 +137,21 @@ config.define("numpy_rank_promotion", "allow", env="JAX_NUMPY_RANK_PROMOTION",
 config.define("platform_name", None, env="FUNCTORCH_LITE_PLATFORM")
 
 
+def _str_or_none(name: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name} must be None or a string, got {value!r} of type "
+                             f"{type(value).__name__}")
+    return check
+
+
+# Which platforms the runtime starts, in order of preference (JAX's ``jax_platforms``,
+# variable ``JAX_PLATFORMS``): "cpu", "cuda,cpu", ...; the first is the default, and each
+# listed one must start (RuntimeError otherwise, at the first use of the runtime). None or ""
+# starts every installed one, the best first. It is read once, when the runtime starts.
+config.define("platforms", None, env="JAX_PLATFORMS", check=_str_or_none("platforms"))
+
+
 class State:
     """A flag as JAX exposes it at the top level (``jax.enable_x64``): ``.value`` reads it,
     and calling it gives a context manager that sets it for a block and then restores it
