@@ -35,7 +35,7 @@ class JitState:
     refers to the function itself, so the weak entry holding it can die with the function."""
 
     __slots__ = ("static_argnums", "static_argnames", "arg_names", "traced", "fast",
-                 "fast_donating", "fast_trees", "seen", "generation", "__weakref__")
+                 "fast_variants", "fast_trees", "seen", "generation", "__weakref__")
 
     def __init__(self, static_argnums: tuple, static_argnames: tuple, arg_names):
         self.static_argnums = static_argnums
@@ -43,9 +43,9 @@ class JitState:
         self.arg_names = arg_names
         self.traced: dict = {}    # signature key -> the traced program
         self.fast: dict = {}      # cached-call key -> (call, out_tree)
-        # the same for wrappers that donate: donate_argnums -> their own ``fast`` dict
-        # (their executables consume the donated buffers)
-        self.fast_donating: dict = {}
+        # the same for wrappers that donate or pass compiler options: (donate_argnums,
+        # compiler options) -> their own ``fast`` dict (their executables differ)
+        self.fast_variants: dict = {}
         self.fast_trees = False   # whether ``fast`` holds entries for pytree arguments
         self.seen: list = []      # the latest signatures traced, to explain a miss
         # How many times ``clear`` ran: a wrapper's own cache of calls over a mesh
@@ -57,7 +57,7 @@ class JitState:
         self.generation += 1
         self.traced.clear()
         self.fast.clear()
-        for fast in self.fast_donating.values():
+        for fast in self.fast_variants.values():
             fast.clear()
         self.fast_trees = False
         self.seen.clear()
@@ -166,7 +166,7 @@ def remember(state: JitState, sig) -> None:
     state.seen.append(sig)
     if len(state.seen) > MAX_SEEN:
         del state.seen[0]
-    for table in (state.traced, state.fast, *state.fast_donating.values()):
+    for table in (state.traced, state.fast, *state.fast_variants.values()):
         while len(table) > MAX_TRACED:  # dicts keep insertion order: the oldest first
             del table[next(iter(table))]
 

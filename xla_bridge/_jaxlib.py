@@ -67,18 +67,21 @@ def process_index(c) -> int:
     return c.process_index()
 
 
-def _compile_options(devices: Sequence[Any]):
-    """Options placing replica i of a one-partition program on ``devices[i]``."""
+def _compile_options(devices: Sequence[Any], overrides: Sequence[tuple] = ()):
+    """Options placing replica i of a one-partition program on ``devices[i]``, with XLA's
+    options ``overrides`` ((name, value) pairs, as jit's ``compiler_options``)."""
     options = _xc.CompileOptions()
     options.device_assignment = _xc.DeviceAssignment.create(
         np.array([[d.id] for d in devices], dtype=int))
+    if overrides:
+        options.env_option_overrides = list(overrides)
     return options
 
 
-def compile(c, module_text: str, devices: Sequence[Any]):
+def compile(c, module_text: str, devices: Sequence[Any], overrides: Sequence[tuple] = ()):
     """Compile StableHLO text into a loaded executable on ``devices``."""
     return c.compile_and_load(module_text, _xc.DeviceList(tuple(devices)),
-                              _compile_options(devices))
+                              _compile_options(devices, overrides))
 
 
 @functools.lru_cache(maxsize=1)
@@ -96,14 +99,15 @@ def _mlir_context():
 
 
 def compile_with_host_callbacks(c, module_text: str, devices: Sequence[Any],
-                                host_callbacks: Sequence[Any]):
+                                host_callbacks: Sequence[Any], overrides: Sequence[tuple] = ()):
     """``compile`` for a module whose custom calls call back into Python: the client takes
     the callbacks (indexed by the calls' ``index`` attribute) only with a parsed module.
     The executable keeps them alive."""
     with _mlir_context():
         module = _ir.Module.parse(module_text)
         return c.compile_and_load(module, _xc.DeviceList(tuple(devices)),
-                                  _compile_options(devices), list(host_callbacks))
+                                  _compile_options(devices, overrides),
+                                  list(host_callbacks))
 
 
 def portable_artifact(module_text: str) -> bytes:
@@ -290,7 +294,7 @@ def shards(buffer) -> list:
 
 
 def compile_spmd(c, module_text: str, devices: Sequence[Any], num_outputs: int,
-                 propagate_outputs: Sequence[bool]):
+                 propagate_outputs: Sequence[bool], overrides: Sequence[tuple] = ()):
     """Compile a module over ``devices`` (one partition each, SPMD-partitioned by XLA);
     ``propagate_outputs`` marks the outputs whose sharding XLA chooses."""
     options = _xc.CompileOptions()
@@ -302,6 +306,8 @@ def compile_spmd(c, module_text: str, devices: Sequence[Any], num_outputs: int,
     build.use_spmd_partitioning = True
     build.use_shardy_partitioner = True  # the module carries sdy.sharding attributes
     build.allow_spmd_sharding_propagation_to_output = list(propagate_outputs) or [False]
+    if overrides:
+        options.env_option_overrides = list(overrides)
     return c.compile_and_load(module_text, _xc.DeviceList(tuple(devices)), options)
 
 

@@ -76,16 +76,16 @@ class LRUCache:
 # on the CPU backend (benchmarks/cache_stress.py), so a thousand is about 200 MB. The text
 # cache sees every executable compiled in this process, eager ones too.
 executables_by_text = LRUCache("executables by StableHLO text and device", maxsize=1024)
-"""(module text, device) -> loaded executable (``compile.compile_text``): the same program
-lowered twice, e.g. by two jit wrappers of one function, is compiled once."""
+"""(module text, device, XLA options) -> loaded executable (``compile.compile_text``): the
+same program lowered twice, e.g. by two jit wrappers of one function, is compiled once."""
 
 eager_executables = LRUCache("eager one-primitive calls", maxsize=1024)
 """(primitive, input avals, params, device) -> ``dispatch.Compiled``
 (``eager.apply_primitive``): skips building and lowering the one-equation program."""
 
 spmd_executables = LRUCache("executables partitioned over a mesh", maxsize=256)
-"""(module text, device ids) -> loaded executable (``spmd.CompiledSpmd``); eager calls on
-sharded arrays keep their ``CompiledSpmd`` in ``eager_executables``."""
+"""(module text, device ids, XLA options) -> loaded executable (``spmd.CompiledSpmd``);
+eager calls on sharded arrays keep their ``CompiledSpmd`` in ``eager_executables``."""
 
 scalar_buffers = LRUCache("device buffers of Python scalars", maxsize=4096)
 """(type, value, device) -> ``Array`` (``operands.to_array``): a scalar such as the ``2.0``

@@ -83,10 +83,11 @@ _text_cache = executables_by_text
 stats = {"compiles": 0, "disk_hits": 0}
 
 
-def _cache_key(text: str, device) -> str:
+def _cache_key(text: str, device, options: tuple = ()) -> str:
     client = device.client
     parts = [text, _jaxlib.platform_version(client), getattr(device, "device_kind", ""),
-             _jaxlib.jaxlib_version(), "default-compile-options"]
+             _jaxlib.jaxlib_version(),
+             repr(options) if options else "default-compile-options"]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
@@ -138,15 +139,17 @@ def _write_entry(directory: str, path: str, payload: bytes) -> None:
             pass
 
 
-def compile_text(text: str, device, name: str = "main") -> Any:
-    key = (text, device)
+def compile_text(text: str, device, name: str = "main", options: tuple = ()) -> Any:
+    """``text`` compiled for ``device`` with XLA's ``options`` ((name, value) pairs,
+    sorted), through the in-memory and on-disk caches."""
+    key = (text, device, options)
     exe = executables_by_text.get(key)
     if exe is not None:
         return exe
     directory = _cache_dir()
     path = None
     if directory is not None:
-        path = os.path.join(directory, _cache_key(text, device) + ".bin")
+        path = os.path.join(directory, _cache_key(text, device, options) + ".bin")
         payload = _read_entry(path)
         if payload is not None:
             try:
@@ -158,7 +161,7 @@ def compile_text(text: str, device, name: str = "main") -> Any:
         if config.log_compiles:
             logger.warning("XLA compile of %s", name)
         started = time.perf_counter()
-        exe = _jaxlib.compile(device.client, text, [device])
+        exe = _jaxlib.compile(device.client, text, [device], options)
         took = time.perf_counter() - started
         stats["compiles"] += 1
         if path is not None and took >= config.persistent_cache_min_compile_time_secs:
@@ -170,7 +173,7 @@ def compile_text(text: str, device, name: str = "main") -> Any:
 
 
 def compile_program(program: Program, device=None, name: str = "main",
-                    donated: Sequence[bool] = ()) -> Executable:
+                    donated: Sequence[bool] = (), options: tuple = ()) -> Executable:
     device = device or runtime.default_device()
     callbacks: list = []
     text = lower_program(program, name=name, donated=donated, host_callbacks=callbacks,
@@ -180,10 +183,11 @@ def compile_program(program: Program, device=None, name: str = "main",
         # with the same text calls other functions. (jit caches the Executable itself.)
         if config.log_compiles:
             logger.warning("XLA compile of %s", name)
-        exe = _jaxlib.compile_with_host_callbacks(device.client, text, [device], callbacks)
+        exe = _jaxlib.compile_with_host_callbacks(device.client, text, [device], callbacks,
+                                                  options)
         stats["compiles"] += 1
     else:
-        exe = compile_text(text, device, name)
+        exe = compile_text(text, device, name, options)
     return Executable(exe, program.out_avals, device, text, name, callbacks)
 
 

@@ -129,8 +129,10 @@ class Compiled:
 
 
 def compile_for_call(program: Program, name: str = "main", device=None,
-                     donated: Sequence[bool] = (), label: str | None = None) -> Compiled:
+                     donated: Sequence[bool] = (), label: str | None = None,
+                     compiler_options: tuple = ()) -> Compiled:
     """``program`` compiled for ``device`` (None: the default device), ready to call;
     ``donated`` flags the operands (constants first) whose buffers a call may consume,
-    ``label`` names the computation in ``debug_nans`` errors (default ``jit(name)``)."""
-    return Compiled(compile_program(program, device, name, donated), label)
+    ``label`` names the computation in ``debug_nans`` errors (default ``jit(name)``),
+    ``compiler_options`` are XLA's options ((name, value) pairs, sorted)."""
+    return Compiled(compile_program(program, device, name, donated, compiler_options), label)

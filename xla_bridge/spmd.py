@@ -37,7 +37,8 @@ class CompiledSpmd:
 
     def __init__(self, program: Program, name: str, in_shardings: Sequence[Sharding | None],
                  out_shardings: Sequence[Sharding | None], donated: Sequence[bool] = (),
-                 mesh: Mesh | None = None):
+                 mesh: Mesh | None = None, compiler_options: tuple = ()):
+        self.compiler_options = compiler_options
         mesh = mesh_of([*in_shardings, *out_shardings], f"jit({name})") or mesh
         if mesh is None:
             raise ValueError(f"jit({name}): no mesh to run over: give in_shardings or "
@@ -72,13 +73,14 @@ class CompiledSpmd:
     def _compiled(self):
         if self._exe is not None:
             return self._exe
-        key = (self.text, tuple(d.id for d in self.devices))
+        key = (self.text, tuple(d.id for d in self.devices), self.compiler_options)
         exe = spmd_executables.get(key)
         if exe is None:
             if config.log_compiles:
                 logger.warning("XLA compile of %s (SPMD over %s)", self.name, self.mesh)
             exe = _jaxlib.compile_spmd(self.devices[0].client, self.text, self.devices,
-                                       len(self.out_avals), [s is None for s in self._given_out])
+                                       len(self.out_avals), [s is None for s in self._given_out],
+                                       self.compiler_options)
             spmd_executables[key] = exe
         chosen = _jaxlib.output_sharding_texts(exe, len(self.out_avals))
         given = self._given_out
@@ -130,7 +132,9 @@ class CompiledSpmd:
 
 def compile_spmd(program: Program, name: str, in_shardings: Sequence[Sharding | None],
                  out_shardings: Sequence[Sharding | None], donated: Sequence[bool] = (),
-                 mesh: Mesh | None = None) -> CompiledSpmd:
+                 mesh: Mesh | None = None, compiler_options: tuple = ()) -> CompiledSpmd:
     """``program`` over a mesh (the one its shardings name, else ``mesh``): one sharding
-    per operand (constants first; None: replicated) and per output (None: XLA chooses)."""
-    return CompiledSpmd(program, name, in_shardings, out_shardings, donated, mesh)
+    per operand (constants first; None: replicated) and per output (None: XLA chooses);
+    ``compiler_options`` as for ``dispatch.compile_for_call``."""
+    return CompiledSpmd(program, name, in_shardings, out_shardings, donated, mesh,
+                        compiler_options)

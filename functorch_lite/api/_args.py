@@ -4,6 +4,7 @@ test of "is this an array", and turning a function over pytrees into one over fl
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from functorch_lite.core import pytree
@@ -25,6 +26,22 @@ def _normalize_argnums(argnums, what: str) -> tuple[int, ...]:
         if not isinstance(i, int):
             raise TypeError(f"{what} must be ints, got {i!r}")
     return argnums
+
+
+def check_compiler_options(options, where: str) -> dict:
+    """``compiler_options`` (XLA's options by name: ``{"xla_cpu_enable_fast_math": True}``)
+    as a dict; TypeError for anything but a mapping of names to booleans, numbers or
+    strings. XLA itself refuses unknown names and values when it compiles."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(f"{where}: compiler_options must be a dict of XLA option names to "
+                        f"values, got {type(options).__name__}")
+    for name, value in options.items():
+        if not isinstance(name, str) or not isinstance(value, (bool, int, float, str)):
+            raise TypeError(f"{where}: compiler_options maps option names (str) to bool, "
+                            f"int, float or str values; got {name!r}: {value!r}")
+    return dict(options)
 
 
 def _arg_names(fun: Callable) -> list[str] | None:

@@ -10,7 +10,8 @@ import logging
 from typing import Any, Callable
 
 from functorch_lite import _jit_cache
-from functorch_lite.api._args import _arg_names, _check_leaf, _fun_name, _normalize_argnums
+from functorch_lite.api._args import (_arg_names, _check_leaf, _fun_name, _normalize_argnums,
+                                      check_compiler_options)
 from functorch_lite.api.shardings import (check_sharding_option, in_shardings_per_leaf,
                                           is_sharded, out_shardings_per_leaf)
 from functorch_lite.api.stages import (Lowered, Traced, TracedProgram, _input_labels,
@@ -108,9 +109,13 @@ class JitFunction:
     (see ``_jit_cache``): ``jit(f)(x)`` written inline traces ``f`` once, as in JAX."""
 
     def __init__(self, fun: Callable, static_argnums=(), static_argnames=(),
-                 donate_argnums=(), in_shardings=None, out_shardings=None):
+                 donate_argnums=(), in_shardings=None, out_shardings=None,
+                 compiler_options=None):
         if not callable(fun):
             raise TypeError(f"jit expects a callable, got {type(fun).__name__}")
+        # XLA's options for this function's executables, as a cache key: sorted pairs.
+        self.compiler_options = tuple(sorted(
+            check_compiler_options(compiler_options, f"jit({_fun_name(fun)})").items()))
         check_sharding_option("in_shardings", in_shardings)
         check_sharding_option("out_shardings", out_shardings)
         self.in_shardings, self.out_shardings = in_shardings, out_shardings
@@ -125,10 +130,11 @@ class JitFunction:
         self.donate_argnums = _normalize_argnums(donate_argnums, "donate_argnums")
         self._arg_names = state.arg_names
         # Calls whose arguments are all plain device arrays skip pytree handling entirely:
-        # input avals -> (traced program, output tree). Shared with the state (donating
-        # wrappers share one per donate_argnums).
-        self._fast = (state.fast if not self.donate_argnums else
-                      state.fast_donating.setdefault(self.donate_argnums, {}))
+        # input avals -> (traced program, output tree). Shared with the state (wrappers that
+        # donate or pass compiler options share one per donate_argnums and options).
+        variant = (self.donate_argnums, self.compiler_options)
+        self._fast = (state.fast if variant == ((), ()) else
+                      state.fast_variants.setdefault(variant, {}))
         # (a wrapper with shardings runs over a mesh: not on the one-device cached path)
         self._fast_ok = not (self.static_argnums or self.static_argnames or
                              in_shardings is not None or out_shardings is not None)
@@ -213,7 +219,7 @@ class JitFunction:
             key = ("tree", key)
             self._state.fast_trees = True
         entry = traced.fast_entry(device, tuple(type(a) is not array_type for a in leaves),
-                                  donated)
+                                  donated, self.compiler_options)
         if entry is not None:
             self._fast[key] = entry
 
@@ -259,7 +265,7 @@ class JitFunction:
         if eager:
             spmd = self._spmd(traced, args, kwargs, leaves)
             if spmd is not None:
-                compiled = traced.compiled_spmd(*spmd, donated)
+                compiled = traced.compiled_spmd(*spmd, donated, self.compiler_options)
                 if not kwargs and not (self.static_argnums or self.static_argnames):
                     key = self._spmd_key(args)[1]
                     if key is not None and len(self._spmd_fast) < _jit_cache.MAX_TRACED:
@@ -271,7 +277,7 @@ class JitFunction:
             device = backend.choose_device(leaves, f"jit({self.name})")
             if self._fast_ok and not kwargs:
                 self._remember_fast(args, traced, device, donated)
-            outs = traced.run_eagerly(leaves, device, donated)
+            outs = traced.run_eagerly(leaves, device, donated, self.compiler_options)
             return pytree.tree_unflatten(traced.out_tree, outs)
         outs = jit_call_p.bind(*traced.consts, *leaves, program=traced.program,
                                name=self.name, donated=donated)
@@ -324,7 +330,8 @@ class JitFunction:
         args, kwargs = expand_stand_ins((args, kwargs))
         traced, leaves, sig = self._get_traced(args, kwargs)
         spmd = self._spmd(traced, args, kwargs, leaves)
-        return Traced(traced, sig.in_tree, sig.in_avals, self.name, spmd)
+        return Traced(traced, sig.in_tree, sig.in_avals, self.name, spmd,
+                      self.compiler_options)
 
     def lower(self, *args, **kwargs) -> Lowered:
         return self.trace(*args, **kwargs).lower()
@@ -394,7 +401,8 @@ def disable_jit(disable: bool = True):
 
 
 def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
-        donate_argnums=(), in_shardings=None, out_shardings=None) -> JitFunction:
+        donate_argnums=(), in_shardings=None, out_shardings=None,
+        compiler_options=None) -> JitFunction:
     """Compile ``fun`` with XLA: traced once per input signature (shapes, dtypes, weak types,
     pytree structure and static argument values), then run as one executable. The traces
     belong to ``fun`` and its static arguments, so a new ``jit(fun)`` reuses them (globals
@@ -408,14 +416,20 @@ def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
     arguments / of the outputs; None: the argument's own layout / XLA's choice) run the
     program over a mesh, partitioned by XLA's SPMD partitioner; so do arguments laid out
     over a mesh (``device_put(x, NamedSharding(mesh, spec))``).
+
+    ``compiler_options`` (XLA's options by name, as in JAX: ``{"xla_cpu_enable_fast_math":
+    True}``) apply to this function's executables when it runs as its own program (inside
+    another jitted function it is compiled as part of that one, with that one's options).
+    XLA refuses an unknown name or a bad value when it compiles (``JaxRuntimeError``).
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames,
                                  donate_argnums=donate_argnums, in_shardings=in_shardings,
-                                 out_shardings=out_shardings)
+                                 out_shardings=out_shardings,
+                                 compiler_options=compiler_options)
     return JitFunction(fun, static_argnums, static_argnames, donate_argnums, in_shardings,
-                       out_shardings)
+                       out_shardings, compiler_options)
 
 
 def block_until_ready(x: Any) -> Any:

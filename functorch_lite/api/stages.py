@@ -9,7 +9,7 @@ import numpy as np
 
 from functorch_lite.api._args import (_arg_names, _check_leaf, _flatten_fun, _fun_name,
                                       _leaf_aval, _leaf_paths, _normalize_argnums,
-                                      _positive_argnums)
+                                      _positive_argnums, check_compiler_options)
 from functorch_lite.api.shardings import program_mesh
 from functorch_lite.core import passes, pytree
 from functorch_lite.core.backend import backend
@@ -86,42 +86,46 @@ class TracedProgram:
         self.out_tree = out_tree
         self.name = name
         self.mesh = program_mesh(self.program)  # a with_sharding_constraint's, if any
-        self._compiled = {}  # (device, donation flags) -> compiled executable
-        self._fast = {}  # (device, scalar flags, donation flags) -> fast_entry
+        # (device, donation flags, XLA options) -> compiled executable
+        self._compiled = {}
+        self._fast = {}  # (device, scalar flags, donation flags, XLA options) -> fast_entry
 
-    def compiled(self, device=None, donated: tuple = ()):
+    def compiled(self, device=None, donated: tuple = (), options: tuple = ()):
         """The executable for ``device``; ``donated`` flags the operands (constants
-        first) whose buffers it may consume."""
-        key = (device, donated)
+        first) whose buffers it may consume; ``options`` are XLA's compiler options as
+        sorted (name, value) pairs (jit's ``compiler_options``)."""
+        key = (device, donated, options)
         exe = self._compiled.get(key)
         if exe is None:
             exe = self._compiled[key] = backend.compile(self.program, self.name, device,
-                                                        donated)
+                                                        donated, compiler_options=options)
         return exe
 
-    def compiled_spmd(self, in_shardings: tuple, out_shardings: tuple, mesh, donated=()):
+    def compiled_spmd(self, in_shardings: tuple, out_shardings: tuple, mesh, donated=(),
+                      options: tuple = ()):
         """The program partitioned over a mesh: one sharding per operand (constants
         first; None: replicated) and per output (None: XLA's choice)."""
-        key = ("spmd", in_shardings, out_shardings, mesh, donated)
+        key = ("spmd", in_shardings, out_shardings, mesh, donated, options)
         exe = self._compiled.get(key)
         if exe is None:
             exe = self._compiled[key] = backend.compile_spmd(
-                self.program, self.name, in_shardings, out_shardings, donated, mesh)
+                self.program, self.name, in_shardings, out_shardings, donated, mesh,
+                compiler_options=options)
         return exe
 
-    def run_eagerly(self, leaves, device=None, donated: tuple = ()):
+    def run_eagerly(self, leaves, device=None, donated: tuple = (), options: tuple = ()):
         """When no transformation is active: call the compiled executable directly
         instead of going through ``bind``. It runs on ``device`` (None: the default)."""
-        return self.compiled(device, donated)(*self.consts, *leaves)
+        return self.compiled(device, donated, options)(*self.consts, *leaves)
 
-    def fast_entry(self, device, scalars: tuple, donated: tuple = ()):
+    def fast_entry(self, device, scalars: tuple, donated: tuple = (), options: tuple = ()):
         """(call, rebuild) for ``JitFunction``'s cached-call path on ``device``, or None
         where the backend has no such path. ``scalars`` flags the arguments that are Python
-        scalars; ``donated`` is as for ``compiled``. ``rebuild`` makes the output pytree
-        from the output list; None for a single array output."""
-        key = (device, scalars, donated)
+        scalars; ``donated`` and ``options`` are as for ``compiled``. ``rebuild`` makes the
+        output pytree from the output list; None for a single array output."""
+        key = (device, scalars, donated, options)
         if key not in self._fast:
-            make = getattr(self.compiled(device, donated), "fast_caller", None)
+            make = getattr(self.compiled(device, donated, options), "fast_caller", None)
             call = make(self.consts, scalars) if make is not None else None
             leaf = pytree.treedef_is_leaf(self.out_tree) and self.out_tree.num_leaves == 1
             rebuild = None if leaf else pytree.unflattener(self.out_tree)
@@ -183,9 +187,11 @@ def _input_labels(arg_names, dyn_args, dyn_kwargs, static_argnums, sig) -> list[
 class Lowered:
     """``jit(f).lower(*args)``: the StableHLO module, ready to compile."""
 
-    def __init__(self, traced: TracedProgram, spmd: tuple | None = None):
+    def __init__(self, traced: TracedProgram, spmd: tuple | None = None,
+                 compiler_options: tuple = ()):
         self._traced = traced
         self._spmd = spmd  # (in_shardings, out_shardings, mesh) for a program over a mesh
+        self._compiler_options = compiler_options  # jit's, as sorted (name, value) pairs
         self._text = None
 
     def as_text(self) -> str:
@@ -196,10 +202,16 @@ class Lowered:
                 self._text = backend.lower(self._traced.program, self._traced.name)
         return self._text
 
-    def compile(self) -> "Compiled":
+    def compile(self, compiler_options: dict | None = None) -> "Compiled":
+        """The executable; ``compiler_options`` (XLA's options by name, as for ``jit``)
+        add to and override those given to ``jit``."""
+        options = dict(self._compiler_options)
+        options.update(check_compiler_options(compiler_options, "compile"))
+        options = tuple(sorted(options.items()))
         if self._spmd is not None:
-            return Compiled(self._traced, self._traced.compiled_spmd(*self._spmd))
-        return Compiled(self._traced, backend.compile(self._traced.program, self._traced.name))
+            return Compiled(self._traced,
+                            self._traced.compiled_spmd(*self._spmd, options=options))
+        return Compiled(self._traced, self._traced.compiled(options=options))
 
     @property
     def program(self) -> ClosedProgram:
@@ -249,9 +261,10 @@ class Traced:
     """
 
     def __init__(self, traced: TracedProgram, in_tree, in_avals, fun_name: str,
-                 spmd: tuple | None = None):
+                 spmd: tuple | None = None, compiler_options: tuple = ()):
         self._traced = traced
         self._spmd = spmd
+        self._compiler_options = compiler_options
         self.in_tree = in_tree
         self._in_avals = in_avals
         self.fun_name = fun_name
@@ -280,7 +293,7 @@ class Traced:
         return pytree.tree_map(lambda a: ShapeDtypeStruct(a.shape, a.dtype), self.out_avals)
 
     def lower(self) -> Lowered:
-        return Lowered(self._traced, self._spmd)
+        return Lowered(self._traced, self._spmd, self._compiler_options)
 
     def __repr__(self) -> str:
         return f"<Traced {self.fun_name}>"

@@ -4,9 +4,11 @@ itself here at import; a test double or another backend could register instead.
     apply_primitive(primitive, args, params) -> list of arrays     (eager evaluation)
     device_put(value, device, weak_type) -> array                  (host -> device)
     lower(program, name) -> str                                    (the module text)
-    compile(program, name, device=None, donated=()) -> compiled object for one device
+    compile(program, name, device=None, donated=(), compiler_options=())
+                              -> compiled object for one device
                               (None: the default; ``donated`` flags the operands whose
-                              buffers it may consume): __call__(*arrays) -> list of
+                              buffers it may consume; ``compiler_options``: XLA's options
+                              as sorted (name, value) pairs): __call__(*arrays) -> list of
                               arrays (arrays elsewhere are copied to its device),
                               cost_analysis() -> dict,
                               memory_analysis(), as_text(); optionally
@@ -24,7 +26,8 @@ itself here at import; a test double or another backend could register instead.
     choose_device(arrays, what) -> device                          (where a computation on
                               these runs; ValueError naming both devices when two
                               arguments were put on different devices)
-    compile_spmd(program, name, in_shardings, out_shardings, donated=()) -> compiled object
+    compile_spmd(program, name, in_shardings, out_shardings, donated=(), mesh=None,
+                 compiler_options=()) -> compiled object
                               running over a mesh (shardings: one per operand / output,
                               None where XLA may choose)
     export_module(program, consts, name, platform) -> bytes        (a serialized module

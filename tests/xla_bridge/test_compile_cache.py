@@ -149,7 +149,7 @@ def _fresh_text():
 def _compile_fresh(text):
     """compile_text as a new process would see it: nothing in the in-memory cache."""
     device = runtime.default_device()
-    xc._text_cache.pop((text, device), None)
+    xc._text_cache.pop((text, device, ()), None)
     before = dict(xc.stats)
     exe = xc.compile_text(text, device, "test")
     return exe, {k: xc.stats[k] - before[k] for k in before}
@@ -239,7 +239,7 @@ def test_results_are_the_same_through_the_disk_cache(cache_dir):
     x = np.linspace(-2, 2, 7).astype(np.float32)
     want = np.asarray(fl.jit(f)(x))
     text = fl.jit(f).lower(x).as_text()
-    xc._text_cache.pop((text, runtime.default_device()), None)
+    xc._text_cache.pop((text, runtime.default_device(), ()), None)
     clear_jit_caches()  # a new jit(f) of the same f reuses its trace, as in JAX
     before = xc.stats["disk_hits"]
     got = np.asarray(fl.jit(f)(x))
