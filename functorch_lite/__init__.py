@@ -73,5 +73,6 @@ explain_cache_misses = _State("explain_cache_misses")
 enable_checks = _State("enable_checks")
 default_matmul_precision = _State("default_matmul_precision")
 numpy_rank_promotion = _State("numpy_rank_promotion")
+threefry_partitionable = _State("threefry_partitionable")
 
 __version__ = "0.1.0"

@@ -8,7 +8,9 @@ streams as a Python loop over the keys) and ``grad`` (keys carry no derivative;
 reparameterized samples such as ``mu + sigma * normal(key)`` differentiate with respect
 to ``mu`` and ``sigma``). For the same key, shape and dtype every function returns
 exactly the values ``jax.random`` returns with its default configuration (threefry2x32
-with ``jax_threefry_partitionable`` on).
+with ``jax_threefry_partitionable`` on), and with that flag off
+(``config.update("jax_threefry_partitionable", False)``) the values of JAX's original
+streams, which older results were drawn from.
 
 Keys come in two flavors, accepted interchangeably by every function:
 
@@ -31,7 +33,9 @@ How bits are made (for the curious): ``threefry2x32(k1, k2, c1, c2)`` encrypts t
 64-bit counter ``(c1, c2)`` under the key ``(k1, k2)`` and returns two words. Drawing
 ``shape`` words encrypts the counters ``0, 1, ..., size - 1`` (high word 0) and XORs
 the two output words; ``split(key, n)`` keeps both words of counters ``0..n-1`` as the
-new keys; ``fold_in(key, d)`` keeps both words of counter ``(0, d)``.
+new keys; ``fold_in(key, d)`` keeps both words of counter ``(0, d)``. The original streams
+(flag off) hash a flat run of 32-bit counters instead, the first half of the run paired
+with the second (``_hash_run``).
 """
 from __future__ import annotations
 
@@ -47,6 +51,7 @@ from functorch_lite import numpy as fnp
 from functorch_lite.api import jit
 from functorch_lite.core import dtypes
 from functorch_lite.core.avals import ShapedArray, get_aval
+from functorch_lite.core.config import config
 from functorch_lite.core.pytree import register_pytree_node
 from functorch_lite.core.shape_dtype_struct import ShapeDtypeStruct, stand_in_expanders
 from functorch_lite.lax._common import canonical_shape
@@ -375,7 +380,27 @@ def _hash_counters(data: Any, shape: tuple[int, ...]):
     return threefry2x32(k1, k2, hi, lo)
 
 
+def _hash_run(data: Any, n: int):
+    """The original (not partitionable) stream: ``n`` words from the 32-bit counters
+    ``0 .. n-1``, padded with a 0 to an even count; the first half of the run is paired
+    with the second, and the two output halves are put back end to end."""
+    if n >= 2 ** 32 - 1:
+        raise NotImplementedError(f"random arrays of more than 2**32 - 2 words with "
+                                  f"jax_threefry_partitionable off ({n} words)")
+    k1, k2 = _key_words(data)
+    half = (n + 1) // 2
+    first = lax.iota(_U32, half)
+    second = lax.add(first, lax.full((half,), half, _U32))
+    if n % 2:                                   # the last counter of the pair is the pad
+        second = lax.concatenate([lax.slice(second, (0,), (half - 1,)),
+                                  lax.full((1,), 0, _U32)], 0)
+    b1, b2 = threefry2x32(k1, k2, first, second)
+    return lax.slice(lax.concatenate([b1, b2], 0), (0,), (n,))
+
+
 def _split_impl(data: Any, shape: tuple[int, ...]):
+    if not config.threefry_partitionable:
+        return lax.reshape(_hash_run(data, 2 * math.prod(shape)), shape + (2,))
     b1, b2 = _hash_counters(data, shape)
     return lax.concatenate([lax.expand_dims(b1, (len(shape),)),
                             lax.expand_dims(b2, (len(shape),))], len(shape))
@@ -387,7 +412,33 @@ def _fold_in_impl(data: Any, d: Any):
     return lax.concatenate([lax.reshape(b1, (1,)), lax.reshape(b2, (1,))], 0)
 
 
+def _bits_run(data: Any, bit_width: int, shape: tuple[int, ...]):
+    """The original stream's bits: a run of 32-bit words, as many as the bits need. 64-bit
+    values take their high word from the run's first half and the low from its second;
+    8- and 16-bit values are a word's pieces, lowest bits first."""
+    size = math.prod(shape)
+    words = _hash_run(data, -(-bit_width * size // 32))
+    if bit_width == 64:
+        u64 = _UINT[64]
+        hi, lo = (lax.convert_element_type(lax.slice(words, (i * size,), ((i + 1) * size,)),
+                                           u64) for i in (0, 1))
+        out = lax.bitwise_or(lax.shift_left(hi, np.uint64(32)), lo)
+    elif bit_width == 32:
+        out = words
+    else:
+        per_word = 32 // bit_width
+        shifts = lax.mul(lax.iota(_U32, per_word), lax.full((per_word,), bit_width, _U32))
+        pieces = lax.shift_right_logical(
+            lax.broadcast_in_dim(words, (words.shape[0], per_word), (0,)),
+            lax.broadcast_in_dim(shifts, (words.shape[0], per_word), (1,)))
+        pieces = lax.reshape(pieces, (words.shape[0] * per_word,))
+        out = lax.convert_element_type(lax.slice(pieces, (0,), (size,)), _UINT[bit_width])
+    return lax.reshape(out, shape)
+
+
 def _bits_impl(data: Any, bit_width: int, shape: tuple[int, ...]):
+    if not config.threefry_partitionable:
+        return _bits_run(data, bit_width, shape)
     b1, b2 = _hash_counters(data, shape)
     if bit_width == 64:
         u64 = _UINT[64]

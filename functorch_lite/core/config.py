@@ -135,6 +135,10 @@ config.define("default_matmul_precision", None, env="JAX_DEFAULT_MATMUL_PRECISIO
 config.define("numpy_rank_promotion", "allow", env="JAX_NUMPY_RANK_PROMOTION",
               check=_one_of("numpy_rank_promotion", ("allow", "warn", "raise")))
 config.define("platform_name", None, env="FUNCTORCH_LITE_PLATFORM")
+# Which threefry stream ``random`` draws from: the partitionable one (JAX's default since
+# 0.5) or, off, JAX's original one. It acts while tracing, so a change traces again.
+config.define("threefry_partitionable", True, env="JAX_THREEFRY_PARTITIONABLE",
+              parse=_parse_bool)
 
 
 def _str_or_none(name: str) -> Callable[[Any], None]:
