@@ -74,5 +74,6 @@ enable_checks = _State("enable_checks")
 default_matmul_precision = _State("default_matmul_precision")
 numpy_rank_promotion = _State("numpy_rank_promotion")
 threefry_partitionable = _State("threefry_partitionable")
+numpy_dtype_promotion = _State("numpy_dtype_promotion")
 
 __version__ = "0.1.0"

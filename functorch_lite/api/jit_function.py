@@ -371,11 +371,13 @@ def _retrace_on_change(name: str) -> None:
 
 # A program traced with x64 off is wrong with it on (and back); lax applies
 # default_matmul_precision to each product it traces; the NumPy API checks
-# numpy_rank_promotion as it broadcasts; random draws its bits by threefry_partitionable.
+# numpy_rank_promotion as it broadcasts and numpy_dtype_promotion as it promotes; random
+# draws its bits by threefry_partitionable.
 _retrace_on_change("enable_x64")
 _retrace_on_change("default_matmul_precision")
 _retrace_on_change("numpy_rank_promotion")
 _retrace_on_change("threefry_partitionable")
+_retrace_on_change("numpy_dtype_promotion")
 
 
 def clear_jit_caches() -> None:

@@ -135,6 +135,10 @@ config.define("default_matmul_precision", None, env="JAX_DEFAULT_MATMUL_PRECISIO
 config.define("numpy_rank_promotion", "allow", env="JAX_NUMPY_RANK_PROMOTION",
               check=_one_of("numpy_rank_promotion", ("allow", "warn", "raise")))
 config.define("platform_name", None, env="FUNCTORCH_LITE_PLATFORM")
+# How the NumPy API promotes operands of different dtypes: 'standard' (JAX's lattice) or
+# 'strict' (only a weak scalar joins an array: see core/dtypes). It acts while tracing.
+config.define("numpy_dtype_promotion", "standard", env="JAX_NUMPY_DTYPE_PROMOTION",
+              check=_one_of("numpy_dtype_promotion", ("standard", "strict")))
 # Which threefry stream ``random`` draws from: the partitionable one (JAX's default since
 # 0.5) or, off, JAX's original one. It acts while tracing, so a change traces again.
 config.define("threefry_partitionable", True, env="JAX_THREEFRY_PARTITIONABLE",

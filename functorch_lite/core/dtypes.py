@@ -293,6 +293,11 @@ def dtype_of(x: Any, canonicalize: bool = True) -> np.dtype:
 #
 # With x64 off the only change is uint32 x int32 -> int32 rather than int64,
 # so that two 32-bit inputs never produce a 64-bit result.
+#
+# With ``numpy_dtype_promotion='strict'`` (JAX's option) strong dtypes promote to
+# nothing but themselves: only a weak scalar joins an array, of its own kind or a
+# higher one (int* -> any integer, float* and up; float* -> any float, complex*;
+# complex* -> any complex). Everything else is a TypePromotionError.
 
 _WEAK_INT, _WEAK_FLOAT, _WEAK_COMPLEX = "int*", "float*", "complex*"
 _WEAK_NODES = (_WEAK_INT, _WEAK_FLOAT, _WEAK_COMPLEX)
@@ -329,6 +334,17 @@ def _lattice_edges(x64: bool) -> dict[str, tuple[str, ...]]:
     return edges
 
 
+def _strict_lattice_edges() -> dict[str, tuple[str, ...]]:
+    names = {kind: tuple(d.name for d in SUPPORTED_DTYPES if d.kind in kinds
+                         or (d == _BF16 and "f" in kinds)) for kind, kinds in
+             (("int", "iu"), ("float", "f"), ("complex", "c"))}
+    edges: dict[str, tuple[str, ...]] = {d.name: () for d in SUPPORTED_DTYPES}
+    edges[_WEAK_INT] = (_WEAK_FLOAT,) + names["int"]
+    edges[_WEAK_FLOAT] = (_WEAK_COMPLEX,) + names["float"]
+    edges[_WEAK_COMPLEX] = names["complex"]
+    return edges
+
+
 def _upper_bound_sets(edges: dict[str, tuple[str, ...]]) -> dict[str, frozenset[str]]:
     """For every node, the set of nodes reachable from it (itself included)."""
     ubs: dict[str, frozenset[str]] = {}
@@ -348,14 +364,23 @@ def _upper_bound_sets(edges: dict[str, tuple[str, ...]]) -> dict[str, frozenset[
     return ubs
 
 
-_UPPER_BOUNDS = {x64: _upper_bound_sets(_lattice_edges(x64)) for x64 in (False, True)}
+# (promotion mode, x64) -> each node's upper bounds. The cached functions below take
+# that pair as their lattice key, since their results depend on both flags.
+_UPPER_BOUNDS = {("standard", x64): _upper_bound_sets(_lattice_edges(x64))
+                 for x64 in (False, True)}
+_UPPER_BOUNDS.update({("strict", x64): _upper_bound_sets(_strict_lattice_edges())
+                      for x64 in (False, True)})
+
+
+def _lattice() -> tuple[str, bool]:
+    return config.numpy_dtype_promotion, _x64()
 
 
 @functools.lru_cache(maxsize=1024)
-def _least_upper_bound(x64: bool, nodes: frozenset[str]) -> str:
+def _least_upper_bound(lattice: tuple[str, bool], nodes: frozenset[str]) -> str:
     """The least upper bound of ``nodes``: the common upper bound that every
     other common upper bound lies above."""
-    ubs = _UPPER_BOUNDS[x64]
+    ubs = _UPPER_BOUNDS[lattice]
     unknown = [n for n in nodes if n not in ubs]
     if unknown:
         raise TypePromotionError(
@@ -363,6 +388,11 @@ def _least_upper_bound(x64: bool, nodes: frozenset[str]) -> str:
     common = frozenset.intersection(*(ubs[n] for n in nodes))
     least = [c for c in common if common <= ubs[c]]
     if len(least) != 1:
+        if lattice[0] == "strict":
+            raise TypePromotionError(
+                f"no implicit promotion between {', '.join(sorted(nodes))} with "
+                f"numpy_dtype_promotion='strict': cast the inputs to the dtype you want "
+                f"(x.astype(...)), or set jax_numpy_dtype_promotion='standard'")
         raise TypePromotionError(
             f"no unique promoted type for {sorted(nodes)}; candidates {sorted(least)}")
     return least[0]
@@ -415,7 +445,7 @@ def lattice_result_type(*args: Any) -> tuple[np.dtype, bool]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _join_pairs(pairs: tuple, x64: bool) -> tuple[np.dtype, bool]:
+def _join_pairs(pairs: tuple, lattice: tuple[str, bool]) -> tuple[np.dtype, bool]:
     dts = [d for d, _ in pairs]
     weaks = [w for _, w in pairs]
     if len(pairs) == 1:
@@ -423,12 +453,12 @@ def _join_pairs(pairs: tuple, x64: bool) -> tuple[np.dtype, bool]:
     elif all(d == dts[0] for d in dts) and not all(weaks):
         # Same dtype everywhere: nothing to promote (lets float0 through too).
         dt, weak = dts[0], False
-    elif all(weaks):
+    elif all(weaks) and lattice[0] != "strict":
         # Only weak inputs: promote their concrete dtypes, stay weak.
-        top = _least_upper_bound(x64, frozenset(d.name for d in dts))
+        top = _least_upper_bound(lattice, frozenset(d.name for d in dts))
         dt, weak = canonicalize_dtype(_node_dtype(top)), True
     else:
-        top = _least_upper_bound(x64, frozenset(_node(d, w) for d, w in pairs))
+        top = _least_upper_bound(lattice, frozenset(_node(d, w) for d, w in pairs))
         dt, weak = canonicalize_dtype(_node_dtype(top)), top in _WEAK_NODES
     return dt, weak and dt != _BOOL
 
@@ -436,7 +466,7 @@ def _join_pairs(pairs: tuple, x64: bool) -> tuple[np.dtype, bool]:
 def join_pairs(pairs: tuple) -> tuple[np.dtype, bool]:
     """``lattice_result_type`` for already-known ``(canonical dtype, weak)`` pairs (cached:
     this runs on every elementwise operation)."""
-    return _join_pairs(pairs, _x64())
+    return _join_pairs(pairs, _lattice())
 
 
 def result_type(*args: Any, return_weak_type_flag: bool = False):
@@ -475,7 +505,7 @@ def promote_types(a: Any, b: Any) -> np.dtype:
             return _node(_PYTHON_SCALAR_DTYPES[t], True)
         return _to_np_dtype(t).name
 
-    return _node_dtype(_least_upper_bound(_x64(), frozenset((node(a), node(b)))))
+    return _node_dtype(_least_upper_bound(_lattice(), frozenset((node(a), node(b)))))
 
 
 # ---------------------------------------------------------------------------

@@ -234,7 +234,7 @@ LATTICE_NODES = NAMES + ["int*", "float*", "complex*"]
 def test_least_upper_bound_is_a_join(x64, a, b, c):
     # Checked on lattice nodes: turning a weak node into a dtype (float* ->
     # float64) forgets its weakness, so promote_types itself is not associative.
-    lub = lambda *ns: D._least_upper_bound(x64, frozenset(ns))
+    lub = lambda *ns: D._least_upper_bound(("standard", x64), frozenset(ns))
     assert lub(a, b) == lub(b, a)
     assert lub(lub(a, b), c) == lub(a, lub(b, c)) == lub(a, b, c)
     assert lub(a, a) == a
@@ -248,14 +248,25 @@ def test_promote_types_is_commutative(x64):
 
 def test_lattice_nodes_and_upper_bounds():
     for x64 in (False, True):
-        ubs = D._UPPER_BOUNDS[x64]
+        ubs = D._UPPER_BOUNDS["standard", x64]
         assert set(ubs) == set(NAMES) | {"int*", "float*", "complex*"}
         # complex128 is the top: everything promotes to it.
         assert all("complex128" in ub for ub in ubs.values())
         assert ubs["complex128"] == {"complex128"}
         # bool is the bottom.
         assert all(n in ubs["bool"] for n in ubs)
-    assert "int64" not in D._UPPER_BOUNDS[False]["uint32"] - D._UPPER_BOUNDS[False]["int32"]
+        # strict: a strong dtype is bounded by itself only; weak ones by their kind and up
+        strict = D._UPPER_BOUNDS["strict", x64]
+        assert set(strict) == set(ubs)
+        assert all(strict[n] == {n} for n in NAMES)
+        kinds = {n: np.dtype(n).kind if n != "bfloat16" else "f" for n in NAMES}
+        assert strict["complex*"] - {"complex*"} == {n for n in NAMES if kinds[n] == "c"}
+        assert strict["float*"] - {"float*"} == strict["complex*"] | {
+            n for n in NAMES if kinds[n] == "f"}
+        assert strict["int*"] - {"int*"} == strict["float*"] | {
+            n for n in NAMES if kinds[n] in "iu"}
+    standard32 = D._UPPER_BOUNDS["standard", False]
+    assert "int64" not in standard32["uint32"] - standard32["int32"]
 
 
 # ---------------------------------------------------------------------------
