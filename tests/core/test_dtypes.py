@@ -146,9 +146,13 @@ def test_result_type_nary_matches_jax(enabled, picks):
         assert got == want, [c[0] for c in chosen]
 
 
+def weak_result(*args):
+    return D.result_type(*args, return_weak_type_flag=True)
+
+
 def test_result_type_examples():
     with x64_mode(False):
-        assert D.result_type(np.int32, 2.5, return_weak_type_flag=True) == (np.dtype("float32"), True)
+        assert weak_result(np.int32, 2.5) == (np.dtype("float32"), True)
         assert D.result_type(D.bfloat16, float) == np.dtype(D.bfloat16)
         assert D.result_type(np.uint8, int) == np.dtype("uint8")
         assert D.result_type(np.int8, np.uint8) == np.dtype("int16")
@@ -158,11 +162,11 @@ def test_result_type_examples():
         assert D.result_type(True, 1, return_weak_type_flag=True) == (np.dtype("int32"), True)
         assert D.result_type(True, True, return_weak_type_flag=True) == (np.dtype(bool), False)
         assert D.result_type(np.float64) == np.dtype("float32")
-        assert D.result_type(FakeAval(np.int16, True), return_weak_type_flag=True) == (np.dtype("int32"), True)
+        assert weak_result(FakeAval(np.int16, True)) == (np.dtype("int32"), True)
     with x64_mode(True):
         assert D.result_type(np.uint32, np.int32) == np.dtype("int64")
         assert D.result_type(np.uint64, np.int64) == np.dtype("float64")
-        assert D.result_type(np.int32, 2.5, return_weak_type_flag=True) == (np.dtype("float64"), True)
+        assert weak_result(np.int32, 2.5) == (np.dtype("float64"), True)
 
 
 def test_result_type_accepts_aval_like_objects():
