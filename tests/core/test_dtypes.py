@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import pathlib
-import warnings
 
 import jax
 import jax.numpy as jnp
