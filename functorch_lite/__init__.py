@@ -13,6 +13,7 @@ from functorch_lite.api import (block_until_ready, disable_jit, grad, hessian,  
                                 jacfwd, jacrev, jit, jvp, linearize, make_ir,
                                 value_and_grad, vjp, vmap)
 from functorch_lite.core import pytree as _pytree
+from functorch_lite.core import transfer_guard as _transfer_guard
 from functorch_lite.core.config import State as _State, config  # noqa: F401
 from functorch_lite.lax.checkpoint import checkpoint, remat  # noqa: F401
 from functorch_lite.lax.checkpoint_policies import checkpoint_policies  # noqa: F401
@@ -56,12 +57,15 @@ numpy.ndarray = Array
 def device_put(x, device=None):
     """Place every array leaf of ``x`` on ``device`` (default: the default device), or lay
     it out as a sharding says (``NamedSharding(mesh, P("data"))``; a pytree prefix of ``x``
-    gives one per subtree). Inside ``jit`` a sharding acts as ``with_sharding_constraint``."""
-    if isinstance(device, (sharding.Sharding, sharding.PartitionSpec)) or (
-            device is not None and not hasattr(device, "id")):
-        return lax.with_sharding_constraint(x, device)
-    leaves, treedef = _pytree.tree_flatten(x)
-    return _pytree.tree_unflatten(treedef, [lax.device_put(leaf, device) for leaf in leaves])
+    gives one per subtree). Inside ``jit`` a sharding acts as ``with_sharding_constraint``.
+    Its transfers are explicit ones for the transfer guard."""
+    with _transfer_guard.explicit():
+        if isinstance(device, (sharding.Sharding, sharding.PartitionSpec)) or (
+                device is not None and not hasattr(device, "id")):
+            return lax.with_sharding_constraint(x, device)
+        leaves, treedef = _pytree.tree_flatten(x)
+        return _pytree.tree_unflatten(treedef, [lax.device_put(leaf, device)
+                                                for leaf in leaves])
 
 
 # Flags as context managers and readable values (``with fl.enable_x64(True): ...``).
@@ -75,5 +79,9 @@ default_matmul_precision = _State("default_matmul_precision")
 numpy_rank_promotion = _State("numpy_rank_promotion")
 threefry_partitionable = _State("threefry_partitionable")
 numpy_dtype_promotion = _State("numpy_dtype_promotion")
+transfer_guard = _State("transfer_guard")
+transfer_guard_host_to_device = _State("transfer_guard_host_to_device")
+transfer_guard_device_to_device = _State("transfer_guard_device_to_device")
+transfer_guard_device_to_host = _State("transfer_guard_device_to_host")
 
 __version__ = "0.1.0"

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 from functorch_lite import lax
 from functorch_lite.api import (_arg_names, _fun_name, _leaf_paths, clear_jit_caches, jacrev,
                                 make_ir)
-from functorch_lite.core import dtypes, pytree
+from functorch_lite.core import dtypes, pytree, transfer_guard
 from functorch_lite.core.backend import backend as _executor
 from functorch_lite.core import trace as trace_mod
 from functorch_lite.core.avals import ShapedArray, get_aval
@@ -251,7 +251,8 @@ def device_get(x: Any) -> Any:
             return leaf
         to_numpy = getattr(leaf, "__array__", None)
         return leaf if to_numpy is None else to_numpy()
-    return pytree.tree_map(get, x)
+    with transfer_guard.explicit():    # (explicit transfers, for the transfer guard)
+        return pytree.tree_map(get, x)
 
 
 def local_device_count(backend: str | None = None) -> int:

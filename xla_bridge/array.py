@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from functorch_lite.core import avals as avals_mod
-from functorch_lite.core import dtypes
+from functorch_lite.core import dtypes, transfer_guard
 from functorch_lite.core.avals import ShapedArray
 from functorch_lite.core.sharding import Sharding, SingleDeviceSharding
 from xla_bridge import _jaxlib, runtime
@@ -125,6 +125,8 @@ class Array(avals_mod.Array):
         return out.copy() if copy else out
 
     def _value(self) -> np.ndarray:
+        if self.device.platform != "cpu":   # (a CPU device's memory is the host's, as in JAX)
+            guard("device_to_host", lambda: f"{self.aval.str_short()} from {self.device}")
         out = _jaxlib.to_host(self.buffer)
         if self.aval.dtype == dtypes.float0:
             return np.zeros(self.shape, dtypes.float0)
@@ -241,11 +243,22 @@ def from_dlpack(external: Any, device=None, copy: bool | None = None) -> Array:
                  _jaxlib.buffer_device(buf))
 
 
-def from_numpy(value: Any, device=None, weak_type: bool = False) -> Array:
-    """Copy a NumPy array (or scalar) to ``device``, canonicalizing its dtype (x64 flag)."""
+def guard(kind: str, describe) -> None:
+    """The transfer guard's say on a ``kind`` transfer (``core.transfer_guard``); a refusal
+    is a ``JaxRuntimeError``, as JAX's."""
+    transfer_guard.check(kind, describe, _jaxlib.JaxRuntimeError)
+
+
+def from_numpy(value: Any, device=None, weak_type: bool = False,
+               guarded: bool = True) -> Array:
+    """Copy a NumPy array (or scalar) to ``device``, canonicalizing its dtype (x64 flag);
+    ``guarded=False`` where the caller asked the transfer guard already."""
     arr = np.asarray(value)
     dtype = dtypes.canonicalize_dtype(arr.dtype)
     device = device or runtime.default_device()
+    if guarded:
+        guard("host_to_device", lambda: f"{ShapedArray(arr.shape, dtype, weak_type).str_short()}"
+                                        f" to {device}")
     if dtype == dtypes.float0:
         # float0 (the tangent type of integers) holds no data; on the device it is a bool
         # zeros buffer, as the lowering types it.

@@ -13,7 +13,7 @@ from functorch_lite.core.avals import ShapedArray, TypedScalar
 from functorch_lite.core.ir import Eqn, Program, Var
 from functorch_lite.core.sharding import NamedSharding, PartitionSpec, Sharding
 from xla_bridge import _jaxlib
-from xla_bridge.array import Array, from_numpy
+from xla_bridge.array import Array, from_numpy, guard
 from xla_bridge.caches import eager_executables
 from xla_bridge.dispatch import compile_for_call
 from xla_bridge.operands import choose_device, to_array
@@ -56,6 +56,8 @@ def device_put(value: Any, device=None, weak_type: bool = False) -> Array:
     if type(value) is Array:
         if device is None or value.device == device:
             return value
+        guard("device_to_device",
+              lambda: f"{value.aval.str_short()} from {value.device} to {device}")
         return Array(_jaxlib.copy_to_device(value.buffer, device), value.aval, device)
     if type(value) is TypedScalar:
         return from_numpy(value.value, device, weak_type=value.aval.weak_type)
@@ -93,9 +95,11 @@ def device_put_sharded(value: Any, sharding: Sharding) -> Array:
         if value._sharding == sharding:
             return value
         buf, aval = value.buffer, value.aval
+        guard("device_to_device", lambda: f"{aval.str_short()} to {sharding}")
     else:
         buf = _canonical_host(value.value if type(value) is TypedScalar else value)
         aval = ShapedArray(buf.shape, buf.dtype, False)
+        guard("host_to_device", lambda: f"{aval.str_short()} to {sharding}")
     sharding.check_shape(aval.shape, f"device_put of a {aval.dtype.name} array")
     buf = _jaxlib.to_devices(buf, hlo_sharding(sharding, aval.ndim), sharding.mesh.flat_devices)
     return Array(buf, aval, sharding=sharding)

@@ -12,7 +12,7 @@ from functorch_lite.core.avals import TypedScalar, get_aval
 from functorch_lite.core.config import config
 from functorch_lite.core.trace import escaped_tracer_error, is_traced
 from xla_bridge import _jaxlib, runtime
-from xla_bridge.array import Array, from_numpy
+from xla_bridge.array import Array, from_numpy, guard
 from xla_bridge.caches import scalar_buffers
 
 
@@ -27,18 +27,23 @@ def to_array(x: Any, device) -> Array:
         # when the x64 flag, which picks the dtype, changes.
         key = (t, x, device) if t is int or t is bool or (t is float and x == x != 0) \
             else (t, repr(x), device)
+        # A scalar operand is a transfer for the guard even when its buffer is cached, so
+        # that what the guard says does not depend on what ran before.
+        guard("host_to_device", lambda: f"{get_aval(x).str_short()} to {device}")
         a = scalar_buffers.get(key)
         if a is None:
             aval = get_aval(x)
             _check_scalar_range(x, aval)
             a = scalar_buffers[key] = from_numpy(np.asarray(x, aval.dtype), device,
-                                                 weak_type=True)
+                                                 weak_type=True, guarded=False)
         return a
     if t is TypedScalar:
         key = (x.aval, x.value.tobytes(), device)
+        guard("host_to_device", lambda: f"{x.aval.str_short()} to {device}")
         a = scalar_buffers.get(key)
         if a is None:
-            a = scalar_buffers[key] = from_numpy(x.value, device, weak_type=x.aval.weak_type)
+            a = scalar_buffers[key] = from_numpy(x.value, device, weak_type=x.aval.weak_type,
+                                                 guarded=False)
         return a
     if isinstance(x, (np.ndarray, np.generic)):
         return from_numpy(x, device)
@@ -87,6 +92,7 @@ def buffer_on(a: Array, device):
     ``DeletedArrayError`` if ``a`` was donated or deleted."""
     if a.device == device:
         return a.buffer
+    guard("device_to_device", lambda: f"{a.aval.str_short()} from {a.device} to {device}")
     return _jaxlib.copy_to_device(a.buffer, device)
 
 

@@ -21,7 +21,7 @@ from functorch_lite.core.config import config
 from functorch_lite.core.ir import Program
 from functorch_lite.core.sharding import Mesh, NamedSharding, PartitionSpec, Sharding
 from xla_bridge import _jaxlib
-from xla_bridge.array import Array
+from xla_bridge.array import Array, guard
 from xla_bridge.caches import spmd_executables
 from xla_bridge.dispatch import check_values
 from xla_bridge.lowering.core import lower_program
@@ -116,7 +116,9 @@ class CompiledSpmd:
         if type(x) is Array:
             if x._sharding == sharding:
                 return x.buffer
+            guard("device_to_device", lambda: f"{x.aval.str_short()} to {sharding}")
             return _jaxlib.to_devices(x.buffer, text, self.devices)
+        guard("host_to_device", lambda: f"{np.shape(x)} to {sharding}")
         return _jaxlib.to_devices(np.asarray(x), text, self.devices)
 
     def as_text(self) -> str:

@@ -135,6 +135,13 @@ config.define("default_matmul_precision", None, env="JAX_DEFAULT_MATMUL_PRECISIO
 config.define("numpy_rank_promotion", "allow", env="JAX_NUMPY_RANK_PROMOTION",
               check=_one_of("numpy_rank_promotion", ("allow", "warn", "raise")))
 config.define("platform_name", None, env="FUNCTORCH_LITE_PLATFORM")
+# JAX's transfer guard (see core/transfer_guard): a level for every direction, and one per
+# direction that overrides it; None is "allow".
+_GUARD_LEVELS = ("allow", "log", "disallow", "log_explicit", "disallow_explicit")
+for _name in ("transfer_guard", "transfer_guard_host_to_device",
+              "transfer_guard_device_to_device", "transfer_guard_device_to_host"):
+    config.define(_name, None, env="JAX_" + _name.upper(),
+                  check=_one_of(_name, _GUARD_LEVELS, none_ok=True))
 # How the NumPy API promotes operands of different dtypes: 'standard' (JAX's lattice) or
 # 'strict' (only a weak scalar joins an array: see core/dtypes). It acts while tracing.
 config.define("numpy_dtype_promotion", "standard", env="JAX_NUMPY_DTYPE_PROMOTION",
