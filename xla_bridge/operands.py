@@ -28,8 +28,10 @@ def to_array(x: Any, device) -> Array:
         key = (t, x, device) if t is int or t is bool or (t is float and x == x != 0) \
             else (t, repr(x), device)
         # A scalar operand is a transfer for the guard even when its buffer is cached, so
-        # that what the guard says does not depend on what ran before.
-        guard("host_to_device", lambda: f"{get_aval(x).str_short()} to {device}")
+        # that what the guard says does not depend on what ran before. (The flags are read
+        # here first: this is jit's cached path for scalar arguments.)
+        if config.transfer_guard or config.transfer_guard_host_to_device:
+            guard("host_to_device", lambda: f"{get_aval(x).str_short()} to {device}")
         a = scalar_buffers.get(key)
         if a is None:
             aval = get_aval(x)
@@ -39,7 +41,8 @@ def to_array(x: Any, device) -> Array:
         return a
     if t is TypedScalar:
         key = (x.aval, x.value.tobytes(), device)
-        guard("host_to_device", lambda: f"{x.aval.str_short()} to {device}")
+        if config.transfer_guard or config.transfer_guard_host_to_device:
+            guard("host_to_device", lambda: f"{x.aval.str_short()} to {device}")
         a = scalar_buffers.get(key)
         if a is None:
             a = scalar_buffers[key] = from_numpy(x.value, device, weak_type=x.aval.weak_type,
