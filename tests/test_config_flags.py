@@ -315,3 +315,22 @@ def test_platforms_refuses_non_strings(bad):
     with pytest.raises(ValueError, match="must be None or of type str"):
         jax.config.update("jax_platforms", bad)
     assert config.platforms == os.environ.get("JAX_PLATFORMS")
+
+
+# ---------------------------------------------------------------------------------------
+# default_prng_impl: only threefry2x32 is implemented; JAX's other names are refused
+
+def test_default_prng_impl():
+    config.update("jax_default_prng_impl", "threefry2x32")
+    assert config.default_prng_impl == "threefry2x32"
+    for name in ("rbg", "unsafe_rbg", "threefry4x32", "philox2x32"):
+        jax.config.update("jax_default_prng_impl", name)        # a name JAX knows
+        with pytest.raises(NotImplementedError, match="implements 'threefry2x32' only"):
+            config.update("jax_default_prng_impl", name)
+    jax.config.update("jax_default_prng_impl", "threefry2x32")
+    for bad in ("bogus", 3):
+        with pytest.raises(ValueError, match="default_prng_impl must be one of"):
+            config.update("jax_default_prng_impl", bad)
+        with pytest.raises(ValueError):
+            jax.config.update("jax_default_prng_impl", bad)
+    assert config.default_prng_impl == "threefry2x32"

@@ -99,6 +99,14 @@ def _one_of(name: str, choices: tuple, none_ok: bool = False,
     return check
 
 
+def _str_or_none(name: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name} must be None or a string, got {value!r} of type "
+                             f"{type(value).__name__}")
+    return check
+
+
 def _at_least(name: str, minimum: int, integer: bool = False) -> Callable[[Any], None]:
     def check(value: Any) -> None:
         kinds = (int,) if integer else (int, float)
@@ -135,6 +143,36 @@ config.define("default_matmul_precision", None, env="JAX_DEFAULT_MATMUL_PRECISIO
 config.define("numpy_rank_promotion", "allow", env="JAX_NUMPY_RANK_PROMOTION",
               check=_one_of("numpy_rank_promotion", ("allow", "warn", "raise")))
 config.define("platform_name", None, env="FUNCTORCH_LITE_PLATFORM")
+# Which platforms the runtime starts, in order of preference (JAX's ``jax_platforms``,
+# variable ``JAX_PLATFORMS``): "cpu", "cuda,cpu", ...; the first is the default, and each
+# listed one must start (RuntimeError otherwise, at the first use of the runtime). None or ""
+# starts every installed one, the best first. It is read once, when the runtime starts.
+config.define("platforms", None, env="JAX_PLATFORMS", check=_str_or_none("platforms"))
+
+# How the NumPy API promotes operands of different dtypes: 'standard' (JAX's lattice) or
+# 'strict' (only a weak scalar joins an array: see core/dtypes). It acts while tracing.
+config.define("numpy_dtype_promotion", "standard", env="JAX_NUMPY_DTYPE_PROMOTION",
+              check=_one_of("numpy_dtype_promotion", ("standard", "strict")))
+
+# Which threefry stream ``random`` draws from: the partitionable one (JAX's default since
+# 0.5) or, off, JAX's original one. It acts while tracing, so a change traces again.
+config.define("threefry_partitionable", True, env="JAX_THREEFRY_PARTITIONABLE",
+              parse=_parse_bool)
+
+
+# JAX's PRNG implementations by name; random implements threefry2x32 only, so the others
+# are refused with NotImplementedError (an unknown name is a ValueError, as in JAX).
+def _check_prng_impl(value: Any) -> None:
+    _one_of("default_prng_impl", ("threefry2x32", "threefry4x32", "rbg", "unsafe_rbg",
+                                  "philox2x32", "philox4x32"))(value)
+    if value != "threefry2x32":
+        raise NotImplementedError(f"default_prng_impl={value!r}: functorch_lite.random "
+                                  f"implements 'threefry2x32' only")
+
+
+config.define("default_prng_impl", "threefry2x32", env="JAX_DEFAULT_PRNG_IMPL",
+              check=_check_prng_impl)
+
 # JAX's transfer guard (see core/transfer_guard): a level for every direction, and one per
 # direction that overrides it; None is "allow".
 _GUARD_LEVELS = ("allow", "log", "disallow", "log_explicit", "disallow_explicit")
@@ -142,29 +180,6 @@ for _name in ("transfer_guard", "transfer_guard_host_to_device",
               "transfer_guard_device_to_device", "transfer_guard_device_to_host"):
     config.define(_name, None, env="JAX_" + _name.upper(),
                   check=_one_of(_name, _GUARD_LEVELS, none_ok=True))
-# How the NumPy API promotes operands of different dtypes: 'standard' (JAX's lattice) or
-# 'strict' (only a weak scalar joins an array: see core/dtypes). It acts while tracing.
-config.define("numpy_dtype_promotion", "standard", env="JAX_NUMPY_DTYPE_PROMOTION",
-              check=_one_of("numpy_dtype_promotion", ("standard", "strict")))
-# Which threefry stream ``random`` draws from: the partitionable one (JAX's default since
-# 0.5) or, off, JAX's original one. It acts while tracing, so a change traces again.
-config.define("threefry_partitionable", True, env="JAX_THREEFRY_PARTITIONABLE",
-              parse=_parse_bool)
-
-
-def _str_or_none(name: str) -> Callable[[Any], None]:
-    def check(value: Any) -> None:
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"{name} must be None or a string, got {value!r} of type "
-                             f"{type(value).__name__}")
-    return check
-
-
-# Which platforms the runtime starts, in order of preference (JAX's ``jax_platforms``,
-# variable ``JAX_PLATFORMS``): "cpu", "cuda,cpu", ...; the first is the default, and each
-# listed one must start (RuntimeError otherwise, at the first use of the runtime). None or ""
-# starts every installed one, the best first. It is read once, when the runtime starts.
-config.define("platforms", None, env="JAX_PLATFORMS", check=_str_or_none("platforms"))
 
 
 class State:
