@@ -123,8 +123,8 @@ def test_options_are_part_of_the_on_disk_cache_key(tmp_path):
             return fnp.cos(x) * 7.25 - 3.0
         x = fnp.ones(5)
 
-        def entries():
-            return {n for n in os.listdir(tmp_path / "cache") if n.endswith(".bin")}
+        def entries():          # (the cache makes its directory at its first write)
+            return {n for n in dumped(tmp_path / "cache") if n.endswith(".bin")}
         before = entries()
         fl.jit(body)(x)
         plain = entries() - before
