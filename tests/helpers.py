@@ -1,5 +1,7 @@
 """Small helpers shared by the program-level tests (``conftest.py`` puts this folder on the
 import path)."""
+import contextlib
+import os
 import subprocess
 import sys
 
@@ -37,6 +39,31 @@ def run_python(code: str, cwd, timeout: int = 300) -> str:
                          text=True, timeout=timeout)
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def python_with_env(code: str, timeout: int = 120, **env) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter with these environment variables (flags read at
+    import); on the CPU unless ``JAX_PLATFORMS`` is given (None: unset)."""
+    full = dict(os.environ, JAX_PLATFORMS="cpu")
+    for name, value in env.items():
+        if value is None:
+            full.pop(name, None)
+        else:
+            full[name] = value
+    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@contextlib.contextmanager
+def flags_restored(names):
+    """Put these ``functorch_lite.config`` flags back as they were on the way out."""
+    from functorch_lite import config
+    saved = {name: config.read(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            config.update(name, value)
 
 
 def assert_same(ours, theirs, tol=1e-5, weak_type=False):

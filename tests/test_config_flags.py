@@ -3,8 +3,6 @@
 / ``persistent_cache_min_entry_size_bytes``, ``numpy_rank_promotion`` and ``platforms``, each
 under its ``jax_`` name and variable too."""
 import os
-import subprocess
-import sys
 import warnings
 
 import jax
@@ -19,6 +17,7 @@ from functorch_lite.core.ir import IRTypeError
 from functorch_lite.core.primitive import Primitive
 from functorch_lite.interpreters import staging
 from functorch_lite.sharding import Mesh, NamedSharding, PartitionSpec
+from helpers import flags_restored, python_with_env
 
 FLAGS = ["debug_nans", "debug_infs", "enable_checks", "compilation_cache_dir",
          "persistent_cache_min_compile_time_secs", "persistent_cache_min_entry_size_bytes",
@@ -27,10 +26,8 @@ FLAGS = ["debug_nans", "debug_infs", "enable_checks", "compilation_cache_dir",
 
 @pytest.fixture(autouse=True)
 def _restore():
-    saved = {name: config.read(name) for name in FLAGS}
-    yield
-    for name, value in saved.items():
-        config.update(name, value)
+    with flags_restored(FLAGS):
+        yield
     jax.config.update("jax_debug_infs", False)
     jax.config.update("jax_numpy_rank_promotion", "allow")
 
@@ -86,9 +83,7 @@ def test_debug_infs_from_the_environment():
     code = ("import functorch_lite as fl, functorch_lite.numpy as fnp\n"
             "try:\n    fl.jit(lambda x: 1 / x)(fnp.zeros(2))\n"
             "except FloatingPointError as e:\n    print('raised', e)\n")
-    env = dict(os.environ, JAX_DEBUG_INFS="1", JAX_PLATFORMS="cpu")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = python_with_env(code, JAX_DEBUG_INFS="1")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("raised invalid value (inf)")
 
@@ -231,10 +226,8 @@ def test_numpy_rank_promotion_retraces_and_names_the_shapes():
 # platforms (jax_platforms / JAX_PLATFORMS): which platforms start; read once, when the
 # runtime starts, so each case runs in a fresh process.
 
-def _run_fresh(code: str, **env):
-    env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"} | env
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=120)
+def _run_fresh(code: str, JAX_PLATFORMS=None, **env):
+    done = python_with_env(code, JAX_PLATFORMS=JAX_PLATFORMS, **env)
     return done.returncode, done.stdout, done.stderr
 
 

@@ -1,10 +1,7 @@
 """``default_matmul_precision``: the precision of products and convolutions that name none,
 as JAX's ``jax_default_matmul_precision`` (config, context manager, environment variable),
 checked against the StableHLO JAX lowers for the same function under the same setting."""
-import os
 import re
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +12,7 @@ import functorch_lite as fl
 import functorch_lite.numpy as fnp
 from functorch_lite import lax
 from functorch_lite.sharding import Mesh, NamedSharding, PartitionSpec
+from helpers import python_with_env
 
 NAMES = ["default", "high", "highest", "bfloat16", "tensorfloat32", "float32"]
 
@@ -151,9 +149,7 @@ def test_calls_over_a_mesh_trace_again():
 
 
 def _run(code: str, value: str):
-    env = dict(os.environ, JAX_DEFAULT_MATMUL_PRECISION=value, JAX_PLATFORMS="cpu")
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=120)
+    return python_with_env(code, JAX_DEFAULT_MATMUL_PRECISION=value)
 
 
 def test_environment_variable():

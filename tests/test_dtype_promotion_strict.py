@@ -3,9 +3,6 @@ or a higher one; every other mix of dtypes is a TypePromotionError. Checked agai
 outcome (same dtype, or both refuse) for every pair of dtypes and Python scalars, through
 the NumPy API's operators, functions, ``result_type`` and ``promote_types``."""
 import itertools
-import os
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +13,7 @@ import functorch_lite as fl
 import functorch_lite.numpy as fnp
 from functorch_lite import config
 from functorch_lite.dtypes import TypePromotionError
+from helpers import python_with_env
 
 DTYPES = ["bool", "int8", "int32", "uint8", "uint32", "bfloat16", "float16", "float32",
           "complex64"]
@@ -98,8 +96,6 @@ def test_refused_values_and_environment():
     code = ("import functorch_lite as fl, functorch_lite.numpy as fnp\n"
             "try:\n    fnp.ones(2, 'int32') + fnp.ones(2, 'int8')\n"
             "except fl.dtypes.TypePromotionError:\n    print('refused')\n")
-    env = dict(os.environ, JAX_NUMPY_DTYPE_PROMOTION="strict", JAX_PLATFORMS="cpu")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = python_with_env(code, JAX_NUMPY_DTYPE_PROMOTION="strict")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "refused\n"

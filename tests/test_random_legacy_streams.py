@@ -1,10 +1,6 @@
 """``jax_threefry_partitionable`` off: ``random`` draws JAX's original threefry streams,
 bit for bit (on, the default, is what tests/test_random.py checks). Both libraries switch
 together in each test; the fixture puts both back."""
-import os
-import subprocess
-import sys
-
 import jax
 import numpy as np
 import pytest
@@ -13,6 +9,7 @@ from hypothesis import given, strategies as st
 import functorch_lite as fl
 import functorch_lite.random as frandom
 from functorch_lite import config
+from helpers import python_with_env
 
 
 @pytest.fixture(autouse=True)
@@ -100,9 +97,7 @@ def test_changing_the_flag_traces_again():
 def test_from_the_environment():
     code = ("import functorch_lite as fl, functorch_lite.random as r\n"
             "print(fl.config.threefry_partitionable, r.bits(r.PRNGKey(0), (3,)).tolist())\n")
-    env = dict(os.environ, JAX_THREEFRY_PARTITIONABLE="0", JAX_PLATFORMS="cpu")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = python_with_env(code, JAX_THREEFRY_PARTITIONABLE="0")
     assert done.returncode == 0, done.stderr
     want = np.asarray(jax.random.bits(jax.random.PRNGKey(0), (3,))).tolist()
     assert done.stdout.split(" ", 1) == ["False", f"{want}\n"]

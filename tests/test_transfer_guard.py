@@ -4,9 +4,6 @@ host data) are logged or refused as JAX does; explicit ones (``device_put``,
 ``device_get``) only under the ``*_explicit`` levels. Device-to-device transfers are in
 tests/multi_device/cases_transfer_guard.py (they need several devices)."""
 import logging
-import os
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +14,7 @@ import functorch_lite as fl
 import functorch_lite.numpy as fnp
 from functorch_lite import config
 from functorch_lite.errors import JaxRuntimeError
+from helpers import flags_restored, python_with_env
 
 FLAGS = ["transfer_guard", "transfer_guard_host_to_device", "transfer_guard_device_to_device",
          "transfer_guard_device_to_host"]
@@ -24,10 +22,8 @@ FLAGS = ["transfer_guard", "transfer_guard_host_to_device", "transfer_guard_devi
 
 @pytest.fixture(autouse=True)
 def _restore():
-    saved = {name: config.read(name) for name in FLAGS}
-    yield
-    for name, value in saved.items():
-        config.update(name, value)
+    with flags_restored(FLAGS):
+        yield
 
 
 DOUBLE = fl.jit(lambda a: a * 2)
@@ -123,8 +119,6 @@ def test_from_the_environment():
     code = ("import numpy as np, functorch_lite as fl\n"
             "try:\n    fl.jit(lambda a: a + 1)(np.ones(2))\n"
             "except fl.errors.JaxRuntimeError as e:\n    print('refused', e)\n")
-    env = dict(os.environ, JAX_TRANSFER_GUARD_HOST_TO_DEVICE="disallow", JAX_PLATFORMS="cpu")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = python_with_env(code, JAX_TRANSFER_GUARD_HOST_TO_DEVICE="disallow")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("refused Disallowed implicit host-to-device")
