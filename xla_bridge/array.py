@@ -11,6 +11,7 @@ import numpy as np
 from functorch_lite.core import avals as avals_mod
 from functorch_lite.core import dtypes, transfer_guard
 from functorch_lite.core.avals import ShapedArray
+from functorch_lite.core.config import config
 from functorch_lite.core.sharding import Sharding, SingleDeviceSharding
 from xla_bridge import _jaxlib, runtime
 
@@ -125,8 +126,12 @@ class Array(avals_mod.Array):
         return out.copy() if copy else out
 
     def _value(self) -> np.ndarray:
-        if self.device.platform != "cpu":   # (a CPU device's memory is the host's, as in JAX)
-            guard("device_to_host", lambda: f"{self.aval.str_short()} from {self.device}")
+        if config.transfer_guard or config.transfer_guard_device_to_host:
+            # (a CPU device's memory is the host's: reading it is no transfer, as in JAX)
+            where = self.devices()
+            if any(d.platform != "cpu" for d in where):
+                guard("device_to_host", lambda: f"{self.aval.str_short()} from "
+                                                f"{sorted(map(str, where))}")
         out = _jaxlib.to_host(self.buffer)
         if self.aval.dtype == dtypes.float0:
             return np.zeros(self.shape, dtypes.float0)
