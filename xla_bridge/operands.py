@@ -21,33 +21,13 @@ def to_array(x: Any, device) -> Array:
     t = type(x)
     if t is Array:
         return x
-    if t in (bool, int, float, complex):
-        # The value is the key, except where equal values differ (0.0 and -0.0, complex
-        # parts) or a value differs from itself (NaN): there repr is. The cache is emptied
-        # when the x64 flag, which picks the dtype, changes.
-        key = (t, x, device) if t is int or t is bool or (t is float and x == x != 0) \
-            else (t, repr(x), device)
+    if t in (bool, int, float, complex) or t is TypedScalar:
         # A scalar operand is a transfer for the guard even when its buffer is cached, so
         # that what the guard says does not depend on what ran before. (The flags are read
         # here first: this is jit's cached path for scalar arguments.)
         if config.transfer_guard or config.transfer_guard_host_to_device:
             guard("host_to_device", lambda: f"{get_aval(x).str_short()} to {device}")
-        a = scalar_buffers.get(key)
-        if a is None:
-            aval = get_aval(x)
-            _check_scalar_range(x, aval)
-            a = scalar_buffers[key] = from_numpy(np.asarray(x, aval.dtype), device,
-                                                 weak_type=True, guarded=False)
-        return a
-    if t is TypedScalar:
-        key = (x.aval, x.value.tobytes(), device)
-        if config.transfer_guard or config.transfer_guard_host_to_device:
-            guard("host_to_device", lambda: f"{x.aval.str_short()} to {device}")
-        a = scalar_buffers.get(key)
-        if a is None:
-            a = scalar_buffers[key] = from_numpy(x.value, device, weak_type=x.aval.weak_type,
-                                                 guarded=False)
-        return a
+        return _scalar_array(x, t, device)
     if isinstance(x, (np.ndarray, np.generic)):
         return from_numpy(x, device)
     if isinstance(x, Array):
@@ -55,6 +35,29 @@ def to_array(x: Any, device) -> Array:
     if is_traced(x):  # eager evaluation never gets a live tracer: this one escaped
         raise escaped_tracer_error(x)
     raise TypeError(f"expected an array, got {type(x).__name__}: {x!r}")
+
+
+def _scalar_array(x: Any, t: type, device) -> Array:
+    """The cached device buffer of a Python scalar or ``TypedScalar`` (made on a miss)."""
+    if t is TypedScalar:
+        key = (x.aval, x.value.tobytes(), device)
+        a = scalar_buffers.get(key)
+        if a is None:
+            a = scalar_buffers[key] = from_numpy(x.value, device, weak_type=x.aval.weak_type,
+                                                 guarded=False)
+        return a
+    # The value is the key, except where equal values differ (0.0 and -0.0, complex parts)
+    # or a value differs from itself (NaN): there repr is. The cache is emptied when the
+    # x64 flag, which picks the dtype, changes.
+    key = (t, x, device) if t is int or t is bool or (t is float and x == x != 0) \
+        else (t, repr(x), device)
+    a = scalar_buffers.get(key)
+    if a is None:
+        aval = get_aval(x)
+        _check_scalar_range(x, aval)
+        a = scalar_buffers[key] = from_numpy(np.asarray(x, aval.dtype), device,
+                                             weak_type=True, guarded=False)
+    return a
 
 
 def choose_device(args, what: str):

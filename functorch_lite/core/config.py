@@ -175,11 +175,11 @@ config.define("default_prng_impl", "threefry2x32", env="JAX_DEFAULT_PRNG_IMPL",
 
 # JAX's transfer guard (see core/transfer_guard): a level for every direction, and one per
 # direction that overrides it; None is "allow".
-_GUARD_LEVELS = ("allow", "log", "disallow", "log_explicit", "disallow_explicit")
-for _name in ("transfer_guard", "transfer_guard_host_to_device",
-              "transfer_guard_device_to_device", "transfer_guard_device_to_host"):
+TRANSFER_GUARD_LEVELS = ("allow", "log", "disallow", "log_explicit", "disallow_explicit")
+TRANSFER_KINDS = ("host_to_device", "device_to_device", "device_to_host")
+for _name in ("transfer_guard", *("transfer_guard_" + k for k in TRANSFER_KINDS)):
     config.define(_name, None, env="JAX_" + _name.upper(),
-                  check=_one_of(_name, _GUARD_LEVELS, none_ok=True))
+                  check=_one_of(_name, TRANSFER_GUARD_LEVELS, none_ok=True))
 
 
 class State:

@@ -17,10 +17,7 @@ import logging
 import threading
 from typing import Callable, Iterator
 
-from functorch_lite.core.config import config
-
-KINDS = ("host_to_device", "device_to_device", "device_to_host")
-LEVELS = ("allow", "log", "disallow", "log_explicit", "disallow_explicit")
+from functorch_lite.core.config import TRANSFER_KINDS, config
 
 logger = logging.getLogger("functorch_lite")
 _explicit = threading.local()
@@ -36,7 +33,7 @@ def explicit() -> Iterator[None]:
         _explicit.depth -= 1
 
 
-_FLAG = {kind: "transfer_guard_" + kind for kind in KINDS}
+_FLAG = {kind: "transfer_guard_" + kind for kind in TRANSFER_KINDS}
 
 
 def level(kind: str) -> str:
