@@ -28,12 +28,13 @@ def _normalize_argnums(argnums, what: str) -> tuple[int, ...]:
     return argnums
 
 
-def check_compiler_options(options, where: str) -> dict:
+def compiler_options_key(options, where: str, base: tuple = ()) -> tuple:
     """``compiler_options`` (XLA's options by name: ``{"xla_cpu_enable_fast_math": True}``)
-    as a dict; TypeError for anything but a mapping of names to booleans, numbers or
-    strings. XLA itself refuses unknown names and values when it compiles."""
+    over the options ``base``, as sorted (name, value) pairs: the form executables are
+    cached by. TypeError for anything but a mapping of names to booleans, numbers or
+    strings; XLA itself refuses unknown names and values when it compiles."""
     if options is None:
-        return {}
+        return base
     if not isinstance(options, Mapping):
         raise TypeError(f"{where}: compiler_options must be a dict of XLA option names to "
                         f"values, got {type(options).__name__}")
@@ -41,7 +42,7 @@ def check_compiler_options(options, where: str) -> dict:
         if not isinstance(name, str) or not isinstance(value, (bool, int, float, str)):
             raise TypeError(f"{where}: compiler_options maps option names (str) to bool, "
                             f"int, float or str values; got {name!r}: {value!r}")
-    return dict(options)
+    return tuple(sorted({**dict(base), **options}.items()))
 
 
 def _arg_names(fun: Callable) -> list[str] | None:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from functorch_lite import _jit_cache
 from functorch_lite.api._args import (_arg_names, _check_leaf, _fun_name, _normalize_argnums,
-                                      check_compiler_options)
+                                      compiler_options_key)
 from functorch_lite.api.shardings import (check_sharding_option, in_shardings_per_leaf,
                                           is_sharded, out_shardings_per_leaf)
 from functorch_lite.api.stages import (Lowered, Traced, TracedProgram, _input_labels,
@@ -114,8 +114,8 @@ class JitFunction:
         if not callable(fun):
             raise TypeError(f"jit expects a callable, got {type(fun).__name__}")
         # XLA's options for this function's executables, as a cache key: sorted pairs.
-        self.compiler_options = tuple(sorted(
-            check_compiler_options(compiler_options, f"jit({_fun_name(fun)})").items()))
+        self.compiler_options = compiler_options_key(compiler_options,
+                                                     f"jit({_fun_name(fun)})")
         check_sharding_option("in_shardings", in_shardings)
         check_sharding_option("out_shardings", out_shardings)
         self.in_shardings, self.out_shardings = in_shardings, out_shardings

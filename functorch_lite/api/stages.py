@@ -9,7 +9,7 @@ import numpy as np
 
 from functorch_lite.api._args import (_arg_names, _check_leaf, _flatten_fun, _fun_name,
                                       _leaf_aval, _leaf_paths, _normalize_argnums,
-                                      _positive_argnums, check_compiler_options)
+                                      _positive_argnums, compiler_options_key)
 from functorch_lite.api.shardings import program_mesh
 from functorch_lite.core import passes, pytree
 from functorch_lite.core.backend import backend
@@ -205,9 +205,7 @@ class Lowered:
     def compile(self, compiler_options: dict | None = None) -> "Compiled":
         """The executable; ``compiler_options`` (XLA's options by name, as for ``jit``)
         add to and override those given to ``jit``."""
-        options = dict(self._compiler_options)
-        options.update(check_compiler_options(compiler_options, "compile"))
-        options = tuple(sorted(options.items()))
+        options = compiler_options_key(compiler_options, "compile", self._compiler_options)
         if self._spmd is not None:
             return Compiled(self._traced,
                             self._traced.compiled_spmd(*self._spmd, options=options))
