@@ -412,6 +412,13 @@ def _fold_in_impl(data: Any, d: Any):
     return lax.concatenate([lax.reshape(b1, (1,)), lax.reshape(b2, (1,))], 0)
 
 
+def _join64(hi: Any, lo: Any):
+    """64-bit words from their high and low 32-bit halves."""
+    u64 = _UINT[64]
+    return lax.bitwise_or(lax.shift_left(lax.convert_element_type(hi, u64), np.uint64(32)),
+                          lax.convert_element_type(lo, u64))
+
+
 def _bits_run(data: Any, bit_width: int, shape: tuple[int, ...]):
     """The original stream's bits: a run of 32-bit words, as many as the bits need. 64-bit
     values take their high word from the run's first half and the low from its second;
@@ -419,10 +426,7 @@ def _bits_run(data: Any, bit_width: int, shape: tuple[int, ...]):
     size = math.prod(shape)
     words = _hash_run(data, -(-bit_width * size // 32))
     if bit_width == 64:
-        u64 = _UINT[64]
-        hi, lo = (lax.convert_element_type(lax.slice(words, (i * size,), ((i + 1) * size,)),
-                                           u64) for i in (0, 1))
-        out = lax.bitwise_or(lax.shift_left(hi, np.uint64(32)), lo)
+        out = _join64(lax.slice(words, (0,), (size,)), lax.slice(words, (size,), (2 * size,)))
     elif bit_width == 32:
         out = words
     else:
@@ -441,9 +445,7 @@ def _bits_impl(data: Any, bit_width: int, shape: tuple[int, ...]):
         return _bits_run(data, bit_width, shape)
     b1, b2 = _hash_counters(data, shape)
     if bit_width == 64:
-        u64 = _UINT[64]
-        return lax.bitwise_or(lax.shift_left(lax.convert_element_type(b1, u64), np.uint64(32)),
-                              lax.convert_element_type(b2, u64))
+        return _join64(b1, b2)
     word = lax.bitwise_xor(b1, b2)
     return word if bit_width == 32 else lax.convert_element_type(word, _UINT[bit_width])
 
