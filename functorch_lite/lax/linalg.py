@@ -342,13 +342,13 @@ def _dot_transpose_operand(ct, other, operand_aval, *, mine_contract, mine_batch
     paired = [pairing[d] for d in sorted(other_contract)]
     produced = list(mine_batch) + mine_free + paired
     swapped = list(mine_batch) + paired + mine_free
-    other_shape = get_aval(other).shape
-    outer = all(other_shape[d] == 1 for d in other_free)  # nothing (really) contracted
-    if outer and sorted(produced) != produced and sorted(swapped) == swapped:
-        # A (batched) outer product, such as per-example weight gradients: with the
-        # operands the other way round it comes out in this operand's dimension order, so
-        # no transpose of a possibly large result is materialized. (With contracting
-        # dimensions the usual order is kept: XLA folds that transpose into the dot.)
+    if sorted(produced) != produced and sorted(swapped) == swapped:
+        # With the operands the other way round the product comes out in this operand's
+        # dimension order, and no transpose follows it: for a (batched) outer product,
+        # such as per-example weight gradients, no transpose of a possibly large result
+        # is materialized, and a dense layer's weight gradient (x^T dy rather than
+        # (dy^T x)^T) keeps the form XLA:CPU's fast kernels take, where XLA would fold
+        # that transpose into the product (see xla_bridge/lowering/linalg.py).
         (a, b), (c, d) = dims
         out = dot_general_p.bind(other, ct, dimension_numbers=((b, a), (d, c)),
                                  precision=precision, preferred_element_type=None)

@@ -1,8 +1,12 @@
 """The CPU lowering of contractions over both operands' leading axes (a dense layer's
 weight gradient): a transposed operand behind an optimization barrier, then a product in
-the layout XLA:CPU's fast kernels take (xla_bridge/lowering/linalg.py). Checked against
-NumPy over shapes and both choices of operand, and that other contractions are left as
-they were."""
+the layout XLA:CPU's fast kernels take, a result that comes out transposed behind a
+barrier too (xla_bridge/lowering/linalg.py). Checked against NumPy over shapes and both choices of
+operand, in XLA's optimized program, and that other contractions are left as they
+were."""
+import glob
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -63,8 +67,9 @@ def test_both_choices_of_operand(always, lhs_shape, rhs_shape, swapped):
     b = rng.normal(size=rhs_shape).astype(np.float32)
     n = 2 if len(lhs_shape) == 3 else 1
     text = _text(a, b, n)
-    assert text.count("stablehlo.optimization_barrier") == 1, text
-    # The swapped form transposes the right operand and then the result.
+    # The swapped form transposes the right operand and then the result, which a second
+    # barrier keeps XLA from folding into the product.
+    assert text.count("stablehlo.optimization_barrier") == (2 if swapped else 1), text
     assert text.count("stablehlo.transpose") == (2 if swapped else 1), text
     ref = np.tensordot(a, b, (range(n), range(n)))
     np.testing.assert_allclose(np.asarray(_contract(a, b, n)(a, b)), ref, rtol=1e-5,
@@ -110,7 +115,8 @@ def test_dense_layer_gradient_matches_jax():
     theirs = jax.jit(jax.grad(lambda w, w2: loss(jnp, x, w, w2), argnums=(0, 1)))(w, w2)
     text = fl.jit(fl.grad(lambda w, w2: loss(fl.numpy, x, w, w2), argnums=(0, 1))).lower(
         w, w2).as_text()
-    assert text.count("stablehlo.optimization_barrier") == 2
+    # w's gradient moves x (one barrier); w2's moves the smaller dy, then the result (two).
+    assert text.count("stablehlo.optimization_barrier") == 3
     for o, t in zip(ours, theirs):
         np.testing.assert_allclose(np.asarray(o), np.asarray(t), rtol=2e-4, atol=2e-4)
 
@@ -126,3 +132,30 @@ def test_precision_follows_its_operand(always):
     text = _contract(a, b, 1, precision=pair).lower(a, b).as_text()
     assert ("precision_config = [#stablehlo<precision HIGHEST>, "
             "#stablehlo<precision DEFAULT>]") in text, text
+
+
+def _optimized_dots(f, tmp_path, *args) -> list[str]:
+    """The dot instructions of ``f``'s program as XLA optimized it."""
+    fl.jit(f, compiler_options={"xla_dump_to": str(tmp_path),
+                                "xla_dump_hlo_as_text": True})(*args)
+    (path,) = glob.glob(os.path.join(tmp_path, "*cpu_after_optimizations.txt"))
+    with open(path) as f:
+        return [line for line in f if " dot(" in line]
+
+
+def test_xla_keeps_the_fast_form_of_dense_layer_gradients(tmp_path):
+    """What the rewrite is for: after XLA's own passes, no product of the two weight
+    gradients of a two-layer MLP contracts its left operand's leading axis (the slow
+    kernel). Without the barrier on the product, XLA folds the transpose that follows
+    ``(dy^T x)^T`` into it and brings that form back."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1024, 128)).astype(np.float32)
+    w = rng.normal(size=(128, 512)).astype(np.float32) / 12
+    w2 = rng.normal(size=(512, 100)).astype(np.float32) / 24
+
+    def loss(w, w2):
+        return fl.numpy.sum(fl.numpy.tanh(fl.numpy.tanh(x @ w) @ w2) ** 2)
+    dots = _optimized_dots(fl.grad(loss, argnums=(0, 1)), tmp_path, w, w2)
+    assert len(dots) >= 4, dots      # two forward products, their gradients
+    slow = [d for d in dots if "lhs_contracting_dims={0}" in d]
+    assert not slow, slow
