@@ -284,7 +284,7 @@ def dot(lhs: Any, rhs: Any, precision: Any = None, preferred_element_type: Any =
                          f"{rs} (use dot_general for other contractions)")
     if ls[-1] != rs[0]:  # a ValueError in JAX's lax.dot (dot_general raises TypeError)
         raise ValueError(f"dot: incompatible shapes for a product: {ls} and {rs} (the last "
-                        f"dimension of lhs, {ls[-1]}, must equal the first of rhs, {rs[0]})")
+                         f"dimension of lhs, {ls[-1]}, must equal the first of rhs, {rs[0]})")
     return dot_general(lhs, rhs, (((len(ls) - 1,), (0,)), ((), ())), precision,
                        preferred_element_type)
 

@@ -111,4 +111,3 @@ def _leading_contraction(ctx, lhs, rhs, lhs_aval, rhs_aval, aval_out, n, precisi
     # back, which is the slow form again.
     (out,) = ctx.op("stablehlo.optimization_barrier", [out], [product_aval], [product_aval])
     return _transposed(ctx, out, product_aval, list(range(k, k + m)) + list(range(k)))[0]
-
