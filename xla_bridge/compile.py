@@ -28,6 +28,7 @@ from functorch_lite.core.config import config
 from functorch_lite.core.ir import Program
 from xla_bridge import _jaxlib, runtime
 from xla_bridge.array import Array
+from xla_bridge.xla_options import with_defaults
 from xla_bridge.caches import executables_by_text
 from xla_bridge.lowering.core import lower_program
 
@@ -85,6 +86,9 @@ stats = {"compiles": 0, "disk_hits": 0}
 
 def _cache_key(text: str, device, options: tuple = ()) -> str:
     client = device.client
+    # the options XLA will be given, ours included (xla_options), so that an entry
+    # compiled before a change of our choices is not taken for one compiled after
+    options = with_defaults(text, device.platform, options)
     parts = [text, _jaxlib.platform_version(client), getattr(device, "device_kind", ""),
              _jaxlib.jaxlib_version(),
              repr(options) if options else "default-compile-options"]
