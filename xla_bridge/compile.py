@@ -28,9 +28,9 @@ from functorch_lite.core.config import config
 from functorch_lite.core.ir import Program
 from xla_bridge import _jaxlib, runtime
 from xla_bridge.array import Array
-from xla_bridge.xla_options import with_defaults
 from xla_bridge.caches import executables_by_text
 from xla_bridge.lowering.core import lower_program
+from xla_bridge.xla_options import with_defaults
 
 logger = logging.getLogger("functorch_lite")
 

@@ -59,8 +59,8 @@ def _dot_general(ctx, avals_in, aval_out, lhs, rhs, *, dimension_numbers, precis
 # writing a weight gradient as x^T dy, in the weight's own order, rather than as
 # (dy^T x)^T, whose trailing transpose XLA would fold into the product.) Measured in one
 # process against the form before (benchmarks' rows): the small transformer's training
-# step about 8% faster, the MLP step 3-10%, the digits CNN 2-3%. Tiny products are left alone:
-# the copy would cost more than it saves.
+# step about 8% faster, the MLP step 3-10%, the digits CNN 2-3%. Tiny products are left
+# alone: the copy would cost more than it saves.
 
 _MIN_CONTRACTION_FLOPS = 1 << 22
 
