@@ -22,8 +22,6 @@ from jaxlib.mlir import ir as _ir
 from jaxlib.mlir._mlir_libs import _jax_mlir_ext
 from jaxlib.mlir.dialects import chlo as _chlo, sdy as _sdy, stablehlo as _stablehlo
 
-from xla_bridge.xla_options import with_defaults
-
 Device = _xc.Device
 # What a failing execution (or compile) raises: users catch it as functorch_lite.errors'.
 JaxRuntimeError = _jax.JaxRuntimeError
@@ -82,7 +80,6 @@ def _compile_options(devices: Sequence[Any], overrides: Sequence[tuple] = ()):
 
 def compile(c, module_text: str, devices: Sequence[Any], overrides: Sequence[tuple] = ()):
     """Compile StableHLO text into a loaded executable on ``devices``."""
-    overrides = with_defaults(module_text, devices[0].platform, overrides)
     return c.compile_and_load(module_text, _xc.DeviceList(tuple(devices)),
                               _compile_options(devices, overrides))
 
@@ -106,7 +103,6 @@ def compile_with_host_callbacks(c, module_text: str, devices: Sequence[Any],
     """``compile`` for a module whose custom calls call back into Python: the client takes
     the callbacks (indexed by the calls' ``index`` attribute) only with a parsed module.
     The executable keeps them alive."""
-    overrides = with_defaults(module_text, devices[0].platform, overrides)
     with _mlir_context():
         module = _ir.Module.parse(module_text)
         return c.compile_and_load(module, _xc.DeviceList(tuple(devices)),
@@ -310,7 +306,6 @@ def compile_spmd(c, module_text: str, devices: Sequence[Any], num_outputs: int,
     build.use_spmd_partitioning = True
     build.use_shardy_partitioner = True  # the module carries sdy.sharding attributes
     build.allow_spmd_sharding_propagation_to_output = list(propagate_outputs) or [False]
-    overrides = with_defaults(module_text, devices[0].platform, overrides)
     if overrides:
         options.env_option_overrides = list(overrides)
     return c.compile_and_load(module_text, _xc.DeviceList(tuple(devices)), options)

@@ -86,9 +86,6 @@ stats = {"compiles": 0, "disk_hits": 0}
 
 def _cache_key(text: str, device, options: tuple = ()) -> str:
     client = device.client
-    # the options XLA will be given, ours included (xla_options), so that an entry
-    # compiled before a change of our choices is not taken for one compiled after
-    options = with_defaults(text, device.platform, options)
     parts = [text, _jaxlib.platform_version(client), getattr(device, "device_kind", ""),
              _jaxlib.jaxlib_version(),
              repr(options) if options else "default-compile-options"]
@@ -146,6 +143,9 @@ def _write_entry(directory: str, path: str, payload: bytes) -> None:
 def compile_text(text: str, device, name: str = "main", options: tuple = ()) -> Any:
     """``text`` compiled for ``device`` with XLA's ``options`` ((name, value) pairs,
     sorted), through the in-memory and on-disk caches."""
+    # Ours added (xla_options) before any key is made: an on-disk entry compiled before a
+    # change of our choices is then not taken for one compiled after.
+    options = with_defaults(text, runtime.device_platform(device), options)
     key = (text, device, options)
     exe = executables_by_text.get(key)
     if exe is not None:
@@ -187,6 +187,7 @@ def compile_program(program: Program, device=None, name: str = "main",
         # with the same text calls other functions. (jit caches the Executable itself.)
         if config.log_compiles:
             logger.warning("XLA compile of %s", name)
+        options = with_defaults(text, runtime.device_platform(device), options)
         exe = _jaxlib.compile_with_host_callbacks(device.client, text, [device], callbacks,
                                                   options)
         stats["compiles"] += 1

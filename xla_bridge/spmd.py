@@ -20,13 +20,14 @@ from functorch_lite.core import dtypes
 from functorch_lite.core.config import config
 from functorch_lite.core.ir import Program
 from functorch_lite.core.sharding import Mesh, NamedSharding, PartitionSpec, Sharding
-from xla_bridge import _jaxlib
+from xla_bridge import _jaxlib, runtime
 from xla_bridge.array import Array, guard
 from xla_bridge.caches import spmd_executables
 from xla_bridge.dispatch import check_values
 from xla_bridge.lowering.core import lower_program
 from xla_bridge.sharding import (HloSharding, hlo_sharding, mesh_of, named_from_hlo, sdy_mesh,
                                  sdy_sharding)
+from xla_bridge.xla_options import with_defaults
 
 logger = logging.getLogger("functorch_lite")
 
@@ -73,14 +74,16 @@ class CompiledSpmd:
     def _compiled(self):
         if self._exe is not None:
             return self._exe
-        key = (self.text, tuple(d.id for d in self.devices), self.compiler_options)
+        options = with_defaults(self.text, runtime.device_platform(self.devices[0]),
+                                self.compiler_options)
+        key = (self.text, tuple(d.id for d in self.devices), options)
         exe = spmd_executables.get(key)
         if exe is None:
             if config.log_compiles:
                 logger.warning("XLA compile of %s (SPMD over %s)", self.name, self.mesh)
             exe = _jaxlib.compile_spmd(self.devices[0].client, self.text, self.devices,
                                        len(self.out_avals), [s is None for s in self._given_out],
-                                       self.compiler_options)
+                                       options)
             spmd_executables[key] = exe
         chosen = _jaxlib.output_sharding_texts(exe, len(self.out_avals))
         given = self._given_out

@@ -3,9 +3,9 @@ the measurement behind it. A value the user gave (jit's ``compiler_options``, or
 option in ``XLA_FLAGS``) always wins, and programs the reason does not apply to compile
 with XLA's defaults untouched.
 
-``with_defaults`` is applied by every compile in ``_jaxlib`` (one device, host callbacks,
-SPMD), so the caches' keys (module text, devices, the user's options) still determine the
-executable.
+``with_defaults`` is applied once per compile, before the caches' keys are made, by both
+compile paths: ``compile`` (one device, with or without host callbacks) and ``spmd`` (over
+a mesh).
 """
 from __future__ import annotations
 
