@@ -1,7 +1,9 @@
 """Small helpers shared by the program-level tests (``conftest.py`` puts this folder on the
 import path)."""
 import contextlib
+import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -64,6 +66,19 @@ def flags_restored(names):
     finally:
         for name, value in saved.items():
             config.update(name, value)
+
+
+def optimized_hlo(f, args, where, **options) -> str:
+    """``jit(f)(*args)``'s program as XLA optimized it (dumped through ``compiler_options``
+    into the new directory ``where``; more XLA ``options`` may be given), with its
+    metadata and module line left out so that two compiles of one program compare equal."""
+    import functorch_lite as fl
+    fl.jit(f, compiler_options={"xla_dump_to": str(where), "xla_dump_hlo_as_text": True,
+                                **options})(*args)
+    (path,) = glob.glob(os.path.join(str(where), "*cpu_after_optimizations.txt"))
+    with open(path) as fh:
+        text = re.sub(r", metadata=\{[^}]*\}", "", fh.read())
+    return "\n".join(line for line in text.splitlines() if not line.startswith("HloModule"))
 
 
 def assert_same(ours, theirs, tol=1e-5, weak_type=False):

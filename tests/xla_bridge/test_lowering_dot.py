@@ -4,8 +4,6 @@ the layout XLA:CPU's fast kernels take, a result that comes out transposed behin
 barrier too (xla_bridge/lowering/linalg.py). Checked against NumPy over shapes and both choices of
 operand, in XLA's optimized program, and that other contractions are left as they
 were."""
-import glob
-import os
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 import functorch_lite as fl
 from functorch_lite import lax
+from helpers import optimized_hlo
 from rule_checks import x64
 from xla_bridge.lowering import linalg as lowering
 
@@ -134,15 +133,6 @@ def test_precision_follows_its_operand(always):
             "#stablehlo<precision DEFAULT>]") in text, text
 
 
-def _optimized_dots(f, tmp_path, *args) -> list[str]:
-    """The dot instructions of ``f``'s program as XLA optimized it."""
-    fl.jit(f, compiler_options={"xla_dump_to": str(tmp_path),
-                                "xla_dump_hlo_as_text": True})(*args)
-    (path,) = glob.glob(os.path.join(tmp_path, "*cpu_after_optimizations.txt"))
-    with open(path) as f:
-        return [line for line in f if " dot(" in line]
-
-
 def test_xla_keeps_the_fast_form_of_dense_layer_gradients(tmp_path):
     """What the rewrite is for: after XLA's own passes, no product of the two weight
     gradients of a two-layer MLP contracts its left operand's leading axis (the slow
@@ -155,7 +145,8 @@ def test_xla_keeps_the_fast_form_of_dense_layer_gradients(tmp_path):
 
     def loss(w, w2):
         return fl.numpy.sum(fl.numpy.tanh(fl.numpy.tanh(x @ w) @ w2) ** 2)
-    dots = _optimized_dots(fl.grad(loss, argnums=(0, 1)), tmp_path, w, w2)
+    hlo = optimized_hlo(fl.grad(loss, argnums=(0, 1)), (w, w2), tmp_path)
+    dots = [line for line in hlo.splitlines() if " dot(" in line]
     assert len(dots) >= 4, dots      # two forward products, their gradients
     slow = [d for d in dots if "lhs_contracting_dims={0}" in d]
     assert not slow, slow

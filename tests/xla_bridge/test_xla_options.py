@@ -2,8 +2,6 @@
 with a convolution compiles with XLA's default library-fusion kinds less convolutions, the
 user's own choice wins, other programs are untouched, and the kinds we name are still
 XLA's defaults (so a jaxlib upgrade that changes them fails here, not silently)."""
-import glob
-import os
 import re
 
 import numpy as np
@@ -11,7 +9,8 @@ import pytest
 
 import functorch_lite as fl
 from functorch_lite import lax
-from xla_bridge import _jaxlib, xla_options
+from helpers import optimized_hlo
+from xla_bridge import compile as xla_compile, xla_options
 
 NHWC = ("NHWC", "HWIO", "NHWC")
 # XLA's own default kinds in jaxlib 0.10 (checked below)
@@ -43,18 +42,6 @@ def _data(conv: bool):
             rng.normal(size=(96, 128)).astype(np.float32) / 10)
 
 
-def _optimized(f, args, tmp_path, tag, **options) -> str:
-    """``f``'s program as XLA optimized it, names and metadata left out."""
-    where = str(tmp_path / tag)
-    fl.jit(f, compiler_options={"xla_dump_to": where, "xla_dump_hlo_as_text": True,
-                                **options})(*args)
-    (path,) = glob.glob(os.path.join(where, "*cpu_after_optimizations.txt"))
-    with open(path) as fh:
-        text = fh.read()
-    text = re.sub(r", metadata=\{[^}]*\}", "", text)
-    return "\n".join(line for line in text.splitlines() if not line.startswith("HloModule"))
-
-
 def _library_convolutions(hlo: str) -> int:
     """How many convolutions XLA handed to YNNPACK (a ``ynn_fusion`` calling a
     computation that holds one)."""
@@ -66,13 +53,13 @@ def _library_convolutions(hlo: str) -> int:
 
 def test_a_cpu_convolution_leaves_ynnpack(tmp_path):
     args = _data(conv=True)
-    ours = _optimized(_conv_grad, args, tmp_path, "ours")
+    ours = optimized_hlo(_conv_grad, args, tmp_path / "ours")
     assert " convolution(" in ours
     assert _library_convolutions(ours) == 0, ours
     # The user's choice wins: asked for, the convolutions go to YNNPACK (this also shows
     # that the check above sees them when they are there).
-    theirs = _optimized(_conv_grad, args, tmp_path, "theirs",
-                        **{xla_options.YNN_KINDS: XLA_DEFAULT_KINDS})
+    theirs = optimized_hlo(_conv_grad, args, tmp_path / "theirs",
+                           **{xla_options.YNN_KINDS: XLA_DEFAULT_KINDS})
     assert _library_convolutions(theirs) >= 1, theirs
 
 
@@ -90,10 +77,10 @@ def test_the_kinds_we_keep_are_xlas_defaults(tmp_path, monkeypatch, conv):
     """Without our choice (``with_defaults`` off) XLA's default compiles each program
     exactly as naming our kinds does, plus convolutions for the convolution program."""
     f, args = (_conv_grad if conv else _mlp_grad), _data(conv)
-    monkeypatch.setattr(_jaxlib, "with_defaults", lambda text, platform, o: tuple(o))
-    xla_default = _optimized(f, args, tmp_path, "default")
+    monkeypatch.setattr(xla_compile, "with_defaults", lambda text, platform, o: tuple(o))
+    xla_default = optimized_hlo(f, args, tmp_path / "default")
     kinds = XLA_DEFAULT_KINDS if conv else xla_options.KINDS_WITHOUT_CONVOLUTION
-    named = _optimized(f, args, tmp_path, "named", **{xla_options.YNN_KINDS: kinds})
+    named = optimized_hlo(f, args, tmp_path / "named", **{xla_options.YNN_KINDS: kinds})
     assert named == xla_default
 
 
